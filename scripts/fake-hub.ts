@@ -1,0 +1,70 @@
+/**
+ * Starts a fake Hugging Face Hub + CDN holding one demo repo, prints its URLs as JSON on stdout
+ * and runs until SIGINT/SIGTERM. For trying clients and benchmarks by hand:
+ *
+ *   node dist/scripts/fake-hub.js --size 256MiB --port 8080 --cdn-port 8081 --rate 100MB/s
+ *   curl -L "$(jq -r .files[0].resolveUrl)" -o /dev/null
+ *
+ * Options: --size (LFS file, default 256MiB), --repo (default damselfly/demo), --file
+ * (default model.safetensors), --port / --cdn-port (default ephemeral), --host, --rate and
+ * --rate-per-connection (e.g. 100MB/s, default uncapped), --fixture-dir.
+ */
+import { parseArgs } from 'node:util'
+import { parseByteRate, parseByteSize, startFakeHub } from '../test/fixtures/fake-hub/index.js'
+
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: '256MiB' },
+    repo: { type: 'string', default: 'damselfly/demo' },
+    file: { type: 'string', default: 'model.safetensors' },
+    port: { type: 'string', default: '0' },
+    'cdn-port': { type: 'string', default: '0' },
+    host: { type: 'string', default: '127.0.0.1' },
+    rate: { type: 'string' },
+    'rate-per-connection': { type: 'string' },
+    'fixture-dir': { type: 'string' }
+  }
+})
+
+const stopping = new AbortController()
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { stopping.abort() })
+}
+
+const hub = await startFakeHub({
+  repos: [{
+    id: values.repo,
+    files: [
+      { path: values.file, size: parseByteSize(values.size), lfs: true },
+      { path: 'config.json', size: 512 }
+    ]
+  }],
+  host: values.host,
+  hubPort: Number(values.port),
+  cdnPort: Number(values['cdn-port']),
+  cdnBytesPerSecond: values.rate === undefined ? undefined : parseByteRate(values.rate),
+  cdnBytesPerSecondPerConnection: values['rate-per-connection'] === undefined ? undefined : parseByteRate(values['rate-per-connection']),
+  fixtureDir: values['fixture-dir']
+}, { signal: stopping.signal }).catch((err: unknown) => {
+  // Stopped while generating content: nothing to report.
+  if (stopping.signal.aborted) process.exit(130)
+  throw err
+})
+
+const files = [values.file, 'config.json'].map(path => {
+  const info = hub.file(values.repo, path)
+  return {
+    path,
+    size: info.size,
+    sha256: info.sha256,
+    lfs: info.lfs,
+    resolveUrl: `${hub.hubUrl}/${values.repo}/resolve/main/${path}`,
+    ...(info.lfs ? { signedUrl: hub.signedUrl(values.repo, path) } : {})
+  }
+})
+process.stdout.write(`${JSON.stringify({ hubUrl: hub.hubUrl, cdnUrl: hub.cdnUrl, repo: values.repo, files }, null, 2)}\n`)
+
+if (!stopping.signal.aborted) {
+  await new Promise(resolve => stopping.signal.addEventListener('abort', resolve, { once: true }))
+}
+await hub.close()

@@ -1,0 +1,48 @@
+import '../polyfill.js'
+import { readFileSync } from 'node:fs'
+import { DamselflyError } from '../errors.js'
+import { runStart } from './start.js'
+
+const usage = `Usage: damselfly <command> [options]
+
+Commands:
+  start        run a node: the download proxy on 127.0.0.1:65001, the admin port, the swarm
+  help         show this text; \`damselfly start --help\` lists every option
+
+Run \`damselfly start\` and send downloads through http://127.0.0.1:65001.
+`
+
+async function main (argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'start':
+      return await runStart(rest)
+    case '--version':
+    case '-v':
+    case 'version':
+      process.stdout.write(`${packageVersion()}\n`)
+      return 0
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(usage)
+      return 0
+    default:
+      process.stderr.write(`damselfly: unknown command "${command}"\n\n${usage}`)
+      return 2
+  }
+}
+
+function packageVersion (): string {
+  const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return packageJson.version
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+}, (error: unknown) => {
+  const message = error instanceof DamselflyError ? `${error.message}` : (error instanceof Error ? error.stack ?? error.message : String(error))
+  process.stderr.write(`damselfly: ${message}\n`)
+  process.exitCode = error instanceof DamselflyError && error.code === 'ERR_CONFIG' ? 2 : 1
+})

@@ -1,0 +1,282 @@
+/**
+ * Every configuration option in one table: its place in the YAML file (and in the typed
+ * config), its flag, its environment variable, its kind, its default and what it does.
+ *
+ * This is the one place defaults are written down. The schema (schema.ts) takes its defaults
+ * from here, `damselfly start --help` is generated from here (configHelp), and
+ * test/config-docs.test.ts checks that docs/configuration.md describes every row.
+ */
+export type OptionKind = 'string' | 'number' | 'boolean' | 'list' | 'enum'
+
+/** A value as the user would write it in the YAML file. */
+export type OptionValue = string | number | boolean | readonly string[]
+
+export interface OptionSpec {
+  /** Dotted path in the YAML file and in DamselflyConfig, e.g. `origin.concurrency`. */
+  readonly key: string
+  /** Long flag without the leading dashes, e.g. `origin-concurrency`. List flags repeat. */
+  readonly flag: string
+  /** Environment variable; lists in it are separated by whitespace. */
+  readonly env: string
+  readonly kind: OptionKind
+  /** Placeholder for the value in help and docs, e.g. `HOST:PORT`. */
+  readonly valueName: string
+  /** The allowed values of an `enum` option. */
+  readonly choices?: readonly string[]
+  readonly description: string
+  /** The default, in the form the user would write it. Absent only for `--config`. */
+  readonly default?: OptionValue
+  /** False only for the path of the configuration file itself. */
+  readonly inFile: boolean
+}
+
+export const nodeRoles = ['peer', 'seed'] as const
+export const logLevels = ['debug', 'info', 'warn', 'error'] as const
+export const logFormats = ['human', 'json'] as const
+
+const table = [
+  {
+    key: 'configFile',
+    flag: 'config',
+    env: 'DAMSELFLY_CONFIG',
+    kind: 'string',
+    valueName: 'FILE',
+    description: 'YAML configuration file to read. A named file that does not exist is an error; without this option no file is read.',
+    inFile: false
+  },
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    env: 'DAMSELFLY_DATA_DIR',
+    kind: 'string',
+    valueName: 'DIR',
+    description: 'Directory for cached pieces, task metadata and the node key. A leading ~/ means the home directory; a relative path in the YAML file is relative to the file, elsewhere to the working directory.',
+    default: '~/.cache/damselfly',
+    inFile: true
+  },
+  {
+    key: 'role',
+    flag: 'role',
+    env: 'DAMSELFLY_ROLE',
+    kind: 'enum',
+    valueName: 'ROLE',
+    choices: nodeRoles,
+    description: 'peer: takes pieces from the swarm and goes to the origin only when no seed is in reach. seed: may be elected to fetch a task from the origin for the swarm.',
+    default: 'peer',
+    inFile: true
+  },
+  {
+    key: 'registry',
+    flag: 'registry',
+    env: 'DAMSELFLY_REGISTRY',
+    kind: 'string',
+    valueName: 'URL',
+    description: 'Upstream hub for mirror-style requests (HF_ENDPOINT=http://127.0.0.1:65001). An http or https URL; a trailing slash is dropped.',
+    default: 'https://huggingface.co',
+    inFile: true
+  },
+  {
+    key: 'proxy.listen',
+    flag: 'proxy-listen',
+    env: 'DAMSELFLY_PROXY_LISTEN',
+    kind: 'string',
+    valueName: 'HOST:PORT',
+    description: 'Address of the HTTP proxy. [::1]:PORT for IPv6, :PORT for all interfaces, port 0 for any free port.',
+    default: '127.0.0.1:65001',
+    inFile: true
+  },
+  {
+    key: 'admin.listen',
+    flag: 'admin-listen',
+    env: 'DAMSELFLY_ADMIN_LISTEN',
+    kind: 'string',
+    valueName: 'HOST:PORT',
+    description: 'Address of the admin HTTP server (/metrics, /healthy, /readyz, /status, /api/status).',
+    default: '127.0.0.1:65002',
+    inFile: true
+  },
+  {
+    key: 'p2p.listen',
+    flag: 'p2p-listen',
+    env: 'DAMSELFLY_P2P_LISTEN',
+    kind: 'list',
+    valueName: 'MULTIADDR',
+    description: 'libp2p listen multiaddrs.',
+    default: ['/ip4/0.0.0.0/tcp/65100'],
+    inFile: true
+  },
+  {
+    key: 'p2p.bootstrap',
+    flag: 'bootstrap',
+    env: 'DAMSELFLY_BOOTSTRAP',
+    kind: 'list',
+    valueName: 'MULTIADDR',
+    description: 'Multiaddrs of nodes to join the swarm through, usually ending in /p2p/<peer id> (see <data-dir>/node.json of a running node).',
+    default: [],
+    inFile: true
+  },
+  {
+    key: 'rules',
+    flag: 'rule',
+    env: 'DAMSELFLY_RULES',
+    kind: 'list',
+    valueName: 'REGEX',
+    description: 'Regular expressions matched against the full upstream URL; a GET that one matches is served through the swarm, anything else goes straight to the origin.',
+    default: [
+      '^https?://cdn-lfs[^/]*\\.hf\\.co/',
+      '^https?://cdn-lfs\\.huggingface\\.co/',
+      '^https?://cas-bridge\\.xethub\\.hf\\.co/',
+      '/repos/'
+    ],
+    inFile: true
+  },
+  {
+    key: 'filteredQueryParams',
+    flag: 'filter-param',
+    env: 'DAMSELFLY_FILTER_PARAMS',
+    kind: 'list',
+    valueName: 'NAME',
+    description: 'Query parameters left out of a URL when computing its task key, so that differently signed URLs of one file are one task. A name ending in * is a prefix.',
+    default: ['Expires', 'Policy', 'Signature', 'Key-Pair-Id', 'X-Amz-*', 'response-content-*', 'X-Xet-Cas-Uid', 'x-id'],
+    inFile: true
+  },
+  {
+    key: 'pieceSize',
+    flag: 'piece-size',
+    env: 'DAMSELFLY_PIECE_SIZE',
+    kind: 'number',
+    valueName: 'SIZE',
+    description: 'Piece size for new tasks: 0 picks one from the content length (4MiB to 64MiB); otherwise a power of two from 64KiB to 256MiB. Accepts 16MiB, 512KiB, 1GiB or a number of bytes.',
+    default: 0,
+    inFile: true
+  },
+  {
+    key: 'origin.concurrency',
+    flag: 'origin-concurrency',
+    env: 'DAMSELFLY_ORIGIN_CONCURRENCY',
+    kind: 'number',
+    valueName: 'N',
+    description: 'Parallel ranged piece GETs per task against the origin, 1 to 64.',
+    default: 4,
+    inFile: true
+  },
+  {
+    key: 'origin.retries',
+    flag: 'origin-retries',
+    env: 'DAMSELFLY_ORIGIN_RETRIES',
+    kind: 'number',
+    valueName: 'N',
+    description: 'Retries of a failed origin request, 0 to 20.',
+    default: 5,
+    inFile: true
+  },
+  {
+    key: 'origin.retryDelayMs',
+    flag: 'origin-retry-delay-ms',
+    env: 'DAMSELFLY_ORIGIN_RETRY_DELAY_MS',
+    kind: 'number',
+    valueName: 'MS',
+    description: 'Base delay of the exponential backoff between origin retries, in milliseconds.',
+    default: 200,
+    inFile: true
+  },
+  {
+    key: 'origin.connectTimeoutMs',
+    flag: 'origin-connect-timeout-ms',
+    env: 'DAMSELFLY_ORIGIN_CONNECT_TIMEOUT_MS',
+    kind: 'number',
+    valueName: 'MS',
+    description: 'Time allowed to connect to the origin, in milliseconds.',
+    default: 10000,
+    inFile: true
+  },
+  {
+    key: 'origin.idleTimeoutMs',
+    flag: 'origin-idle-timeout-ms',
+    env: 'DAMSELFLY_ORIGIN_IDLE_TIMEOUT_MS',
+    kind: 'number',
+    valueName: 'MS',
+    description: 'An origin response body that sends no bytes for this long, in milliseconds, is abandoned and retried.',
+    default: 30000,
+    inFile: true
+  },
+  {
+    key: 'log.level',
+    flag: 'log-level',
+    env: 'DAMSELFLY_LOG_LEVEL',
+    kind: 'enum',
+    valueName: 'LEVEL',
+    choices: logLevels,
+    description: 'Lowest level logged. DEBUG=damselfly:* also enables debug lines per namespace.',
+    default: 'info',
+    inFile: true
+  },
+  {
+    key: 'log.format',
+    flag: 'log-format',
+    env: 'DAMSELFLY_LOG_FORMAT',
+    kind: 'enum',
+    valueName: 'FORMAT',
+    choices: logFormats,
+    description: 'human: one readable line per event; json: one JSON object per line.',
+    default: 'human',
+    inFile: true
+  }
+] as const satisfies readonly OptionSpec[]
+
+export type OptionKey = typeof table[number]['key']
+
+/** Every option, in the order help and docs list them. */
+export const options: readonly OptionSpec[] = table
+
+/** The row of one option. */
+export function optionFor (key: OptionKey): OptionSpec {
+  const option = options.find(candidate => candidate.key === key)
+  if (option === undefined) throw new Error(`no option ${key} in the table`)
+  return option
+}
+
+/** The default of one option as text, as `--help` and the docs show it. */
+export function formatDefault (option: OptionSpec): string {
+  const value = option.default
+  if (value === undefined) return 'none'
+  if (Array.isArray(value)) return value.length === 0 ? 'none (empty list)' : value.join(' ')
+  if (option.key === 'pieceSize' && value === 0) return '0 (automatic)'
+  return String(value)
+}
+
+const helpWidth = 80
+const helpIndent = '      '
+
+/** The options section of `damselfly start --help`, written from the table. */
+export function configHelp (): string {
+  const lines = [
+    'Options (flags override DAMSELFLY_* environment variables, which override the YAML file;',
+    'a list given at one level replaces the list below it; lists in the environment are',
+    'separated by whitespace):'
+  ]
+  for (const option of options) {
+    const repeat = option.kind === 'list' ? ' (repeatable)' : ''
+    const value = option.choices === undefined ? option.valueName : option.choices.join('|')
+    lines.push(`  --${option.flag} ${value}${repeat}`)
+    const where = option.inFile ? `, file ${option.key}` : ''
+    const text = `${option.description} Default: ${formatDefault(option)}. Environment ${option.env}${where}.`
+    lines.push(...wrap(text, helpWidth - helpIndent.length).map(line => helpIndent + line))
+  }
+  return lines.join('\n')
+}
+
+function wrap (text: string, width: number): string[] {
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(/\s+/)) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line)
+      line = word
+    } else {
+      line = line === '' ? word : `${line} ${word}`
+    }
+  }
+  if (line !== '') lines.push(line)
+  return lines
+}

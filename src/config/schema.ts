@@ -1,0 +1,288 @@
+/**
+ * The typed configuration and the one zod schema that produces it. The schema accepts values
+ * as every source gives them — typed YAML values, or text from the environment and flags —
+ * checks them, normalises them and applies the defaults of the options table.
+ *
+ * Messages never name their source: load-config.ts prefixes each with the flag, variable or
+ * file key the bad value came from.
+ */
+import { isIP } from 'node:net'
+import { resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+import { ConfigError } from '../errors.js'
+import type { LogFormat, LogLevel } from '../logging/logger.js'
+import { logFormats, logLevels, nodeRoles, optionFor } from './options.js'
+import type { OptionKey } from './options.js'
+
+export interface HostPort {
+  host: string
+  /** 0 asks the system for a free port. */
+  port: number
+}
+
+export type NodeRole = typeof nodeRoles[number]
+
+/** The node's configuration. Defaults and descriptions: the table in options.ts. */
+export interface DamselflyConfig {
+  /** Absolute path of the YAML file that was read, if one was. */
+  configFile?: string
+  /** Absolute path. */
+  dataDir: string
+  role: NodeRole
+  /** http or https URL without a trailing slash. */
+  registry: string
+  proxy: { listen: HostPort }
+  admin: { listen: HostPort }
+  /** Multiaddrs. */
+  p2p: { listen: string[], bootstrap: string[] }
+  /** Regular expressions (as text) matched against the full upstream URL. */
+  rules: string[]
+  /** Query parameter names; a name ending in `*` is a prefix. */
+  filteredQueryParams: string[]
+  /** Bytes; 0 = chosen per task from its length. */
+  pieceSize: number
+  origin: {
+    concurrency: number
+    retries: number
+    retryDelayMs: number
+    connectTimeoutMs: number
+    idleTimeoutMs: number
+  }
+  log: { level: LogLevel, format: LogFormat }
+}
+
+/** What the schema yields; the loader adds `configFile`. */
+export type SchemaConfig = Omit<DamselflyConfig, 'configFile'>
+
+export interface ConfigSchemaInit {
+  /** Base of relative paths. */
+  cwd: string
+  /** What `~/` stands for. */
+  homeDir: string
+}
+
+const minPieceSize = 64 * 1024
+const maxPieceSize = 256 * 1024 * 1024
+/** Node clamps longer timers to 1 ms, so no delay or timeout may exceed this. */
+const maxTimerMs = 2 ** 31 - 1
+
+export function createConfigSchema (init: ConfigSchemaInit): z.ZodType<SchemaConfig, unknown> {
+  const dataDir = z.string({ error: issue => `expected a directory path, got ${describeValue(issue.input)}` })
+    .min(1, { error: 'must not be empty' })
+    .transform(path => resolve(init.cwd, expandHome(path, init.homeDir)))
+
+  return z.strictObject({
+    dataDir: withDefault('dataDir', dataDir),
+    role: withDefault('role', oneOf(nodeRoles)),
+    registry: withDefault('registry', parsedText('an http or https URL', parseRegistryUrl)),
+    proxy: section({ listen: withDefault('proxy.listen', hostPort) }),
+    admin: section({ listen: withDefault('admin.listen', hostPort) }),
+    p2p: section({
+      listen: withDefault('p2p.listen', listOf(multiaddrText)),
+      bootstrap: withDefault('p2p.bootstrap', listOf(multiaddrText))
+    }),
+    rules: withDefault('rules', listOf(regexText)),
+    filteredQueryParams: withDefault('filteredQueryParams', listOf(queryParamName)),
+    pieceSize: withDefault('pieceSize', pieceSize),
+    origin: section({
+      concurrency: withDefault('origin.concurrency', wholeNumber(1, 64)),
+      retries: withDefault('origin.retries', wholeNumber(0, 20)),
+      retryDelayMs: withDefault('origin.retryDelayMs', wholeNumber(0, maxTimerMs)),
+      connectTimeoutMs: withDefault('origin.connectTimeoutMs', wholeNumber(1, maxTimerMs)),
+      idleTimeoutMs: withDefault('origin.idleTimeoutMs', wholeNumber(1, maxTimerMs))
+    }),
+    log: section({
+      level: withDefault('log.level', oneOf(logLevels)),
+      format: withDefault('log.format', oneOf(logFormats))
+    })
+  })
+}
+
+/** 'HOST:PORT', '[IPv6]:PORT', or ':PORT' for all interfaces (0.0.0.0). */
+export function parseHostPort (text: string): HostPort {
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(text)
+  if (match === null) {
+    const hint = !text.startsWith('[') && text.split(':').length > 2 ? ' (write IPv6 addresses in brackets: [::1]:PORT)' : ''
+    throw new ConfigError(`expected HOST:PORT, got ${describeValue(text)}${hint}`)
+  }
+  const [, ipv6, name, portText] = match
+  const port = Number(portText)
+  if (port > 65535) throw new ConfigError(`port must be at most 65535, got ${describeValue(text)}`)
+  if (ipv6 !== undefined) {
+    if (isIP(ipv6) !== 6) throw new ConfigError(`expected an IPv6 address in brackets, got ${describeValue(text)}`)
+    return { host: ipv6, port }
+  }
+  if (name === undefined || name === '') return { host: '0.0.0.0', port }
+  if (isIP(name) !== 4 && !hostnamePattern.test(name)) {
+    throw new ConfigError(`expected HOST:PORT with a host name or IP address, got ${describeValue(text)}`)
+  }
+  return { host: name, port }
+}
+
+/** The inverse of parseHostPort; IPv6 hosts get brackets. */
+export function formatHostPort (hostPort: HostPort): string {
+  return hostPort.host.includes(':') ? `[${hostPort.host}]:${hostPort.port}` : `${hostPort.host}:${hostPort.port}`
+}
+
+/**
+ * A byte count: a whole number, or a number with a unit. KB/MB/GB/TB (and K/M/G/T) are powers
+ * of 1000, KiB/MiB/GiB/TiB (and Ki/Mi/Gi/Ti) powers of 1024; units are case-insensitive and may
+ * follow a space.
+ */
+export function parseByteSize (text: string | number): number {
+  if (typeof text === 'number') {
+    if (!Number.isSafeInteger(text) || text < 0) throw new ConfigError(`expected a whole number of bytes, got ${describeValue(text)}`)
+    return text
+  }
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text)
+  const multiplier = match === null ? undefined : byteUnits[(match[2] ?? '').toLowerCase()]
+  if (match === null || multiplier === undefined) {
+    throw new ConfigError(`expected a byte size such as 16MiB, 512KiB or 1048576, got ${describeValue(text)}`)
+  }
+  const bytes = Number(match[1]) * multiplier
+  if (!Number.isSafeInteger(bytes)) throw new ConfigError(`expected a whole number of bytes, got ${describeValue(text)}`)
+  return bytes
+}
+
+/** `~` and `~/…` stand for the home directory. */
+export function expandHome (path: string, homeDir: string): string {
+  return /^~(?=$|[\\/])/.test(path) ? homeDir + path.slice(1) : path
+}
+
+/** A value as an error message shows it: strings quoted, long values cut. */
+export function describeValue (value: unknown): string {
+  if (value === undefined) return 'nothing'
+  const text = typeof value === 'number' ? String(value) : JSON.stringify(value) ?? String(value)
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
+}
+
+const hostnamePattern = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i
+
+const kilo = 1000
+const kibi = 1024
+const byteUnits: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: kilo,
+  kb: kilo,
+  m: kilo ** 2,
+  mb: kilo ** 2,
+  g: kilo ** 3,
+  gb: kilo ** 3,
+  t: kilo ** 4,
+  tb: kilo ** 4,
+  ki: kibi,
+  kib: kibi,
+  mi: kibi ** 2,
+  mib: kibi ** 2,
+  gi: kibi ** 3,
+  gib: kibi ** 3,
+  ti: kibi ** 4,
+  tib: kibi ** 4
+}
+
+function parseRegistryUrl (text: string): string {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new ConfigError(`expected an http or https URL, got ${describeValue(text)}`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`expected an http or https URL, got ${describeValue(text)}`)
+  }
+  if (url.search !== '' || url.hash !== '') throw new ConfigError(`must not have a query or fragment, got ${describeValue(text)}`)
+  return url.href.replace(/\/+$/, '')
+}
+
+function checkRegex (text: string): string {
+  try {
+    new RegExp(text) // eslint-disable-line no-new
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split(': ').pop() : undefined
+    throw new ConfigError(`not a valid regular expression${reason === undefined ? '' : ` (${reason})`}`)
+  }
+  return text
+}
+
+function checkMultiaddr (text: string): string {
+  let components: number
+  try {
+    components = multiaddr(text).getComponents().length
+  } catch (error) {
+    throw new ConfigError(`not a valid multiaddr (${error instanceof Error ? error.message : String(error)})`)
+  }
+  if (components === 0) throw new ConfigError('not a valid multiaddr (empty)')
+  return text
+}
+
+/** Text turned into a value by a parser that throws ConfigError. */
+function parsedText<T> (expected: string, parse: (text: string) => T): z.ZodType<T, string> {
+  return z.string({ error: issue => `expected ${expected}, got ${describeValue(issue.input)}` })
+    .transform((text, context) => {
+      try {
+        return parse(text)
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error
+        context.issues.push({ code: 'custom', message: error.message, input: text })
+        return z.NEVER
+      }
+    })
+}
+
+const hostPort = parsedText('HOST:PORT', parseHostPort)
+const regexText = parsedText('a regular expression', checkRegex)
+const multiaddrText = parsedText('a multiaddr', checkMultiaddr)
+const queryParamName = z.string({ error: issue => `expected a parameter name, got ${describeValue(issue.input)}` })
+  .min(1, { error: 'must not be empty' })
+
+const pieceSize = z.union([z.number(), z.string()], {
+  error: issue => `expected a byte size such as 16MiB, got ${describeValue(issue.input)}`
+})
+  .transform((value, context) => {
+    try {
+      return parseByteSize(value)
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      context.issues.push({ code: 'custom', message: error.message, input: value })
+      return z.NEVER
+    }
+  })
+  .pipe(z.number().refine(
+    bytes => bytes === 0 || (bytes >= minPieceSize && bytes <= maxPieceSize && Number.isInteger(Math.log2(bytes))),
+    { error: issue => `must be 0 (automatic) or a power of two from 64KiB to 256MiB, got ${describeValue(issue.input)} bytes` }
+  ))
+
+/** A whole number given as a number (YAML) or as text (environment, flags). */
+function wholeNumber (min: number, max: number): z.ZodType<number, number | string> {
+  const expected = (issue: { input?: unknown }): string => `expected a whole number, got ${describeValue(issue.input)}`
+  return z.union([z.number(), z.string().regex(/^\s*-?\d+\s*$/).transform(Number)], { error: expected })
+    .pipe(z.number().int({ error: expected })
+      .min(min, { error: `must be at least ${min}` })
+      .max(max, { error: `must be at most ${max}` }))
+}
+
+function oneOf<const T extends readonly [string, ...string[]]> (choices: T): z.ZodEnum<{ [K in T[number]]: K }> {
+  return z.enum(choices, { error: issue => `expected one of ${choices.join(', ')}, got ${describeValue(issue.input)}` })
+}
+
+function listOf<T> (item: z.ZodType<T, string>): z.ZodType<T[], string[]> {
+  return z.array(item, { error: issue => `expected a list, got ${describeValue(issue.input)}` })
+}
+
+function section<Shape extends z.ZodRawShape> (shape: Shape): z.ZodPrefault<z.ZodObject<Shape, z.core.$strict>> {
+  return z.strictObject(shape, {
+    error: issue => issue.code === 'invalid_type' ? `expected a mapping, got ${describeValue(issue.input)}` : undefined
+  }).prefault({} as z.input<z.ZodObject<Shape, z.core.$strict>>)
+}
+
+/**
+ * The option's schema with the table's default, which is checked like any user value (a
+ * bad default fails every load, which the defaults test would show at once).
+ */
+function withDefault<Output, Input> (key: OptionKey, schema: z.ZodType<Output, Input>): z.ZodType<Output, Input | undefined> {
+  const value = optionFor(key).default
+  if (value === undefined) throw new Error(`option ${key} has no default`)
+  return schema.prefault(() => (Array.isArray(value) ? [...value] : value) as Input)
+}

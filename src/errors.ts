@@ -1,0 +1,96 @@
+/**
+ * Every failure Damselfly reports is one of these classes. Each has a stable `code`
+ * (documented in docs/errors.md); the proxy maps codes to HTTP statuses in one place
+ * (src/proxy/error-response.ts).
+ */
+export class DamselflyError extends Error {
+  readonly code: string
+
+  constructor (code: string, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+/** The configuration is invalid: a bad file, variable or flag. */
+export class ConfigError extends DamselflyError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('ERR_CONFIG', message, options)
+  }
+}
+
+/** The client's request cannot be served as asked (bad URL, bad header, missing host). */
+export class BadRequestError extends DamselflyError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('ERR_BAD_REQUEST', message, options)
+  }
+}
+
+/** A Range header that is malformed. */
+export class InvalidRangeError extends DamselflyError {
+  constructor (message: string) {
+    super('ERR_INVALID_RANGE', message)
+  }
+}
+
+/** A Range that lies outside the content: the answer is 416. */
+export class RangeNotSatisfiableError extends DamselflyError {
+  readonly length: number
+
+  constructor (length: number) {
+    super('ERR_RANGE_NOT_SATISFIABLE', `range not satisfiable for a ${length}-byte content`)
+    this.length = length
+  }
+}
+
+/**
+ * The origin answered with a status that is not a success. Its status, headers and
+ * (capped) body are kept so the client receives what the origin sent.
+ */
+export class UpstreamStatusError extends DamselflyError {
+  readonly status: number
+  readonly headers: Record<string, string | string[]>
+  readonly body: Buffer
+
+  constructor (status: number, headers: Record<string, string | string[]>, body: Buffer, url: string) {
+    super('ERR_UPSTREAM_STATUS', `origin answered ${status} for ${redactUrl(url)}`)
+    this.status = status
+    this.headers = headers
+    this.body = body
+  }
+}
+
+/** The origin could not be reached, or broke off, after every retry. */
+export class UpstreamUnreachableError extends DamselflyError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('ERR_UPSTREAM_UNREACHABLE', message, options)
+  }
+}
+
+/** The origin sent something that contradicts what it said before (length, ETag, range). */
+export class UpstreamMismatchError extends DamselflyError {
+  constructor (message: string) {
+    super('ERR_UPSTREAM_MISMATCH', message)
+  }
+}
+
+/** Reading or writing the cache failed. */
+export class StorageError extends DamselflyError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('ERR_STORAGE', message, options)
+  }
+}
+
+/** The operation was cancelled through its AbortSignal. */
+export class AbortedError extends DamselflyError {
+  constructor (message = 'the operation was aborted') {
+    super('ERR_ABORTED', message)
+  }
+}
+
+/** A signed URL's query carries secrets: never log it whole. */
+export function redactUrl (url: string): string {
+  const queryStart = url.indexOf('?')
+  return queryStart === -1 ? url : `${url.slice(0, queryStart)}?…`
+}

@@ -1,0 +1,129 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Libp2p } from 'libp2p'
+import { AdminServer } from './admin/admin-server.js'
+import { formatHostPort, type DamselflyConfig } from './config/index.js'
+import type { Logger } from './logging/logger.js'
+import { OriginClient } from './origin/origin-client.js'
+import { createP2PHost } from './p2p/host.js'
+import { loadOrCreateIdentity } from './p2p/identity.js'
+import { ProxyServer } from './proxy/proxy-server.js'
+import { TaskStore } from './storage/task-store.js'
+import { TaskManager } from './task/task-manager.js'
+
+/** What `<data-dir>/node.json` holds, so scripts can find and bootstrap from a node. */
+export interface NodeInfo {
+  peerId: string
+  multiaddrs: string[]
+  proxy: string
+  admin: string
+  role: string
+  pid: number
+}
+
+export interface DamselflyNodeComponents {
+  logger: Logger
+}
+
+/**
+ * The composition root: builds every part from the configuration and owns their start and
+ * stop order (storage → tasks → p2p → proxy → admin; the reverse on stop).
+ */
+export class DamselflyNode {
+  readonly config: DamselflyConfig
+  private readonly log: Logger
+  private readonly components: DamselflyNodeComponents
+  private parts?: {
+    tasks: TaskManager
+    p2p: Libp2p
+    proxy: ProxyServer
+    admin: AdminServer
+  }
+
+  constructor (components: DamselflyNodeComponents, config: DamselflyConfig) {
+    this.components = components
+    this.config = config
+    this.log = components.logger.forComponent('node')
+  }
+
+  async start (): Promise<NodeInfo> {
+    const { config } = this
+    const { logger } = this.components
+    await mkdir(config.dataDir, { recursive: true })
+    const store = new TaskStore({ logger }, { dataDir: config.dataDir })
+    await store.init()
+    const origin = new OriginClient({ logger }, config.origin)
+    const tasks = new TaskManager({ store, origin, logger }, { pieceSize: config.pieceSize, concurrency: config.origin.concurrency })
+    await tasks.start()
+    const p2p = await createP2PHost({ privateKey: await loadOrCreateIdentity(config.dataDir), listen: config.p2p.listen })
+    const proxy = new ProxyServer({ tasks, logger }, {
+      ...config.proxy.listen,
+      registry: config.registry,
+      rules: config.rules,
+      filteredQueryParams: config.filteredQueryParams,
+      connectTimeoutMs: config.origin.connectTimeoutMs
+    })
+    const admin = new AdminServer({ status: () => this.status() }, config.admin.listen)
+    this.parts = { tasks, p2p, proxy, admin }
+    try {
+      await proxy.start()
+      await admin.start()
+    } catch (error) {
+      await this.stop()
+      throw error
+    }
+    const info = this.info()
+    await writeNodeInfo(config.dataDir, info)
+    this.log.info('node started', { ...info })
+    return info
+  }
+
+  async stop (): Promise<void> {
+    const parts = this.parts
+    if (parts === undefined) return
+    this.parts = undefined
+    await Promise.allSettled([parts.proxy.stop(), parts.admin.stop()])
+    await parts.tasks.stop()
+    await parts.p2p.stop()
+    this.log.info('node stopped')
+  }
+
+  info (): NodeInfo {
+    const parts = this.requireStarted()
+    return {
+      peerId: parts.p2p.peerId.toString(),
+      multiaddrs: parts.p2p.getMultiaddrs().map(address => address.toString()),
+      proxy: formatHostPort(parts.proxy.address),
+      admin: formatHostPort(parts.admin.address),
+      role: this.config.role,
+      pid: process.pid
+    }
+  }
+
+  private status (): unknown {
+    const parts = this.requireStarted()
+    return {
+      node: this.info(),
+      tasks: parts.tasks.list().map(task => ({
+        id: task.id,
+        key: task.key,
+        status: task.status,
+        length: task.length,
+        pieceSize: task.plan.pieceSize,
+        pieces: task.plan.pieceCount,
+        held: task.bitmap.count
+      }))
+    }
+  }
+
+  private requireStarted (): NonNullable<DamselflyNode['parts']> {
+    if (this.parts === undefined) throw new Error('the node is not running')
+    return this.parts
+  }
+}
+
+async function writeNodeInfo (dataDir: string, info: NodeInfo): Promise<void> {
+  const path = join(dataDir, 'node.json')
+  await writeFile(`${path}.tmp`, JSON.stringify(info, null, 2) + '\n')
+  await rename(`${path}.tmp`, path)
+}

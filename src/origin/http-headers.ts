@@ -1,0 +1,38 @@
+import type { IncomingHttpHeaders } from 'node:http'
+
+/** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus proxy-only ones. */
+const hopByHop = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host'
+])
+
+export type HeaderRecord = Record<string, string | string[]>
+
+/** A copy without hop-by-hop headers, nor those named in `Connection`, nor `x-dragonfly-*`. */
+export function endToEndHeaders (headers: IncomingHttpHeaders | HeaderRecord): HeaderRecord {
+  const named = new Set(
+    String(headers.connection ?? '').split(',').map(name => name.trim().toLowerCase()).filter(Boolean)
+  )
+  const result: HeaderRecord = {}
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase()
+    if (value === undefined || hopByHop.has(lower) || named.has(lower) || lower.startsWith('x-dragonfly-')) continue
+    result[lower] = value
+  }
+  return result
+}
+
+/** Headers the node sends the origin on a client's behalf when it fetches pieces. */
+export function originRequestHeaders (clientHeaders: IncomingHttpHeaders): Record<string, string> {
+  const result: Record<string, string> = {}
+  for (const [name, value] of Object.entries(endToEndHeaders(clientHeaders))) {
+    // The node asks for its own ranges, unencoded, unconditionally.
+    if (name === 'range' || name === 'accept-encoding' || name.startsWith('if-') || name === 'content-length') continue
+    result[name] = Array.isArray(value) ? value.join(', ') : value
+  }
+  return result
+}
+
+export function firstHeader (value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}

@@ -1,0 +1,150 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { Agent, type Dispatcher } from 'undici'
+import { AbortedError, DamselflyError } from '../errors.js'
+import type { Logger } from '../logging/logger.js'
+import { firstHeader, originRequestHeaders } from '../origin/http-headers.js'
+import type { TaskManager } from '../task/task-manager.js'
+import { taskKeyFor } from '../task/task-key.js'
+import { tunnel } from './connect-tunnel.js'
+import { errorCodeHeader, errorTypeHeader, sendError } from './error-response.js'
+import { passThrough } from './passthrough.js'
+import { parseRangeHeader } from './range.js'
+import { resolveTarget } from './resolve-target.js'
+import { ProxyRules } from './rules.js'
+import { serveTask } from './serve-task.js'
+
+export interface ProxyServerComponents {
+  tasks: TaskManager
+  logger: Logger
+}
+
+export interface ProxyServerInit {
+  host: string
+  port: number
+  registry: string
+  rules: string[]
+  filteredQueryParams: string[]
+  connectTimeoutMs: number
+  /** Largest request head accepted; larger ones get 431. @default 16384 */
+  maxHeaderBytes?: number
+}
+
+/**
+ * The front door on :65001. GETs that a rule matches are served from tasks (cache and
+ * swarm); everything else is relayed to the origin untouched; CONNECT is tunnelled.
+ */
+export class ProxyServer {
+  private readonly components: ProxyServerComponents
+  private readonly init: ProxyServerInit
+  private readonly log: Logger
+  private readonly rules: ProxyRules
+  private readonly server: Server
+  private readonly passthroughDispatcher: Dispatcher
+  private readonly sockets = new Set<Socket | Duplex>()
+  private readonly lifetime = new AbortController()
+
+  constructor (components: ProxyServerComponents, init: ProxyServerInit) {
+    this.components = components
+    this.init = init
+    this.log = components.logger.forComponent('proxy')
+    this.rules = new ProxyRules(init.rules)
+    this.passthroughDispatcher = new Agent({ connect: { timeout: init.connectTimeoutMs } })
+    this.server = createServer({ maxHeaderSize: init.maxHeaderBytes ?? 16384, requestTimeout: 0 }, (request, response) => {
+      void this.handle(request, response)
+    })
+    this.server.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.track(socket)
+      tunnel(request, socket, head, {
+        connectTimeoutMs: init.connectTimeoutMs,
+        onError: (error, authority) => { this.log.debug('tunnel failed', { authority, error }) }
+      })
+    })
+    this.server.on('connection', (socket: Socket) => { this.track(socket) })
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => { rejectMalformed(error, socket) })
+  }
+
+  async start (): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(this.init.port, this.init.host, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+  }
+
+  /** The address really bound (the port is chosen by the system when configured as 0). */
+  get address (): { host: string, port: number } {
+    const address = this.server.address() as AddressInfo
+    return { host: address.address, port: address.port }
+  }
+
+  async stop (): Promise<void> {
+    this.lifetime.abort()
+    const closed = new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
+    for (const socket of this.sockets) socket.destroy()
+    await closed
+    await this.passthroughDispatcher.destroy()
+  }
+
+  private async handle (request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const cancel = new AbortController()
+    const onClose = (): void => { if (!response.writableFinished) cancel.abort() }
+    response.once('close', onClose)
+    const signal = AbortSignal.any([cancel.signal, this.lifetime.signal])
+    try {
+      const target = resolveTarget(request, { registry: this.init.registry })
+      if (request.method === 'GET' && this.rules.matches(target)) {
+        await this.serveThroughTask(request, response, target, signal)
+      } else {
+        await passThrough(request, response, target, this.passthroughDispatcher, signal)
+      }
+    } catch (error) {
+      if (signal.aborted) {
+        response.destroy()
+        return
+      }
+      if (!(error instanceof DamselflyError) || error instanceof AbortedError) {
+        this.log.warn('request failed', { method: request.method, error })
+      }
+      sendError(response, error)
+    } finally {
+      response.off('close', onClose)
+    }
+  }
+
+  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal): Promise<void> {
+    // Checked before any origin traffic: a malformed Range is the client's mistake alone.
+    const range = parseRangeHeader(firstHeader(request.headers.range))
+    const key = taskKeyFor(target, {
+      filteredQueryParams: this.init.filteredQueryParams,
+      tag: firstHeader(request.headers['x-dragonfly-tag']),
+      application: firstHeader(request.headers['x-dragonfly-application'])
+    })
+    const { task, hit } = await this.components.tasks.acquire({
+      key,
+      source: { url: target.href, headers: originRequestHeaders(request.headers) }
+    }, signal)
+    await serveTask(response, { task, range, hit, signal })
+  }
+
+  private track (socket: Socket | Duplex): void {
+    this.sockets.add(socket)
+    socket.once('close', () => { this.sockets.delete(socket) })
+  }
+}
+
+/** Requests Node's parser refuses never reach a handler: answer them here, then close. */
+function rejectMalformed (error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  const [status, reason] = error.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'Request Header Fields Too Large']
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request']
+  const body = `${reason}: ${error.code ?? 'malformed request'}\n`
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${errorTypeHeader}: proxy\r\n${errorCodeHeader}: ERR_BAD_REQUEST\r\nconnection: close\r\n\r\n${body}`)
+}

@@ -1,0 +1,31 @@
+/** What a task's metadata file holds. Written atomically; read back on start. */
+export interface TaskMeta {
+  version: 1
+  /** Hex sha256 of the key; also the folder name and X-Dragonfly-Task-ID. */
+  id: string
+  /** `sha256:<oid>` or `url:<url without signing parameters>`. */
+  key: string
+  /** The source URL without its signing query, for people reading the cache. */
+  url: string
+  length: number
+  pieceSize: number
+  /** The origin's validator, compared on resume so a changed file is never stitched to an old one. */
+  etag?: string
+  /** Response headers worth replaying on hits (content type, disposition, last-modified). */
+  headers: Record<string, string>
+  /** Base64 of the piece bitmap. */
+  bitmap: string
+  /** Hex sha256 of each held piece, null where not held. */
+  digests: Array<string | null>
+  createdAt: number
+  lastAccessAt: number
+}
+
+export function isTaskMeta (value: unknown): value is TaskMeta {
+  if (typeof value !== 'object' || value === null) return false
+  const meta = value as Partial<TaskMeta>
+  return meta.version === 1 && typeof meta.id === 'string' && /^[0-9a-f]{64}$/.test(meta.id) &&
+    typeof meta.key === 'string' && Number.isSafeInteger(meta.length) && (meta.length ?? -1) >= 0 &&
+    Number.isSafeInteger(meta.pieceSize) && (meta.pieceSize ?? 0) > 0 &&
+    typeof meta.bitmap === 'string' && Array.isArray(meta.digests) && typeof meta.headers === 'object'
+}

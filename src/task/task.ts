@@ -1,0 +1,167 @@
+import { AbortedError } from '../errors.js'
+import { Bitmap } from '../storage/bitmap.js'
+import type { TaskMeta } from '../storage/task-meta.js'
+import { PiecePlan } from './piece-plan.js'
+
+export type TaskStatus = 'downloading' | 'complete' | 'paused'
+
+/**
+ * One content on this node: its piece plan, which pieces are held, how far each piece in
+ * flight has got, and who is waiting for more. Network and disk I/O live elsewhere; readers
+ * and writers meet here.
+ */
+export class Task {
+  readonly id: string
+  readonly key: string
+  readonly plan: PiecePlan
+  readonly bitmap: Bitmap
+  readonly dataPath: string
+  private readonly meta: TaskMeta
+  private readonly digests: Array<string | null>
+  /** Bytes written from the start of each piece (contiguous); full size once held. */
+  private readonly received: Float64Array
+  /** Pieces a blocked reader needs next; fetched before the rest. */
+  private readonly wanted = new Set<number>()
+  private waiters = new Set<() => void>()
+  private currentStatus: TaskStatus
+  private lastFailure?: Error
+
+  constructor (meta: TaskMeta, dataPath: string) {
+    this.meta = meta
+    this.id = meta.id
+    this.key = meta.key
+    this.dataPath = dataPath
+    this.plan = new PiecePlan(meta.length, meta.pieceSize)
+    this.bitmap = Bitmap.fromBase64(this.plan.pieceCount, meta.bitmap)
+    this.digests = Array.from({ length: this.plan.pieceCount }, (_, index) => this.bitmap.has(index) ? meta.digests[index] ?? null : null)
+    this.received = new Float64Array(this.plan.pieceCount)
+    for (let index = 0; index < this.plan.pieceCount; index++) {
+      if (this.bitmap.has(index)) this.received[index] = this.plan.size(index)
+    }
+    this.currentStatus = this.bitmap.complete ? 'complete' : 'paused'
+  }
+
+  get status (): TaskStatus {
+    return this.currentStatus
+  }
+
+  get length (): number {
+    return this.plan.length
+  }
+
+  get etag (): string | undefined {
+    return this.meta.etag
+  }
+
+  /** Headers replayed to clients (content type, disposition, last-modified, etag). */
+  get headers (): Readonly<Record<string, string>> {
+    return this.meta.headers
+  }
+
+  /** Why the last download stopped, if it did. */
+  get failure (): Error | undefined {
+    return this.lastFailure
+  }
+
+  /** Bytes readable from disk starting at `offset`, without waiting. */
+  readableAt (offset: number): number {
+    const index = this.plan.indexOf(offset)
+    if (index >= this.plan.pieceCount) return 0
+    const intoPiece = offset - this.plan.start(index)
+    return Math.max(0, (this.received[index] ?? 0) - intoPiece)
+  }
+
+  /** Bytes of piece `index` already written, counted from its start. */
+  receivedOf (index: number): number {
+    return this.received[index] ?? 0
+  }
+
+  /** Resolves at the next progress or status change; rejects once the download has stopped. */
+  async changed (signal: AbortSignal): Promise<void> {
+    if (this.currentStatus === 'paused') throw this.lastFailure ?? new AbortedError('task is not downloading')
+    if (signal.aborted) throw new AbortedError()
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.waiters.delete(wake)
+        reject(new AbortedError())
+      }
+      const wake = (): void => {
+        signal.removeEventListener('abort', onAbort)
+        resolve()
+      }
+      this.waiters.add(wake)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  /** A reader is blocked on the piece holding `offset`. */
+  want (offset: number): void {
+    const index = this.plan.indexOf(offset)
+    if (index < this.plan.pieceCount && !this.bitmap.has(index)) this.wanted.add(index)
+  }
+
+  /** The next piece a fetcher should take, wanted ones first, skipping those in `busy`. */
+  nextPiece (busy: ReadonlySet<number>): number | undefined {
+    for (const index of this.wanted) {
+      if (this.bitmap.has(index)) this.wanted.delete(index)
+      else if (!busy.has(index)) return index
+    }
+    for (let index = 0; index < this.plan.pieceCount; index++) {
+      if (!this.bitmap.has(index) && !busy.has(index)) return index
+    }
+    return undefined
+  }
+
+  markReceived (index: number, bytesFromPieceStart: number): void {
+    this.received[index] = bytesFromPieceStart
+    this.notify()
+  }
+
+  /** Forgets the partial bytes of a piece whose fetch must start over. */
+  resetPiece (index: number): void {
+    if (!this.bitmap.has(index)) this.received[index] = 0
+  }
+
+  markPieceComplete (index: number, digest: string): void {
+    this.received[index] = this.plan.size(index)
+    this.digests[index] = digest
+    this.bitmap.set(index)
+    this.wanted.delete(index)
+    this.notify()
+  }
+
+  startDownloading (): void {
+    this.lastFailure = undefined
+    this.currentStatus = this.bitmap.complete ? 'complete' : 'downloading'
+    this.notify()
+  }
+
+  finish (): void {
+    this.currentStatus = 'complete'
+    this.notify()
+  }
+
+  /** The download stopped before the end; what was written stays for a later resume. */
+  pause (failure: Error): void {
+    this.lastFailure = failure
+    this.currentStatus = this.bitmap.complete ? 'complete' : 'paused'
+    // Partial pieces are refetched whole on resume, so readers must not use their bytes now.
+    for (let index = 0; index < this.plan.pieceCount; index++) this.resetPiece(index)
+    this.notify()
+  }
+
+  touch (): void {
+    this.meta.lastAccessAt = Date.now()
+  }
+
+  /** A snapshot for the metadata file: only pieces in the bitmap count. */
+  toMeta (): TaskMeta {
+    return { ...this.meta, bitmap: this.bitmap.toBase64(), digests: [...this.digests] }
+  }
+
+  private notify (): void {
+    const waiting = this.waiters
+    this.waiters = new Set()
+    for (const wake of waiting) wake()
+  }
+}

@@ -1,0 +1,102 @@
+import '../../src/polyfill.js'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { loadConfig } from '../../src/config/index.js'
+import { createLogger, silentLogger } from '../../src/logging/logger.js'
+import { DamselflyNode, type NodeInfo } from '../../src/node.js'
+import { repoRoot } from './repo-root.js'
+
+/** Flags every test node gets: loopback only, ephemeral ports, its own data dir. */
+function testFlags (dataDir: string, extra: string[]): string[] {
+  return [
+    '--data-dir', dataDir,
+    '--proxy-listen', '127.0.0.1:0',
+    '--admin-listen', '127.0.0.1:0',
+    '--p2p-listen', '/ip4/127.0.0.1/tcp/0',
+    '--log-level', 'warn',
+    ...extra
+  ]
+}
+
+export async function tempDir (prefix = 'damselfly-test-'): Promise<string> {
+  return await mkdtemp(join(tmpdir(), prefix))
+}
+
+export interface RunningNode {
+  info: NodeInfo
+  proxyUrl: string
+  dataDir: string
+  stop: () => Promise<void>
+}
+
+/** A node inside the test process: quick to start, for tests that do not kill it. */
+export async function startNode (extraFlags: string[] = [], dataDir?: string): Promise<RunningNode> {
+  const folder = dataDir ?? await tempDir()
+  const config = await loadConfig({ argv: testFlags(folder, extraFlags), env: {} })
+  const logger = process.env.DEBUG === undefined ? silentLogger : createLogger({ level: 'debug' })
+  const node = new DamselflyNode({ logger }, config)
+  const info = await node.start()
+  return {
+    info,
+    proxyUrl: `http://${info.proxy}`,
+    dataDir: folder,
+    stop: async () => {
+      await node.stop()
+      if (dataDir === undefined) await rm(folder, { recursive: true, force: true })
+    }
+  }
+}
+
+export interface NodeProcess extends RunningNode {
+  child: ChildProcess
+  /** Everything the process wrote to stderr so far. */
+  stderr: () => string
+  exited: Promise<number | null>
+}
+
+/** A node as its own process, started through the installed command, as a user would. */
+export async function spawnNode (extraFlags: string[] = [], dataDir?: string): Promise<NodeProcess> {
+  const folder = dataDir ?? await tempDir()
+  await rm(join(folder, 'node.json'), { force: true })
+  const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'damselfly.js'), 'start', ...testFlags(folder, extraFlags)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, DAMSELFLY_LOG_LEVEL: undefined }
+  })
+  // A failed assertion must not leave a node running that keeps the test process alive.
+  const killOnExit = (): void => { child.kill('SIGKILL') }
+  process.once('exit', killOnExit)
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const exited = new Promise<number | null>(resolve => {
+    child.on('exit', (code) => {
+      process.off('exit', killOnExit)
+      resolve(code)
+    })
+  })
+  let info: NodeInfo | undefined
+  for (let waited = 0; info === undefined; waited += 50) {
+    if (child.exitCode !== null) throw new Error(`node exited with ${child.exitCode}: ${stderr}`)
+    if (waited > 30_000) {
+      child.kill('SIGKILL')
+      throw new Error(`node did not write node.json in 30 s: ${stderr}`)
+    }
+    info = await readFile(join(folder, 'node.json'), 'utf8').then(text => JSON.parse(text) as NodeInfo, () => undefined)
+    if (info === undefined) await sleep(50)
+  }
+  return {
+    info,
+    proxyUrl: `http://${info.proxy}`,
+    dataDir: folder,
+    child,
+    stderr: () => stderr,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM')
+      await exited
+      if (dataDir === undefined) await rm(folder, { recursive: true, force: true })
+    }
+  }
+}
