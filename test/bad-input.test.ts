@@ -83,7 +83,8 @@ describe('bad input and failing origins', () => {
     assert.equal(expired.status, 403)
     assert.equal(expired.headers['x-dragonfly-error-type'], 'backend')
     assert.match(expired.body?.toString() ?? '', /AccessDenied/)
-    const missing = await curl(`${hub.cdnUrl}/repos/aa/bb/${'0'.repeat(64)}/${'1'.repeat(64)}`, { proxy: node.proxyUrl })
+    // A path the rules send through a task, which the origin does not have.
+    const missing = await curl(`${hub.hubUrl}/repos/no/such/file.bin`, { proxy: node.proxyUrl })
     assert.equal(missing.status, 404)
     assert.equal(missing.headers['x-dragonfly-error-type'], 'backend')
   })
