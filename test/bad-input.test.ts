@@ -62,6 +62,13 @@ describe('bad input and failing origins', () => {
     assert.match(answer, /x-dragonfly-error-type: proxy/i)
   })
 
+  it('refuses a request that would loop back into the proxy', async () => {
+    const result = await fetchThroughProxy(`${node.proxyUrl}/repos/x/y`, { proxy: node.proxyUrl })
+    assert.equal(result.status, 400)
+    assert.equal(result.headers['x-dragonfly-error-type'], 'proxy')
+    await nodeIsUp()
+  })
+
   it('answers an invalid Range with 400 before touching the origin', async () => {
     hub.resetStats()
     const result = await fetchThroughProxy(hub.signedUrl('acme/faults', 'a.bin'), { proxy: node.proxyUrl, headers: { Range: 'bytes=9-3' } })

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
-import { AbortedError, DamselflyError } from '../errors.js'
+import { AbortedError, BadRequestError, DamselflyError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
 import { firstHeader, originRequestHeaders } from '../origin/http-headers.js'
 import type { TaskManager } from '../task/task-manager.js'
@@ -96,6 +96,7 @@ export class ProxyServer {
     const signal = AbortSignal.any([cancel.signal, this.lifetime.signal])
     try {
       const target = resolveTarget(request, { registry: this.init.registry })
+      if (this.isSelf(target)) throw new BadRequestError(`request target ${target.host} is this proxy: the request would loop`)
       if (request.method === 'GET' && this.rules.matches(target)) {
         await this.serveThroughTask(request, response, target, signal)
       } else {
@@ -128,6 +129,13 @@ export class ProxyServer {
       source: { url: target.href, headers: originRequestHeaders(request.headers) }
     }, signal)
     await serveTask(response, { task, range, hit, signal })
+  }
+
+  private isSelf (target: URL): boolean {
+    const port = Number(target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : target.port)
+    if (port !== this.address.port) return false
+    const host = target.hostname.replace(/^\[|\]$/g, '')
+    return ['localhost', '127.0.0.1', '::1', '0.0.0.0', '::', this.address.host].includes(host)
   }
 
   private track (socket: Socket | Duplex): void {

@@ -1,0 +1,345 @@
+import { Bitmap } from '../storage/bitmap.js'
+import type { FailureReason } from './peer-scores.js'
+
+/**
+ * Which piece to ask which peer for, for one task on one node. Pure decision logic: no network,
+ * no disk, no timers. Randomness and time are injected, so a seeded `random` and a fake `now`
+ * make every decision reproducible.
+ *
+ * The network layer drives it:
+ * 1. report what peers hold: `peerBitmap` (metadata answer), `peerHas` / `peerLacks` (`have` and
+ *    withdrawal messages), `peerGone` (disconnect);
+ * 2. ask `next(peerId)` until it returns undefined, calling `requested(peerId, index)` for each
+ *    request actually sent (`next` only proposes; it reserves nothing);
+ * 3. report the outcome: `completed` (then cancel the duplicates it returns) or `failed`; poll
+ *    `expired()` and report each as a `timeout`;
+ * 4. fetch `missingWithNoPeer()` from the origin after a grace period, reporting them with `held`.
+ *
+ * Each `next` scans the pieces once: O(pieceCount), a few thousand at most with the automatic
+ * piece size (see src/task/piece-plan.ts).
+ */
+
+/** The part of PeerScores the picker reads: banned peers are offered nothing. */
+export interface BanList {
+  isBanned: (peerId: string) => boolean
+}
+
+export interface PiecePickerComponents {
+  /** When absent, no peer is ever banned. */
+  scores?: BanList
+}
+
+export interface PiecePickerInit {
+  pieceCount: number
+  /** Pieces already held (copied, not kept). @default none */
+  held?: Bitmap
+  /** Requests one peer may have outstanding. @default 4 */
+  maxInFlightPerPeer?: number
+  /** Endgame starts when at most this many pieces are missing. @default 4 */
+  endgameThreshold?: number
+  /** Peers one piece may be requested from at once, in endgame. @default 2 */
+  maxRequestersPerPiece?: number
+  /** Age after which `expired()` reports a request. @default 30_000 */
+  requestTimeoutMs?: number
+  /** Uniform in [0, 1); breaks ties between equally rare pieces. @default Math.random */
+  random?: () => number
+  /** Clock in milliseconds. @default Date.now */
+  now?: () => number
+}
+
+/** An outstanding request. `since` is the `now()` at which it was recorded. */
+export interface PieceRequest {
+  peerId: string
+  index: number
+  since: number
+}
+
+const defaults = {
+  maxInFlightPerPeer: 4,
+  endgameThreshold: 4,
+  maxRequestersPerPiece: 2,
+  requestTimeoutMs: 30_000
+} as const
+
+export class PiecePicker {
+  readonly pieceCount: number
+  private readonly scores: BanList | undefined
+  private readonly maxInFlightPerPeer: number
+  private readonly endgameThreshold: number
+  private readonly maxRequestersPerPiece: number
+  private readonly requestTimeoutMs: number
+  private readonly random: () => number
+  private readonly now: () => number
+  private readonly own: Bitmap
+  /** Our view of each connected peer's pieces. */
+  private readonly peers = new Map<string, Bitmap>()
+  /** availability[i]: how many known peers hold piece i (banned ones included). */
+  private readonly availability: Uint32Array
+  /** piece → (peer → time requested). */
+  private readonly inFlight = new Map<number, Map<string, number>>()
+  /** peer → pieces requested from it. */
+  private readonly inFlightByPeer = new Map<string, Set<number>>()
+  private readonly wantedPieces = new Set<number>()
+
+  constructor (components: PiecePickerComponents, init: PiecePickerInit) {
+    const { pieceCount } = init
+    if (!Number.isInteger(pieceCount) || pieceCount < 1) throw new RangeError(`pieceCount must be a positive integer, got ${pieceCount}`)
+    if (init.held !== undefined && init.held.size !== pieceCount) throw new RangeError(`held bitmap has ${init.held.size} pieces, expected ${pieceCount}`)
+    this.pieceCount = pieceCount
+    this.scores = components.scores
+    this.maxInFlightPerPeer = init.maxInFlightPerPeer ?? defaults.maxInFlightPerPeer
+    this.endgameThreshold = init.endgameThreshold ?? defaults.endgameThreshold
+    this.maxRequestersPerPiece = init.maxRequestersPerPiece ?? defaults.maxRequestersPerPiece
+    this.requestTimeoutMs = init.requestTimeoutMs ?? defaults.requestTimeoutMs
+    this.random = init.random ?? Math.random
+    this.now = init.now ?? Date.now
+    this.own = init.held === undefined ? new Bitmap(pieceCount) : copy(init.held)
+    this.availability = new Uint32Array(pieceCount)
+  }
+
+  // ---- our own pieces -------------------------------------------------------------------
+
+  /**
+   * We now hold `index` (from a peer, the origin or disk). Returns the peers that still had it
+   * in flight, so the caller can cancel those requests.
+   */
+  held (index: number): string[] {
+    this.check(index)
+    this.own.set(index)
+    this.wantedPieces.delete(index)
+    const requesters = this.inFlight.get(index)
+    if (requesters === undefined) return []
+    this.inFlight.delete(index)
+    for (const peerId of requesters.keys()) this.forgetRequest(peerId, index)
+    return [...requesters.keys()]
+  }
+
+  isHeld (index: number): boolean {
+    return this.own.has(index)
+  }
+
+  get complete (): boolean {
+    return this.own.complete
+  }
+
+  /** Pieces we still lack. */
+  get remaining (): number {
+    return this.pieceCount - this.own.count
+  }
+
+  /** Few pieces left: `next` may propose a piece already in flight from another peer. */
+  get endgame (): boolean {
+    return this.remaining > 0 && this.remaining <= this.endgameThreshold
+  }
+
+  /** A client is blocked on `index`: it goes before rarity, lowest index first. */
+  wanted (index: number): void {
+    this.check(index)
+    if (!this.own.has(index)) this.wantedPieces.add(index)
+  }
+
+  /** The client stopped waiting for `index` (e.g. it disconnected). */
+  unwanted (index: number): void {
+    this.wantedPieces.delete(index)
+  }
+
+  // ---- what peers hold ------------------------------------------------------------------
+
+  /** Replace our view of `peerId`'s pieces (the bitmap is copied, not kept). */
+  peerBitmap (peerId: string, bitmap: Bitmap): void {
+    if (bitmap.size !== this.pieceCount) throw new RangeError(`peer bitmap has ${bitmap.size} pieces, expected ${this.pieceCount}`)
+    this.dropPeerPieces(peerId)
+    const view = copy(bitmap)
+    this.peers.set(peerId, view)
+    for (let index = 0; index < this.pieceCount; index++) if (view.has(index)) this.availability[index]!++
+  }
+
+  /** `peerId` announced `index` (a `have`). */
+  peerHas (peerId: string, index: number): void {
+    this.check(index)
+    const view = this.view(peerId)
+    if (view.has(index)) return
+    view.set(index)
+    this.availability[index]!++
+  }
+
+  /** `peerId` withdrew `index`, or refused it: do not ask it for that piece again until it re-announces. */
+  peerLacks (peerId: string, index: number): void {
+    this.check(index)
+    const view = this.peers.get(peerId)
+    if (view === undefined || !view.has(index)) return
+    view.clear(index)
+    this.availability[index]!--
+  }
+
+  /** `peerId` disconnected. Returns the pieces it had in flight, now free to request elsewhere. */
+  peerGone (peerId: string): number[] {
+    this.dropPeerPieces(peerId)
+    this.peers.delete(peerId)
+    const pending = [...(this.inFlightByPeer.get(peerId) ?? [])]
+    for (const index of pending) this.dropRequest(peerId, index)
+    return pending.sort((a, b) => a - b)
+  }
+
+  /** Pieces we lack that no connected, unbanned peer holds: candidates for the origin. */
+  missingWithNoPeer (): number[] {
+    const banned = [...this.peers].filter(([peerId]) => this.isBanned(peerId)).map(([, view]) => view)
+    const result: number[] = []
+    for (let index = 0; index < this.pieceCount; index++) {
+      if (this.own.has(index)) continue
+      const bannedHolders = banned.reduce((sum, view) => sum + (view.has(index) ? 1 : 0), 0)
+      if (this.availability[index]! - bannedHolders === 0) result.push(index)
+    }
+    return result
+  }
+
+  // ---- choosing -------------------------------------------------------------------------
+
+  /**
+   * The piece to request from `peerId` now, or undefined (peer unknown or banned, its pipeline
+   * full, or nothing it holds is worth asking for). In order of preference:
+   * 1. a wanted piece nobody is fetching, lowest index first;
+   * 2. the rarest piece nobody is fetching, random among equally rare ones;
+   * 3. in endgame only, a piece already in flight from other peers (fewer than
+   *    `maxRequestersPerPiece` of them): wanted first, then fewest requesters, then the oldest
+   *    request — the one most likely stuck behind a slow peer.
+   * Never a piece we hold, the peer lacks, or the peer is already fetching for us.
+   */
+  next (peerId: string): number | undefined {
+    const view = this.peers.get(peerId)
+    if (view === undefined || this.own.complete || this.isBanned(peerId)) return undefined
+    if (this.inFlightCount(peerId) >= this.maxInFlightPerPeer) return undefined
+    return this.pickWanted(view) ?? this.pickRarest(view) ?? (this.endgame ? this.pickDuplicate(peerId, view) : undefined)
+  }
+
+  // ---- requests -------------------------------------------------------------------------
+
+  /** A request for `index` was sent to `peerId`. Ignored when we already hold the piece. */
+  requested (peerId: string, index: number): void {
+    this.check(index)
+    if (this.own.has(index)) return
+    let requesters = this.inFlight.get(index)
+    if (requesters === undefined) this.inFlight.set(index, requesters = new Map())
+    if (requesters.has(peerId)) return
+    requesters.set(peerId, this.now())
+    let pieces = this.inFlightByPeer.get(peerId)
+    if (pieces === undefined) this.inFlightByPeer.set(peerId, pieces = new Set())
+    pieces.add(index)
+  }
+
+  /**
+   * `peerId` delivered a verified `index`. Returns the other peers that had the same piece in
+   * flight (endgame duplicates) so the caller can cancel them; [] when there were none.
+   */
+  completed (peerId: string, index: number): string[] {
+    return this.held(index).filter(other => other !== peerId)
+  }
+
+  /**
+   * The request for `index` from `peerId` failed; the piece is free to request again. A
+   * `refused` piece is also dropped from our view of that peer (see `peerLacks`). Banning is
+   * PeerScores' job: report the same failure there.
+   */
+  failed (peerId: string, index: number, reason: FailureReason): void {
+    this.check(index)
+    this.dropRequest(peerId, index)
+    if (reason === 'refused') this.peerLacks(peerId, index)
+  }
+
+  /** Requests older than `requestTimeoutMs`, oldest first. Report each with `failed(…, 'timeout')`. */
+  expired (): PieceRequest[] {
+    const deadline = this.now() - this.requestTimeoutMs
+    const result: PieceRequest[] = []
+    for (const [index, requesters] of this.inFlight) {
+      for (const [peerId, since] of requesters) if (since <= deadline) result.push({ peerId, index, since })
+    }
+    return result.sort((a, b) => a.since - b.since || a.index - b.index)
+  }
+
+  /** Requests outstanding at `peerId`. */
+  inFlightCount (peerId: string): number {
+    return this.inFlightByPeer.get(peerId)?.size ?? 0
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  private pickWanted (view: Bitmap): number | undefined {
+    let best: number | undefined
+    for (const index of this.wantedPieces) {
+      if (view.has(index) && !this.inFlight.has(index) && (best === undefined || index < best)) best = index
+    }
+    return best
+  }
+
+  private pickRarest (view: Bitmap): number | undefined {
+    let rarest = Number.POSITIVE_INFINITY
+    let ties: number[] = []
+    for (let index = 0; index < this.pieceCount; index++) {
+      if (this.own.has(index) || !view.has(index) || this.inFlight.has(index)) continue
+      const count = this.availability[index]!
+      if (count < rarest) {
+        rarest = count
+        ties = [index]
+      } else if (count === rarest) {
+        ties.push(index)
+      }
+    }
+    if (ties.length === 0) return undefined
+    return ties[Math.min(ties.length - 1, Math.floor(this.random() * ties.length))]
+  }
+
+  private pickDuplicate (peerId: string, view: Bitmap): number | undefined {
+    let best: DuplicateCandidate | undefined
+    for (const [index, requesters] of this.inFlight) {
+      if (!view.has(index) || requesters.has(peerId) || requesters.size >= this.maxRequestersPerPiece) continue
+      const candidate: DuplicateCandidate = { index, wanted: this.wantedPieces.has(index), requesters: requesters.size, oldest: Math.min(...requesters.values()) }
+      if (best === undefined || ranksBefore(candidate, best)) best = candidate
+    }
+    return best?.index
+  }
+
+  private isBanned (peerId: string): boolean {
+    return this.scores?.isBanned(peerId) === true
+  }
+
+  private view (peerId: string): Bitmap {
+    let view = this.peers.get(peerId)
+    if (view === undefined) this.peers.set(peerId, view = new Bitmap(this.pieceCount))
+    return view
+  }
+
+  private dropPeerPieces (peerId: string): void {
+    const view = this.peers.get(peerId)
+    if (view === undefined) return
+    for (let index = 0; index < this.pieceCount; index++) if (view.has(index)) this.availability[index]!--
+  }
+
+  private dropRequest (peerId: string, index: number): void {
+    const requesters = this.inFlight.get(index)
+    if (requesters?.delete(peerId) === true && requesters.size === 0) this.inFlight.delete(index)
+    this.forgetRequest(peerId, index)
+  }
+
+  private forgetRequest (peerId: string, index: number): void {
+    const pieces = this.inFlightByPeer.get(peerId)
+    if (pieces?.delete(index) === true && pieces.size === 0) this.inFlightByPeer.delete(peerId)
+  }
+
+  private check (index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.pieceCount) throw new RangeError(`piece ${index} outside 0..${this.pieceCount - 1}`)
+  }
+}
+
+interface DuplicateCandidate { index: number, wanted: boolean, requesters: number, oldest: number }
+
+/** Endgame preference: wanted, then fewest requesters, then oldest request, then lowest index. */
+function ranksBefore (a: DuplicateCandidate, b: DuplicateCandidate): boolean {
+  if (a.wanted !== b.wanted) return a.wanted
+  if (a.requesters !== b.requesters) return a.requesters < b.requesters
+  if (a.oldest !== b.oldest) return a.oldest < b.oldest
+  return a.index < b.index
+}
+
+function copy (bitmap: Bitmap): Bitmap {
+  return Bitmap.fromBase64(bitmap.size, bitmap.toBase64())
+}
