@@ -1,27 +1,53 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
+import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { pskProtector } from './psk/index.js'
+import { protocols } from './protocols.js'
 
 export interface P2PHostInit {
   privateKey: PrivateKey
   listen: string[]
+  /** Private network key file contents: peers without the same key cannot connect. */
+  psk?: Uint8Array
+  /** How long a provider record stays valid. Minutes, not js-libp2p's 48 hours. @default 600 */
+  provideValiditySeconds?: number
 }
 
-/** The libp2p node inside every Damselfly process: TCP, noise, yamux, identify, ping. */
-export async function createP2PHost (init: P2PHostInit): Promise<Libp2p> {
+export type P2PHost = Libp2p<{ dht: KadDHT, pubsub: ReturnType<ReturnType<typeof gossipsub>>, identify: unknown, ping: unknown }>
+
+/**
+ * The libp2p node inside every Damselfly process: TCP, noise, yamux, identify, ping, kad-dht
+ * under a private prefix in server mode with LAN addresses kept, gossipsub, optional PSK.
+ */
+export async function createP2PHost (init: P2PHostInit): Promise<P2PHost> {
+  const validity = init.provideValiditySeconds ?? 600
   return await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    ...(init.psk === undefined ? {} : { connectionProtector: pskProtector({ psk: init.psk }) }),
+    connectionManager: { maxConnections: 500 },
     services: {
       identify: identify(),
-      ping: ping()
+      ping: ping(),
+      dht: kadDHT({
+        protocol: protocols.kad,
+        clientMode: false,
+        // Cluster hosts have private addresses; the default mapper would drop them all.
+        peerInfoMapper: removePublicAddressesMapper,
+        allowQueryWithZeroPeers: true,
+        providers: { provideValidity: validity, cleanupInterval: Math.max(30, Math.floor(validity / 4)) },
+        reprovide: { validity: validity * 1000, threshold: Math.floor(validity * 500), interval: Math.floor(validity * 250) }
+      }),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
     }
-  })
+  }) as unknown as P2PHost
 }

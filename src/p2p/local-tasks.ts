@@ -1,0 +1,14 @@
+import type { FetchRequest, TaskMetadata } from './messages.js'
+
+/** What the protocol handlers need from this node's tasks: a narrow view, easy to fake. */
+export interface LocalTasks {
+  /** The metadata and bitmap of a task this node holds (in whole or part). */
+  metadata: (taskId: string) => TaskMetadata | undefined
+  /**
+   * Bytes `offset..offset+length` of a held piece, with the piece's sha256; undefined when the
+   * piece is not held (any more).
+   */
+  readBlock: (taskId: string, piece: number, offset: number, length: number) => Promise<{ data: Buffer, digest?: string } | undefined>
+  /** Seeds only: fetch (a share of) a task from the origin; resolves once its length is known. */
+  fetchForPeer?: (request: FetchRequest, signal: AbortSignal) => Promise<TaskMetadata>
+}
