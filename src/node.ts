@@ -6,6 +6,10 @@ import { formatHostPort, type DamselflyConfig } from './config/index.js'
 import type { Logger } from './logging/logger.js'
 import { OriginClient } from './origin/origin-client.js'
 import { createP2PHost } from './p2p/host.js'
+import type { LocalTasks } from './p2p/local-tasks.js'
+import { readPskFile } from './p2p/psk/index.js'
+import { Swarm } from './p2p/swarm.js'
+import { PeerScores } from './scheduling/peer-scores.js'
 import { loadOrCreateIdentity } from './p2p/identity.js'
 import { ProxyServer } from './proxy/proxy-server.js'
 import { TaskStore } from './storage/task-store.js'
@@ -35,6 +39,8 @@ export class DamselflyNode {
   private readonly components: DamselflyNodeComponents
   private parts?: {
     tasks: TaskManager
+    swarm: Swarm
+    scores: PeerScores
     p2p: Libp2p
     proxy: ProxyServer
     admin: AdminServer
@@ -53,9 +59,29 @@ export class DamselflyNode {
     const store = new TaskStore({ logger }, { dataDir: config.dataDir })
     await store.init()
     const origin = new OriginClient({ logger }, config.origin)
-    const tasks = new TaskManager({ store, origin, logger }, { pieceSize: config.pieceSize, concurrency: config.origin.concurrency })
+    const psk = config.p2p.pskFile === '' ? undefined : await readPskFile(config.p2p.pskFile)
+    const p2p = await createP2PHost({ privateKey: await loadOrCreateIdentity(config.dataDir), listen: config.p2p.listen, psk })
+    const scores = new PeerScores()
+    // The swarm serves from the tasks and the tasks download through the swarm: the handlers
+    // reach the task manager through this narrow view, bound once both exist.
+    let tasks: TaskManager | undefined
+    const localTasks: LocalTasks = {
+      metadata: (taskId) => tasks?.metadata(taskId),
+      readBlock: async (taskId, piece, offset, length) => await tasks?.readBlock(taskId, piece, offset, length),
+      ...(config.role === 'seed' ? { fetchForPeer: async (request, signal) => await tasks!.fetchForPeer(request, signal) } : {})
+    }
+    const swarm = new Swarm({ host: p2p, tasks: localTasks, logger }, {
+      role: config.role,
+      bootstrap: config.p2p.bootstrap,
+      corruptBlocks: process.env.DAMSELFLY_TEST_CORRUPT_BLOCKS === '1'
+    })
+    tasks = new TaskManager({ store, origin, logger, swarm, scores }, {
+      pieceSize: config.pieceSize,
+      concurrency: config.origin.concurrency,
+      backToSource: config.backToSource
+    })
     await tasks.start()
-    const p2p = await createP2PHost({ privateKey: await loadOrCreateIdentity(config.dataDir), listen: config.p2p.listen })
+    await swarm.start()
     const proxy = new ProxyServer({ tasks, logger }, {
       ...config.proxy.listen,
       registry: config.registry,
@@ -64,7 +90,7 @@ export class DamselflyNode {
       connectTimeoutMs: config.origin.connectTimeoutMs
     })
     const admin = new AdminServer({ status: () => this.status() }, config.admin.listen)
-    this.parts = { tasks, p2p, proxy, admin }
+    this.parts = { tasks, swarm, scores, p2p, proxy, admin }
     try {
       await proxy.start()
       await admin.start()
@@ -84,6 +110,7 @@ export class DamselflyNode {
     this.parts = undefined
     await Promise.allSettled([parts.proxy.stop(), parts.admin.stop()])
     await parts.tasks.stop()
+    await parts.swarm.stop()
     await parts.p2p.stop()
     this.log.info('node stopped')
   }
@@ -111,8 +138,13 @@ export class DamselflyNode {
         length: task.length,
         pieceSize: task.plan.pieceSize,
         pieces: task.plan.pieceCount,
-        held: task.bitmap.count
-      }))
+        held: task.bitmap.count,
+        bytesFromOrigin: task.bytesBySource.origin,
+        bytesFromPeers: task.bytesBySource.peers
+      })),
+      bannedPeers: parts.scores.snapshot().filter(score => score.bannedUntil !== undefined && score.bannedUntil > Date.now()).map(score => score.peerId),
+      peers: parts.swarm.connectedPeers(),
+      uploadedBytes: parts.swarm.uploaded
     }
   }
 

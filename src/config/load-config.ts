@@ -73,7 +73,8 @@ export async function loadConfig (init: LoadConfigInit): Promise<DamselflyConfig
 function readFlags (argv: string[]): Values {
   const flagOptions: NonNullable<ParseArgsConfig['options']> = {}
   for (const option of options) {
-    flagOptions[option.flag] = { type: option.kind === 'boolean' ? 'boolean' : 'string', multiple: option.kind === 'list' }
+    // Booleans take a value too (`--back-to-source false`): Node 20's parseArgs has no --no-x form.
+    flagOptions[option.flag] = { type: 'string', multiple: option.kind === 'list' }
   }
   let parsed: ReturnType<typeof parseArgs>
   try {

@@ -116,6 +116,26 @@ const table = [
     inFile: true
   },
   {
+    key: 'p2p.pskFile',
+    flag: 'psk-file',
+    env: 'DAMSELFLY_PSK_FILE',
+    kind: 'string',
+    valueName: 'FILE',
+    description: 'Private network key file (made by `damselfly keygen`). Nodes without the same key cannot connect. Empty: an open swarm.',
+    default: '',
+    inFile: true
+  },
+  {
+    key: 'backToSource',
+    flag: 'back-to-source',
+    env: 'DAMSELFLY_BACK_TO_SOURCE',
+    kind: 'boolean',
+    valueName: 'true|false',
+    description: 'Whether a node may fetch from the origin itself: when no seed is in reach, when the elected seeds cannot fetch, or for pieces no peer supplies within a few seconds.',
+    default: true,
+    inFile: true
+  },
+  {
     key: 'rules',
     flag: 'rule',
     env: 'DAMSELFLY_RULES',

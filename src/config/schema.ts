@@ -35,7 +35,9 @@ export interface DamselflyConfig {
   proxy: { listen: HostPort }
   admin: { listen: HostPort }
   /** Multiaddrs. */
-  p2p: { listen: string[], bootstrap: string[] }
+  /** `pskFile`: absolute path, or '' for an open swarm. */
+  p2p: { listen: string[], bootstrap: string[], pskFile: string }
+  backToSource: boolean
   /** Regular expressions (as text) matched against the full upstream URL. */
   rules: string[]
   /** Query parameter names; a name ending in `*` is a prefix. */
@@ -80,8 +82,10 @@ export function createConfigSchema (init: ConfigSchemaInit): z.ZodType<SchemaCon
     admin: section({ listen: withDefault('admin.listen', hostPort) }),
     p2p: section({
       listen: withDefault('p2p.listen', listOf(multiaddrText)),
-      bootstrap: withDefault('p2p.bootstrap', listOf(multiaddrText))
+      bootstrap: withDefault('p2p.bootstrap', listOf(multiaddrText)),
+      pskFile: withDefault('p2p.pskFile', z.string().transform(path => path === '' ? '' : resolve(init.cwd, expandHome(path, init.homeDir))))
     }),
+    backToSource: withDefault('backToSource', booleanValue),
     rules: withDefault('rules', listOf(regexText)),
     filteredQueryParams: withDefault('filteredQueryParams', listOf(queryParamName)),
     pieceSize: withDefault('pieceSize', pieceSize),
@@ -255,6 +259,12 @@ const pieceSize = z.union([z.number(), z.string()], {
   ))
 
 /** A whole number given as a number (YAML) or as text (environment, flags). */
+/** true/false, also as text from the environment or a flag (yes/no, on/off, 1/0). */
+const booleanValue = z.union([
+  z.boolean(),
+  z.string().trim().toLowerCase().pipe(z.enum(['true', 'false', 'yes', 'no', 'on', 'off', '1', '0'])).transform(text => ['true', 'yes', 'on', '1'].includes(text))
+], { error: issue => `expected true or false, got ${describeValue(issue.input)}` })
+
 function wholeNumber (min: number, max: number): z.ZodType<number, number | string> {
   const expected = (issue: { input?: unknown }): string => `expected a whole number, got ${describeValue(issue.input)}`
   return z.union([z.number(), z.string().regex(/^\s*-?\d+\s*$/).transform(Number)], { error: expected })

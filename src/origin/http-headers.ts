@@ -36,3 +36,9 @@ export function originRequestHeaders (clientHeaders: IncomingHttpHeaders): Recor
 export function firstHeader (value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
+
+/** Headers without credentials: what may follow a cross-origin redirect, or go to a peer. */
+export function withoutCredentials (headers: Record<string, string>): Record<string, string> {
+  const { authorization: _authorization, cookie: _cookie, 'proxy-authorization': _proxy, ...rest } = headers
+  return rest
+}

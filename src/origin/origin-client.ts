@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
 import { UpstreamMismatchError, UpstreamStatusError, UpstreamUnreachableError, redactUrl } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
-import { firstHeader, type HeaderRecord } from './http-headers.js'
+import { firstHeader, withoutCredentials, type HeaderRecord } from './http-headers.js'
 import { withRetries } from './retry.js'
 
 /** Where a task's bytes come from: a URL and the client's headers (its token) to send with it. */
@@ -166,11 +166,6 @@ export class OriginClient {
 function splitUrl (url: string): { origin: string, path: string } {
   const parsed = new URL(url)
   return { origin: parsed.origin, path: parsed.pathname + parsed.search }
-}
-
-function withoutCredentials (headers: Record<string, string>): Record<string, string> {
-  const { authorization: _authorization, cookie: _cookie, ...rest } = headers
-  return rest
 }
 
 async function statusError (response: Dispatcher.ResponseData, url: string): Promise<UpstreamStatusError> {

@@ -53,8 +53,8 @@ export const fetchRequest = z.object({
   url: z.string().url().max(16 * 1024),
   /** The client's headers minus credentials: tokens never go to peers. */
   headers: z.record(z.string().max(256), z.string().max(8192)),
-  /** The pieces this seed is asked to fetch; all when absent. */
-  share: z.object({ first: safeCount, last: safeCount }).strict().optional()
+  /** The seeds elected for this task: each derives its own share of the pieces from it. */
+  share: z.object({ elected: z.array(z.string().min(1).max(128)).min(1).max(16) }).strict().optional()
 }).strict()
 export type FetchRequest = z.infer<typeof fetchRequest>
 

@@ -64,7 +64,8 @@ export async function downloadFromOrigin (components: OriginDownloadComponents, 
   }
 }
 
-async function fetchPiece (components: OriginDownloadComponents, init: OriginDownloadInit, index: number, signal: AbortSignal): Promise<void> {
+/** Fetches one piece from the origin into the task (resuming within the piece across retries). */
+export async function fetchPiece (components: OriginDownloadComponents, init: Pick<OriginDownloadInit, 'task' | 'file' | 'source' | 'onPiece'>, index: number, signal: AbortSignal): Promise<void> {
   const { task } = init
   const pieceStart = task.plan.start(index)
   const pieceSize = task.plan.size(index)
@@ -81,6 +82,7 @@ async function fetchPiece (components: OriginDownloadComponents, init: OriginDow
     })
   }
   task.markPieceComplete(index, piece.hash.digest('hex'))
+  task.bytesBySource.origin += pieceSize
   init.onPiece(index)
 }
 

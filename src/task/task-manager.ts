@@ -1,4 +1,5 @@
-import type { FileHandle } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { open, type FileHandle } from 'node:fs/promises'
 import { abortable } from '../abort.js'
 import { AbortedError, redactUrl } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
@@ -10,11 +11,21 @@ import { downloadFromOrigin, fillFromWholeBody } from './origin-download.js'
 import { PiecePlan, pieceSizeFor } from './piece-plan.js'
 import type { TaskKey } from './task-key.js'
 import { Task } from './task.js'
+import type { LocalTasks } from '../p2p/local-tasks.js'
+import type { FetchRequest, FetchResponse, TaskMetadata } from '../p2p/messages.js'
+import type { Holder, Swarm } from '../p2p/swarm.js'
+import type { PeerScores } from '../scheduling/peer-scores.js'
+import { electSeeds, shareOf } from '../scheduling/rendezvous.js'
+import { withoutCredentials } from '../origin/http-headers.js'
+import { SwarmDownload, type OriginPlan } from './swarm-download.js'
 
 export interface TaskManagerComponents {
   store: TaskStore
   origin: OriginClient
   logger: Logger
+  /** The swarm; without it every task comes from the origin. */
+  swarm?: Swarm
+  scores?: PeerScores
 }
 
 export interface TaskManagerInit {
@@ -24,12 +35,18 @@ export interface TaskManagerInit {
   concurrency: number
   /** How often a running download's metadata is made durable. @default 250 */
   checkpointIntervalMs?: number
+  /** Fetch from the origin what no peer supplies in time. @default true */
+  backToSource?: boolean
+  /** How long peers may make no progress before the origin is used. @default 10000 */
+  stallMs?: number
 }
 
 export interface TaskRequest {
   key: TaskKey
   /** The client's URL and headers: used to fetch, or to refresh a running fetch's source. */
   source: OriginSource
+  /** Set when an elected seed fetches for a peer: the seeds elected, to derive this seed's share. */
+  elected?: string[]
 }
 
 export interface AcquiredTask {
@@ -47,11 +64,28 @@ interface ActiveDownload {
   done: Promise<void>
 }
 
+/** Length, validator and headers of a content, from the origin's probe or a peer's metadata. */
+interface ContentShape {
+  length: number
+  pieceSize?: number
+  etag?: string
+  headers: Record<string, string>
+}
+
+/** How a download is to be run once the task exists. */
+interface DownloadPlan {
+  probe?: ProbeResult
+  holders: Holder[]
+  /** Pieces fetched from the origin at once; computed when the piece count is known. */
+  origin: (pieceCount: number) => OriginPlan
+}
+
 /**
  * Every task the node knows, and the one download running for each (single flight):
- * callers asking for the same content at once share one probe and one set of origin fetches.
+ * callers asking for the same content at once share one probe and one set of fetches. With a
+ * swarm, content comes from peers first; a cold task is fetched by the elected seeds.
  */
-export class TaskManager {
+export class TaskManager implements LocalTasks {
   private readonly components: TaskManagerComponents
   private readonly init: TaskManagerInit
   private readonly log: Logger
@@ -116,37 +150,141 @@ export class TaskManager {
     await this.components.origin.close()
   }
 
+  // ---- LocalTasks: what peers may ask of this node --------------------------------------
+
+  metadata (taskId: string): TaskMetadata | undefined {
+    const task = this.tasks.get(taskId)
+    if (task === undefined) return undefined
+    const meta = task.toMeta()
+    const result: TaskMetadata = {
+      task: task.id,
+      key: task.key,
+      length: task.length,
+      pieceSize: task.plan.pieceSize,
+      headers: meta.headers,
+      bitmap: meta.bitmap,
+      digests: meta.digests,
+      complete: task.bitmap.complete
+    }
+    if (meta.etag !== undefined) result.etag = meta.etag
+    return result
+  }
+
+  async readBlock (taskId: string, piece: number, offset: number, length: number): Promise<{ data: Buffer, digest?: string } | undefined> {
+    const task = this.tasks.get(taskId)
+    if (task === undefined || piece >= task.plan.pieceCount || !task.bitmap.has(piece)) return undefined
+    if (offset + length > task.plan.size(piece)) return undefined
+    const file = await open(task.dataPath, 'r')
+    try {
+      const data = Buffer.allocUnsafe(length)
+      const { bytesRead } = await file.read(data, 0, length, task.plan.start(piece) + offset)
+      if (bytesRead !== length) return undefined
+      const digest = task.digestOf(piece)
+      return digest === undefined ? { data } : { data, digest }
+    } finally {
+      await file.close()
+    }
+  }
+
+  /** Seeds: a peer elected us to fetch (our share of) a task from the origin. */
+  async fetchForPeer (request: FetchRequest, signal: AbortSignal): Promise<TaskMetadata> {
+    if (createHash('sha256').update(request.key).digest('hex') !== request.task) throw new Error('task id does not match its key')
+    const oid = /^sha256:([0-9a-f]{64})$/.exec(request.key)?.[1]
+    const key: TaskKey = oid === undefined ? { key: request.key, id: request.task } : { key: request.key, id: request.task, contentSha256: oid }
+    const { task } = await this.acquire({ key, source: { url: request.url, headers: request.headers }, elected: request.share?.elected }, signal)
+    const meta = this.metadata(task.id)
+    if (meta === undefined) throw new Error('task vanished')
+    return meta
+  }
+
+  // ---- starting a download ----------------------------------------------------------------
+
   private async begin (request: TaskRequest, known: Task | undefined): Promise<Task> {
     const signal = this.lifetime.signal
-    const probe = await this.components.origin.probe(request.source, signal)
+    const { plan, shape } = await this.plan(request, signal)
     let task = known
     let file: FileHandle
-    if (task !== undefined && this.canResume(task, probe, request.key)) {
+    if (task !== undefined && this.canResume(task, shape, request.key)) {
       file = await this.components.store.openForWrite(task.id)
       this.log.info('resuming task', { task: task.id, held: task.bitmap.count, pieces: task.plan.pieceCount })
     } else {
-      if (task !== undefined) this.log.warn('origin content changed, starting the task over', { task: task.id })
-      const meta = newMeta(request, probe, this.init.pieceSize)
+      if (task !== undefined) this.log.warn('content changed, starting the task over', { task: task.id })
+      const meta = newMeta(request, shape, this.init.pieceSize)
       file = await this.components.store.create(meta)
       task = new Task(meta, this.components.store.dataPath(meta.id))
       this.tasks.set(task.id, task)
     }
     if (signal.aborted) {
+      plan.probe?.wholeBody?.destroy()
       await file.close()
       throw new AbortedError()
     }
-    this.run(task, file, probe)
+    this.run(task, file, request.source, plan)
     return task
   }
 
-  private canResume (task: Task, probe: ProbeResult, key: TaskKey): boolean {
-    if (task.length !== probe.length) return false
-    // A content-addressed key already names the bytes; a URL key needs the validator to agree.
-    if (key.contentSha256 !== undefined) return true
-    return task.etag === probe.etag
+  /**
+   * Where the content's shape comes from and who fetches what: a peer holding the whole task
+   * (no origin traffic at all), the elected seeds (cold start), or the origin itself.
+   */
+  private async plan (request: TaskRequest, signal: AbortSignal): Promise<{ plan: DownloadPlan, shape: ContentShape }> {
+    const { swarm } = this.components
+    const fromOrigin = async (origin: (pieceCount: number) => OriginPlan, holders: Holder[] = []): Promise<{ plan: DownloadPlan, shape: ContentShape }> => {
+      const probe = await this.components.origin.probe(request.source, signal)
+      return { plan: { probe, holders, origin }, shape: probe }
+    }
+    if (swarm === undefined) return await fromOrigin(() => 'all')
+    const self = swarm.peerId
+    if (request.elected !== undefined) {
+      const elected = request.elected
+      return await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)))
+    }
+    const holders = await swarm.findHolders(request.key.id, signal)
+    const complete = holders.find(holder => holder.meta.complete)
+    if (complete !== undefined) return { plan: { holders, origin: () => 'none' }, shape: complete.meta }
+    const live = await swarm.liveSeeds()
+    const elected = electSeeds(request.key.key, live, Math.min(live.length, 2))
+    if (elected.includes(self)) {
+      const others = elected.filter(seed => seed !== self)
+      const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)), holders)
+      for (const seed of others) void this.askSeed(seed, request, elected, signal)
+      return planned
+    }
+    if (elected.length > 0) {
+      const answers = await Promise.all(elected.map(async seed => ({ seed, answer: await this.askSeed(seed, request, elected, signal) })))
+      const accepted = answers.flatMap(({ seed, answer }) => answer?.ok === true ? [{ peer: seed, meta: answer.meta }] : [])
+      if (accepted[0] !== undefined) return { plan: { holders: [...holders, ...accepted], origin: () => 'none' }, shape: accepted[0].meta }
+      this.log.info('no elected seed could fetch the task: going to the origin', { task: request.key.id })
+    }
+    if (holders[0] !== undefined) return { plan: { holders, origin: () => 'all' }, shape: holders[0].meta }
+    return await fromOrigin(() => 'all')
   }
 
-  private run (task: Task, file: FileHandle, probe: ProbeResult): void {
+  private async askSeed (seed: string, request: TaskRequest, elected: string[], signal: AbortSignal): Promise<FetchResponse | undefined> {
+    try {
+      return await this.components.swarm?.fetchFromSeed(seed, {
+        task: request.key.id,
+        key: request.key.key,
+        url: request.source.url,
+        // Tokens go to the origin, never to peers.
+        headers: withoutCredentials(request.source.headers),
+        share: { elected }
+      }, AbortSignal.any([signal, AbortSignal.timeout(30_000)]))
+    } catch (error) {
+      this.log.debug('seed did not answer a fetch request', { seed, error })
+      return undefined
+    }
+  }
+
+  private canResume (task: Task, shape: ContentShape, key: TaskKey): boolean {
+    if (task.length !== shape.length) return false
+    if (shape.pieceSize !== undefined && shape.pieceSize !== task.plan.pieceSize) return false
+    // A content-addressed key already names the bytes; a URL key needs the validator to agree.
+    if (key.contentSha256 !== undefined) return true
+    return task.etag === shape.etag
+  }
+
+  private run (task: Task, file: FileHandle, source: OriginSource, plan: DownloadPlan): void {
     const signal = this.lifetime.signal
     const onPiece = (): void => { this.scheduleCheckpoint(active) }
     const started = Date.now()
@@ -155,17 +293,36 @@ export class TaskManager {
     const active: ActiveDownload = {
       task,
       file,
-      source: probe.finalSource,
+      source: plan.probe?.finalSource ?? source,
       checkpoints: Promise.resolve(),
       done: Promise.resolve()
     }
     this.active.set(task.id, active)
-    const transfer = probe.wholeBody !== undefined
-      ? fillFromWholeBody(probe.wholeBody, { task, file, onPiece, signal })
-      : downloadFromOrigin(this.components, { task, file, source: () => active.source, concurrency: this.init.concurrency, onPiece, signal })
+    const { swarm, scores } = this.components
+    swarm?.announceTask(task.id, false)
+    let transfer: Promise<void>
+    if (plan.probe?.wholeBody !== undefined) {
+      transfer = fillFromWholeBody(plan.probe.wholeBody, { task, file, onPiece, signal })
+    } else if (swarm !== undefined && scores !== undefined) {
+      transfer = new SwarmDownload({ origin: this.components.origin, swarm, scores, logger: this.components.logger }, {
+        task,
+        file,
+        source: () => active.source,
+        originConcurrency: this.init.concurrency,
+        originPlan: plan.origin(task.plan.pieceCount),
+        backToSource: this.init.backToSource ?? true,
+        stallMs: this.init.stallMs ?? 10_000,
+        holders: plan.holders,
+        onPiece,
+        signal
+      }).run()
+    } else {
+      transfer = downloadFromOrigin(this.components, { task, file, source: () => active.source, concurrency: this.init.concurrency, onPiece, signal })
+    }
     active.done = transfer.then(
       () => {
         task.finish()
+        swarm?.announceTask(task.id, true)
         this.log.info('task complete', { task: task.id, bytes: task.length, pieces: task.plan.pieceCount - heldAtStart, ms: Date.now() - started })
       },
       (error: unknown) => {
@@ -200,8 +357,8 @@ export class TaskManager {
   }
 }
 
-function newMeta (request: TaskRequest, probe: ProbeResult, configuredPieceSize: number): TaskMeta {
-  const pieceSize = pieceSizeFor(probe.length, configuredPieceSize)
+function newMeta (request: TaskRequest, probe: ContentShape, configuredPieceSize: number): TaskMeta {
+  const pieceSize = probe.pieceSize ?? pieceSizeFor(probe.length, configuredPieceSize)
   const plan = new PiecePlan(probe.length, pieceSize)
   const now = Date.now()
   const meta: TaskMeta = {
@@ -211,7 +368,7 @@ function newMeta (request: TaskRequest, probe: ProbeResult, configuredPieceSize:
     url: redactUrl(request.source.url),
     length: probe.length,
     pieceSize,
-    headers: probe.headers,
+    headers: { ...probe.headers },
     bitmap: new Bitmap(plan.pieceCount).toBase64(),
     digests: new Array<string | null>(plan.pieceCount).fill(null),
     createdAt: now,

@@ -23,6 +23,8 @@ export class Task {
   /** Pieces a blocked reader needs next; fetched before the rest. */
   private readonly wanted = new Set<number>()
   private waiters = new Set<() => void>()
+  /** Bytes of this task this node took from each kind of source (this run only). */
+  readonly bytesBySource = { origin: 0, peers: 0 }
   private currentStatus: TaskStatus
   private lastFailure?: Error
 
@@ -63,6 +65,11 @@ export class Task {
     return this.lastFailure
   }
 
+  /** The sha256 of a held piece. */
+  digestOf (index: number): string | undefined {
+    return this.digests[index] ?? undefined
+  }
+
   /** Bytes readable from disk starting at `offset`, without waiting. */
   readableAt (offset: number): number {
     const index = this.plan.indexOf(offset)
@@ -94,10 +101,21 @@ export class Task {
     })
   }
 
+  /** Told when a reader blocks on a piece, so the download can fetch it next. */
+  onWant?: (index: number) => void
+
   /** A reader is blocked on the piece holding `offset`. */
   want (offset: number): void {
     const index = this.plan.indexOf(offset)
-    if (index < this.plan.pieceCount && !this.bitmap.has(index)) this.wanted.add(index)
+    if (index < this.plan.pieceCount && !this.bitmap.has(index) && !this.wanted.has(index)) {
+      this.wanted.add(index)
+      this.onWant?.(index)
+    }
+  }
+
+  /** Pieces readers are blocked on. */
+  get wantedPieces (): ReadonlySet<number> {
+    return this.wanted
   }
 
   /** The next piece a fetcher should take, wanted ones first, skipping those in `busy`. */

@@ -58,12 +58,12 @@ export interface NodeProcess extends RunningNode {
 }
 
 /** A node as its own process, started through the installed command, as a user would. */
-export async function spawnNode (extraFlags: string[] = [], dataDir?: string): Promise<NodeProcess> {
+export async function spawnNode (extraFlags: string[] = [], dataDir?: string, env: Record<string, string> = {}): Promise<NodeProcess> {
   const folder = dataDir ?? await tempDir()
   await rm(join(folder, 'node.json'), { force: true })
   const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'damselfly.js'), 'start', ...testFlags(folder, extraFlags)], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, DAMSELFLY_LOG_LEVEL: undefined }
+    env: { ...process.env, DAMSELFLY_LOG_LEVEL: undefined, ...env }
   })
   // A failed assertion must not leave a node running that keeps the test process alive.
   const killOnExit = (): void => { child.kill('SIGKILL') }

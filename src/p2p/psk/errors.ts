@@ -12,8 +12,8 @@ export class PskKeyError extends DamselflyError {
 
 /**
  * The nonce exchange that opens a protected connection did not complete: the peer sent
- * nothing in time, or the connection ended first. (A peer with another key passes this step;
- * it fails in the encryption handshake that follows, on the garbled bytes.)
+ * nothing in time, or the connection ended first. (A peer with another key passes this step:
+ * see {@link PskKeyMismatchError}.)
  */
 export class PskHandshakeError extends DamselflyError {
   constructor (message: string, options?: ErrorOptions) {
@@ -29,5 +29,16 @@ export class PskHandshakeError extends DamselflyError {
 export class PskKeystreamExhaustedError extends DamselflyError {
   constructor (message: string) {
     super('ERR_PSK_KEYSTREAM_EXHAUSTED', message)
+  }
+}
+
+/**
+ * The peer holds another private-network key, or none: what it sent does not decrypt to the
+ * multistream-select header every libp2p upgrade starts with (or it sent that header in the
+ * clear). The connection is refused at once.
+ */
+export class PskKeyMismatchError extends DamselflyError {
+  constructor (message: string) {
+    super('ERR_PSK_KEY_MISMATCH', message)
   }
 }

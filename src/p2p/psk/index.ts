@@ -12,4 +12,4 @@ export type { PskProtectorInit, PskProtectorComponents } from './psk-protector.j
 export { generatePskKey, parsePskKey, readPskFile, resolvePskKey, PSK_KEY_LENGTH } from './key-file.js'
 export { XSalsa20Stream, MAX_KEYSTREAM_BLOCKS } from './xsalsa20-stream.js'
 export type { XSalsa20StreamInit } from './xsalsa20-stream.js'
-export { PskKeyError, PskHandshakeError, PskKeystreamExhaustedError } from './errors.js'
+export { PskKeyError, PskHandshakeError, PskKeyMismatchError, PskKeystreamExhaustedError } from './errors.js'

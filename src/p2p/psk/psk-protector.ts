@@ -2,8 +2,14 @@
  * A libp2p connection protector for private networks, wire-compatible with go-libp2p's and
  * `@libp2p/pnet`'s: each side sends a random 24-byte nonce, then every byte it sends is XORed
  * with XSalsa20(psk, its own nonce) and every byte it receives with XSalsa20(psk, the peer's
- * nonce). There is no key confirmation: a peer with another key gets through the nonce
- * exchange and fails at the next step (multistream-select / noise) on garbled bytes.
+ * nonce). The format has no key confirmation: a peer with another key gets through the nonce
+ * exchange, and the next step (multistream-select, then noise) sees garbled bytes. Those fail
+ * at once only about 60% of the time; otherwise the garbled length prefix makes
+ * multistream-select wait for bytes that never come, until the upgrade times out (6 s when
+ * dialling, 10 s when answering). So we check the first bytes the peer sends after its nonce
+ * against the multistream-select header every libp2p upgrade (js and go) starts with, and
+ * refuse the connection on the first wrong byte ({@link PskKeyMismatchError}). The check reads
+ * bytes, it sends none: the wire format is unchanged.
  *
  * Why not `@libp2p/pnet`: its WASM XSalsa20 grows its memory until it fails after 50–90 MB,
  * and the connection ends in a way a reader sees as a normal end. This one keeps 64 bytes of
@@ -27,7 +33,7 @@ import type { AbortOptions, ComponentLogger, ConnectionProtector, Logger, Messag
 import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
 import type { SendResult } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { PskHandshakeError } from './errors.js'
+import { PskHandshakeError, PskKeyMismatchError } from './errors.js'
 import { resolvePskKey } from './key-file.js'
 import { XSalsa20Stream } from './xsalsa20-stream.js'
 
@@ -44,6 +50,14 @@ export interface PskProtectorInit {
    * @default 5000
    */
   timeoutMs?: number
+  /**
+   * Refuse a peer at once when the first bytes it sends after its nonce do not decrypt to the
+   * multistream-select header (`\x13/multistream/1.0.0\n`), which is how a peer with another
+   * key, or none, shows. Turn off only for a transport whose upgrade starts otherwise.
+   *
+   * @default true
+   */
+  expectMultistreamHeader?: boolean
 }
 
 export interface PskProtectorComponents {
@@ -51,6 +65,9 @@ export interface PskProtectorComponents {
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000
+
+/** What every libp2p connection upgrade sends first, in each direction: `/multistream/1.0.0\n`, length-prefixed. */
+const MULTISTREAM_HEADER = new TextEncoder().encode('\x13/multistream/1.0.0\n')
 
 /**
  * `createLibp2p({ connectionProtector: pskProtector({ psk }) })`. The key is checked here, so a
@@ -62,18 +79,23 @@ export function pskProtector (init: PskProtectorInit): (components: PskProtector
   const key = resolvePskKey(init.psk)
   const timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError('timeoutMs must be a positive number')
-  return (components) => new PskConnectionProtector(components, key, timeoutMs)
+  const expectMultistreamHeader = init.expectMultistreamHeader ?? true
+  return (components) => new PskConnectionProtector(components, { key, timeoutMs, expectMultistreamHeader })
 }
+
+interface ProtectorSettings { key: Uint8Array, timeoutMs: number, expectMultistreamHeader: boolean }
 
 class PskConnectionProtector implements ConnectionProtector {
   readonly [Symbol.toStringTag] = 'damselfly:psk'
   readonly #key: Uint8Array
   readonly #timeoutMs: number
+  readonly #expectMultistreamHeader: boolean
   readonly #log: Logger
 
-  constructor (components: PskProtectorComponents, key: Uint8Array, timeoutMs: number) {
-    this.#key = key
-    this.#timeoutMs = timeoutMs
+  constructor (components: PskProtectorComponents, settings: ProtectorSettings) {
+    this.#key = settings.key
+    this.#timeoutMs = settings.timeoutMs
+    this.#expectMultistreamHeader = settings.expectMultistreamHeader
     this.#log = components.logger.forComponent('damselfly:psk')
   }
 
@@ -85,7 +107,14 @@ class PskConnectionProtector implements ConnectionProtector {
     const remoteNonce = await this.#exchangeNonces(connection, localNonce, options.signal)
     const log = connection.log.newScope('psk')
     log('exchanged nonces')
-    return new PskConnection({ inner: connection, key: this.#key, localNonce, remoteNonce, log })
+    return new PskConnection({
+      inner: connection,
+      key: this.#key,
+      localNonce,
+      remoteNonce,
+      log,
+      expectedPrefix: this.#expectMultistreamHeader ? MULTISTREAM_HEADER : new Uint8Array(0)
+    })
   }
 
   /** Sends our nonce and reads the peer's, bounded by the timeout and the caller's signal. */
@@ -103,11 +132,15 @@ class PskConnectionProtector implements ConnectionProtector {
         bytes.read({ bytes: PSK_NONCE_LENGTH, signal: controller.signal }),
         bytes.write(localNonce, { signal: controller.signal })
       ])
-      return nonce.slice()
+      const remoteNonce = nonce.slice()
+      if (this.#expectMultistreamHeader && startsWith(remoteNonce, MULTISTREAM_HEADER)) {
+        throw new PskKeyMismatchError('the peer speaks plain libp2p: it has no private-network key')
+      }
+      return remoteNonce
     } catch (error) {
       // The caller gave up (the upgrade timed out, the node is stopping): not our failure.
       if (signal?.aborted === true) throw error
-      const failure = error instanceof PskHandshakeError
+      const failure = error instanceof PskHandshakeError || error instanceof PskKeyMismatchError
         ? error
         : new PskHandshakeError('the connection ended during the private-network nonce exchange', { cause: error })
       this.#log('nonce exchange with %a failed: %s', connection.remoteAddr, failure.message)
@@ -122,6 +155,10 @@ class PskConnectionProtector implements ConnectionProtector {
   }
 }
 
+function startsWith (bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return bytes.byteLength >= prefix.byteLength && prefix.every((byte, index) => bytes[index] === byte)
+}
+
 function isMultiaddrConnection (stream: MessageStream): stream is MultiaddrConnection {
   return 'remoteAddr' in stream && stream.remoteAddr != null
 }
@@ -132,6 +169,8 @@ interface PskConnectionInit {
   localNonce: Uint8Array
   remoteNonce: Uint8Array
   log: Logger
+  /** What the peer's plaintext must start with; empty to accept anything. */
+  expectedPrefix: Uint8Array
 }
 
 /** The protected connection: the inner one with both directions XORed with their keystreams. */
@@ -139,12 +178,16 @@ class PskConnection extends AbstractMultiaddrConnection {
   readonly #inner: MultiaddrConnection
   readonly #inbound: XSalsa20Stream
   readonly #outbound: XSalsa20Stream
+  readonly #expectedPrefix: Uint8Array
+  /** Bytes of `#expectedPrefix` already received and matched. */
+  #prefixMatched = 0
 
   constructor (init: PskConnectionInit) {
     super({ remoteAddr: init.inner.remoteAddr, direction: init.inner.direction, log: init.log })
     this.#inner = init.inner
     this.#inbound = new XSalsa20Stream(init.key, init.remoteNonce)
     this.#outbound = new XSalsa20Stream(init.key, init.localNonce)
+    this.#expectedPrefix = init.expectedPrefix
     this.#inner.addEventListener('message', this.#onInnerMessage)
     this.#inner.addEventListener('drain', this.#onInnerDrain)
     this.#inner.addEventListener('remoteCloseWrite', this.#onInnerRemoteCloseWrite)
@@ -189,12 +232,29 @@ class PskConnection extends AbstractMultiaddrConnection {
   /** Decrypts a received chunk, in place when noble's word-wide path can run there. */
   #decrypt (chunk: Uint8Array): Uint8Array {
     const lead = Math.min(this.#inbound.pending, chunk.byteLength)
+    let plain: Uint8Array
     if ((chunk.byteOffset + lead) % 4 === 0 || chunk.byteLength - lead < 64) {
-      return this.#inbound.xor(chunk)
+      plain = this.#inbound.xor(chunk)
+    } else {
+      plain = alignedBuffer(chunk.byteLength, lead)
+      plain.set(chunk)
+      this.#inbound.xor(plain)
     }
-    const aligned = alignedBuffer(chunk.byteLength, lead)
-    aligned.set(chunk)
-    return this.#inbound.xor(aligned)
+    if (this.#prefixMatched < this.#expectedPrefix.byteLength) this.#checkPrefix(plain)
+    return plain
+  }
+
+  /** Matches the start of the peer's plaintext against the expected prefix, across chunks. */
+  #checkPrefix (plain: Uint8Array): void {
+    const expected = this.#expectedPrefix
+    let index = 0
+    while (index < plain.byteLength && this.#prefixMatched < expected.byteLength) {
+      if (plain[index] !== expected[this.#prefixMatched]) {
+        throw new PskKeyMismatchError('the peer\'s data does not decrypt to a libp2p handshake: it holds another private-network key, or none')
+      }
+      index++
+      this.#prefixMatched++
+    }
   }
 
   sendData (data: Uint8ArrayList): SendResult {

@@ -1,0 +1,895 @@
+import '../src/polyfill.js'
+/**
+ * Peer-to-peer throughput benchmark: moves one payload (default 1 GiB) from a sender process to a
+ * receiver process on 127.0.0.1 over several paths and prints MB/s (MB = 10^6 bytes), peak RSS
+ * and CPU of both sides. Sender and receiver are separate child processes of this script (it
+ * re-invokes itself with `--role receiver|sender`), so on a 2-core machine they share 2 cores as
+ * two Damselfly nodes would.
+ *
+ *   node dist/scripts/bench-p2p.js                      # default paths, 1 GiB, 3 runs, median
+ *   node dist/scripts/bench-p2p.js --size 256MiB --runs 1
+ *   node dist/scripts/bench-p2p.js --paths tcp,libp2p-stock,'libp2p:window=16m:write=1m:conns=2'
+ *   node dist/scripts/bench-p2p.js --paths libp2p-stock --runs 1 --cpu-prof /tmp/prof
+ *   node dist/scripts/bench-p2p.js --list              # presets and spec keys
+ *
+ * A path is a preset name or `kind:key=value:...` with kind tcp | tcp-stream | libp2p | side:
+ *   write=64k      bytes per socket.write / stream.send / side-channel record
+ *   streams=1      libp2p streams per connection (libp2p kind)
+ *   conns=1        TCP / libp2p connections (a second libp2p connection to the same peer needs
+ *                  dial(addr, { force: true }))
+ *   window=16m     yamux maxStreamWindowSize;  iwindow=256k  yamux initialStreamWindowSize
+ *   crypto=default noise crypto: default (node:crypto for >=1200 B) | node | js (@noble, pure JS)
+ *   nodelay=true   TCP_NODELAY on libp2p sockets (the @libp2p/tcp default)
+ *   cipher=aes-256-gcm | chacha20-poly1305   (side kind)
+ *
+ * The `side` kind is the "noise-authenticated side channel": a libp2p stream (tcp+noise+yamux)
+ * carries a key exchange bound to both peer ids, then the payload moves over a separate plain TCP
+ * connection in AEAD records (node:crypto) with sequence-number nonces; see docs/p2p-throughput.md.
+ *
+ * Writes results/bench-p2p.json (relative to the current directory; --out to change it).
+ * Options: --size (1GiB), --runs (3), --paths, --out, --cpu-prof DIR (profile the children and print
+ * their top self-time functions), --verify (sha256 every stream on both sides; slower),
+ * --idle-wait SECONDS (wait up to this long for the machine to be idle before each run; 20).
+ */
+import { spawn } from 'node:child_process'
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
+import type { CipherGCMTypes, DecipherGCM, CipherGCM, Hash } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { noise } from '@chainsafe/libp2p-noise'
+import { defaultCrypto, nodeCrypto, pureJsCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Connection, Stream } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2p } from 'libp2p'
+
+// ---------------------------------------------------------------------------------------------
+// path specs
+
+type Kind = 'tcp' | 'tcp-stream' | 'libp2p' | 'side'
+type AeadCipher = 'aes-256-gcm' | 'chacha20-poly1305'
+
+interface PathSpec {
+  name: string
+  kind: Kind
+  /** bytes per write / send() / record */
+  write: number
+  conns: number
+  /** libp2p streams per connection */
+  streams: number
+  /** yamux maxStreamWindowSize (undefined = yamux default, 16 MiB) */
+  window?: number
+  /** yamux initialStreamWindowSize (undefined = yamux default, 256 KiB) */
+  iwindow?: number
+  crypto: 'default' | 'node' | 'js'
+  nodelay: boolean
+  cipher: AeadCipher
+}
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+const PRESETS: Record<string, string> = {
+  tcp: 'tcp:write=1m',
+  'tcp-64k': 'tcp:write=64k',
+  'tcp-stream-64k': 'tcp-stream:write=64k',
+  'tcp-stream-1m': 'tcp-stream:write=1m',
+  'libp2p-stock': 'libp2p:write=64k',
+  'libp2p-4streams': 'libp2p:write=64k:streams=4',
+  // best found on the 2-core loopback machine, see docs/p2p-throughput.md
+  'libp2p-best': 'libp2p:write=1m:iwindow=16m:window=16m',
+  'side-aes': 'side:write=1m:cipher=aes-256-gcm',
+  'side-chacha': 'side:write=1m:cipher=chacha20-poly1305'
+}
+const DEFAULT_PATHS = ['tcp', 'libp2p-stock', 'libp2p-best', 'side-aes']
+
+function parseSize (text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?$/i.exec(text.trim())
+  if (m == null) throw new Error(`bad size: ${text}`)
+  const n = Number(m[1])
+  const unit = (m[2] ?? 'b').toLowerCase()
+  const mult: Record<string, number> = {
+    b: 1, k: KiB, kb: 1e3, ki: KiB, kib: KiB, m: MiB, mb: 1e6, mi: MiB, mib: MiB, g: 1024 * MiB, gb: 1e9, gi: 1024 * MiB, gib: 1024 * MiB
+  }
+  const f = mult[unit]
+  if (f === undefined) throw new Error(`bad size unit: ${text}`)
+  return Math.round(n * f)
+}
+
+function parseSpec (text: string): PathSpec {
+  const preset = PRESETS[text]
+  const [kind, ...pairs] = (preset ?? text).split(':')
+  if (kind !== 'tcp' && kind !== 'tcp-stream' && kind !== 'libp2p' && kind !== 'side') {
+    throw new Error(`unknown path "${text}" (presets: ${Object.keys(PRESETS).join(', ')})`)
+  }
+  const spec: PathSpec = { name: text, kind, write: 64 * KiB, conns: 1, streams: 1, crypto: 'default', nodelay: true, cipher: 'aes-256-gcm' }
+  for (const pair of pairs) {
+    const [key, value = ''] = pair.split('=')
+    switch (key) {
+      case 'write': spec.write = parseSize(value); break
+      case 'conns': spec.conns = Number(value); break
+      case 'streams': spec.streams = Number(value); break
+      case 'window': spec.window = parseSize(value); break
+      case 'iwindow': spec.iwindow = parseSize(value); break
+      case 'nodelay': spec.nodelay = value !== 'false'; break
+      case 'crypto':
+        if (value !== 'default' && value !== 'node' && value !== 'js') throw new Error(`bad crypto: ${value}`)
+        spec.crypto = value
+        break
+      case 'cipher':
+        if (value !== 'aes-256-gcm' && value !== 'chacha20-poly1305') throw new Error(`bad cipher: ${value}`)
+        spec.cipher = value
+        break
+      default: throw new Error(`unknown key "${key ?? ''}" in path "${text}"`)
+    }
+  }
+  if (!(spec.conns >= 1 && spec.streams >= 1 && spec.write >= 1)) throw new Error(`bad path: ${text}`)
+  return spec
+}
+
+// ---------------------------------------------------------------------------------------------
+// child-side helpers
+
+const LINE_PREFIX = '@bench '
+const PROTOCOL = '/damselfly/bench-p2p/1.0.0'
+const SIDE_PROTOCOL = '/damselfly/bench-side-key/1.0.0'
+
+function hr (): bigint { return process.hrtime.bigint() }
+
+function report (msg: Record<string, unknown>): void {
+  process.stdout.write(LINE_PREFIX + JSON.stringify(msg, (_k, v: unknown) => typeof v === 'bigint' ? v.toString() : v) + '\n')
+}
+
+interface Deferred<T> { promise: Promise<T>, resolve: (v: T) => void, reject: (e: unknown) => void }
+function deferred<T> (): Deferred<T> {
+  let resolve!: (v: T) => void
+  let reject!: (e: unknown) => void
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  return { promise, resolve, reject }
+}
+
+/** Byte share of stream `i` out of `n` streams for `total` bytes. */
+function share (total: number, n: number, i: number): number {
+  const base = Math.floor(total / n)
+  return i === n - 1 ? total - base * (n - 1) : base
+}
+
+function makePayload (write: number): Buffer {
+  // deterministic, not all-zero: xorshift fill
+  const buf = Buffer.allocUnsafe(write)
+  let x = 0x9e3779b9
+  for (let i = 0; i < write; i++) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
+    buf[i] = x & 0xff
+  }
+  return buf
+}
+
+class Meter {
+  private readonly cpu0: NodeJS.CpuUsage
+  private readonly t0: bigint
+  constructor () { this.cpu0 = process.cpuUsage(); this.t0 = hr() }
+  finish (): { cpuSeconds: number, wallSeconds: number, cpuPercent: number } {
+    const cpu = process.cpuUsage(this.cpu0)
+    const wall = Number(hr() - this.t0) / 1e9
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6
+    return { cpuSeconds, wallSeconds: wall, cpuPercent: Math.round(100 * cpuSeconds / wall) }
+  }
+}
+
+function peakRssMB (): number {
+  return Math.round(process.resourceUsage().maxRSS * 1024 / 1e6)
+}
+
+function byteLength (chunk: { byteLength: number }): number { return chunk.byteLength }
+
+async function makeNode (spec: PathSpec, listen: boolean): Promise<Libp2p> {
+  const crypto = spec.crypto === 'js'
+    ? pureJsCrypto
+    : spec.crypto === 'node'
+      ? { ...defaultCrypto, chaCha20Poly1305Encrypt: nodeCrypto.chaCha20Poly1305Encrypt, chaCha20Poly1305Decrypt: nodeCrypto.chaCha20Poly1305Decrypt }
+      : undefined
+  const streamOptions: { initialStreamWindowSize?: number, maxStreamWindowSize?: number } = {}
+  if (spec.iwindow !== undefined) streamOptions.initialStreamWindowSize = spec.iwindow
+  if (spec.window !== undefined) streamOptions.maxStreamWindowSize = Math.max(spec.window, spec.iwindow ?? 0)
+  return await createLibp2p({
+    addresses: { listen: listen ? ['/ip4/127.0.0.1/tcp/0'] : [] },
+    transports: [tcp({ dialOpts: { noDelay: spec.nodelay }, listenOpts: { noDelay: spec.nodelay } })],
+    connectionEncrypters: [noise(crypto === undefined ? {} : { crypto })],
+    streamMuxers: [yamux({ streamOptions })],
+    connectionManager: { inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 100 }
+  })
+}
+
+interface Hasher { update: (chunk: Uint8Array) => void, digest: () => string }
+function makeHasher (verify: boolean): Hasher {
+  if (!verify) return { update: () => {}, digest: () => '' }
+  const h: Hash = createHash('sha256')
+  return { update: (c) => { h.update(c) }, digest: () => h.digest('hex') }
+}
+
+/** Receiver-side bookkeeping shared by all paths. */
+class Sink {
+  received = 0
+  tFirst: bigint | undefined
+  tEnd: bigint | undefined
+  meter: Meter | undefined
+  readonly digests: string[] = []
+  readonly done = deferred<void>()
+  constructor (private readonly size: number) {}
+  add (n: number): void {
+    if (this.tFirst === undefined) { this.tFirst = hr(); this.meter = new Meter() }
+    this.received += n
+    if (this.received >= this.size && this.tEnd === undefined) {
+      this.tEnd = hr()
+      this.done.resolve()
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// side channel: key exchange over a noise-secured libp2p stream, payload over plain TCP in AEAD
+// records. Record = 4-byte header (bit 31: final record, bits 0-30: plaintext length) +
+// ciphertext + 16-byte tag; AAD = header; nonce = 4 zero bytes || 64-bit big-endian record
+// counter (implicit, never sent); one fresh key per data connection and direction.
+
+const SID_LEN = 16
+const TAG_LEN = 16
+const FINAL_FLAG = 0x80000000
+
+function deriveKey (senderRandom: Uint8Array, receiverRandom: Uint8Array, sid: Uint8Array, senderPeer: string, receiverPeer: string): Buffer {
+  const info = Buffer.from(`damselfly-data/1 ${senderPeer}>${receiverPeer} sender-to-receiver`)
+  return Buffer.from(hkdfSync('sha256', Buffer.concat([senderRandom, receiverRandom]), sid, info, 32))
+}
+
+function nonceFor (seq: bigint): Buffer {
+  const n = Buffer.alloc(12)
+  n.writeBigUInt64BE(seq, 4)
+  return n
+}
+
+class RecordReader {
+  private state: 'sid' | 'header' | 'body' | 'tag' | 'closed' = 'sid'
+  private readonly small = Buffer.alloc(SID_LEN)
+  private smallLen = 0
+  private key: Buffer | undefined
+  private decipher: DecipherGCM | undefined
+  private bodyLeft = 0
+  private final = false
+  private seq = 0n
+  private pending: Buffer[] = []
+  constructor (
+    private readonly cipher: AeadCipher,
+    private readonly lookup: (sid: string) => Buffer | undefined,
+    private readonly deliver: (plaintext: Buffer) => void,
+    private readonly onEnd: () => void
+  ) {}
+
+  get ended (): boolean { return this.state === 'closed' }
+
+  private fill (chunk: Buffer, off: number, need: number): number {
+    const take = Math.min(need - this.smallLen, chunk.length - off)
+    chunk.copy(this.small, this.smallLen, off, off + take)
+    this.smallLen += take
+    return take
+  }
+
+  push (chunk: Buffer): void {
+    let off = 0
+    while (off < chunk.length) {
+      switch (this.state) {
+        case 'sid': {
+          off += this.fill(chunk, off, SID_LEN)
+          if (this.smallLen < SID_LEN) break
+          this.key = this.lookup(this.small.toString('hex'))
+          if (this.key === undefined) throw new Error('unknown or reused session id')
+          this.smallLen = 0
+          this.state = 'header'
+          break
+        }
+        case 'header': {
+          off += this.fill(chunk, off, 4)
+          if (this.smallLen < 4) break
+          const header = Buffer.from(this.small.subarray(0, 4))
+          const word = header.readUInt32BE(0)
+          this.final = (word & FINAL_FLAG) !== 0
+          this.bodyLeft = word & ~FINAL_FLAG
+          if (this.key === undefined) throw new Error('no key')
+          this.decipher = createDecipheriv(this.cipher as CipherGCMTypes, this.key, nonceFor(this.seq), { authTagLength: TAG_LEN })
+          this.decipher.setAAD(header)
+          this.smallLen = 0
+          this.state = this.bodyLeft > 0 ? 'body' : 'tag'
+          break
+        }
+        case 'body': {
+          const take = Math.min(this.bodyLeft, chunk.length - off)
+          // streaming decrypt; the plaintext is held back until the tag has been checked
+          this.pending.push(this.decipher!.update(chunk.subarray(off, off + take))) // eslint-disable-line @typescript-eslint/no-non-null-assertion
+          off += take
+          this.bodyLeft -= take
+          if (this.bodyLeft === 0) this.state = 'tag'
+          break
+        }
+        case 'tag': {
+          off += this.fill(chunk, off, TAG_LEN)
+          if (this.smallLen < TAG_LEN) break
+          const decipher = this.decipher
+          if (decipher === undefined) throw new Error('no decipher')
+          decipher.setAuthTag(Buffer.from(this.small.subarray(0, TAG_LEN)))
+          const last = decipher.final() // throws if the record was forged, replayed, reordered or truncated
+          if (last.length > 0) this.pending.push(last)
+          for (const p of this.pending) this.deliver(p)
+          this.pending = []
+          this.seq++
+          this.smallLen = 0
+          if (this.final) {
+            this.state = 'closed'
+            this.onEnd()
+            if (off < chunk.length) throw new Error('data after final record')
+            return
+          }
+          this.state = 'header'
+          break
+        }
+        case 'closed':
+          throw new Error('data after final record')
+      }
+    }
+  }
+}
+
+async function sendRecords (sock: net.Socket, sid: Buffer, key: Buffer, cipher: AeadCipher, payload: Buffer, bytes: number, hasher: Hasher): Promise<void> {
+  sock.write(sid)
+  let seq = 0n
+  let left = bytes
+  while (left > 0) {
+    const n = Math.min(payload.length, left)
+    left -= n
+    const header = Buffer.allocUnsafe(4)
+    header.writeUInt32BE(((left === 0 ? FINAL_FLAG : 0) | n) >>> 0, 0)
+    const c: CipherGCM = createCipheriv(cipher as CipherGCMTypes, key, nonceFor(seq++), { authTagLength: TAG_LEN })
+    c.setAAD(header)
+    const plain = n === payload.length ? payload : payload.subarray(0, n)
+    hasher.update(plain)
+    const body = c.update(plain)
+    c.final()
+    sock.cork()
+    sock.write(header)
+    sock.write(body)
+    const ok = sock.write(c.getAuthTag())
+    sock.uncork()
+    if (!ok && sock.writableLength > 4 * MiB) await once(sock, 'drain')
+  }
+  sock.end()
+  await once(sock, 'finish')
+}
+
+// ---------------------------------------------------------------------------------------------
+// receiver
+
+async function runReceiver (spec: PathSpec, size: number, verify: boolean): Promise<void> {
+  const sink = new Sink(size)
+  if (process.env.BENCH_DEBUG !== undefined) {
+    setInterval(() => { process.stderr.write(`receiver: ${sink.received} bytes\n`) }, 1000).unref()
+  }
+  let close: () => Promise<void> = async () => {}
+  const fail = (err: unknown): void => { sink.done.reject(err) }
+
+  if (spec.kind === 'tcp' || spec.kind === 'tcp-stream') {
+    const server = net.createServer(sock => {
+      const hasher = makeHasher(verify)
+      if (spec.kind === 'tcp') {
+        sock.on('data', (chunk: Buffer) => { hasher.update(chunk); sink.add(chunk.length) })
+        sock.on('end', () => { sink.digests.push(hasher.digest()) })
+      } else {
+        void (async () => {
+          for await (const chunk of sock) { hasher.update(chunk as Buffer); sink.add((chunk as Buffer).length) }
+          sink.digests.push(hasher.digest())
+        })().catch(fail)
+      }
+      sock.on('error', fail)
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const addr = server.address() as net.AddressInfo
+    close = async () => { server.close() }
+    report({ type: 'ready', target: { port: addr.port } })
+  } else if (spec.kind === 'libp2p') {
+    const node = await makeNode(spec, true)
+    await node.handle(PROTOCOL, async (stream: Stream) => {
+      const hasher = makeHasher(verify)
+      try {
+        for await (const chunk of stream) {
+          if (verify) hasher.update(chunk instanceof Uint8Array ? chunk : chunk.subarray())
+          sink.add(byteLength(chunk))
+        }
+        sink.digests.push(hasher.digest())
+      } catch (err) { fail(err) }
+    }, { maxInboundStreams: 1024 })
+    close = async () => { await node.stop() }
+    report({ type: 'ready', target: { addr: node.getMultiaddrs()[0]?.toString() } })
+  } else {
+    const node = await makeNode(parseSpec('libp2p-stock'), true)
+    const sessions = new Map<string, Buffer>()
+    const server = net.createServer(sock => {
+      sock.setNoDelay(true)
+      const hasher = makeHasher(verify)
+      const reader = new RecordReader(spec.cipher, sid => {
+        const key = sessions.get(sid)
+        sessions.delete(sid) // single use: a replayed connection finds no key
+        return key
+      }, plain => { hasher.update(plain); sink.add(plain.length) }, () => { sink.digests.push(hasher.digest()) })
+      sock.on('data', (chunk: Buffer) => {
+        try { reader.push(chunk) } catch (err) { sock.destroy(); fail(err) }
+      })
+      sock.on('end', () => { if (!reader.ended) fail(new Error('data connection ended before the final record')) })
+      sock.on('error', fail)
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const port = (server.address() as net.AddressInfo).port
+    await node.handle(SIDE_PROTOCOL, async (stream: Stream, connection: Connection) => {
+      const lp = lpStream(stream)
+      const senderRandom = (await lp.read()).subarray()
+      if (senderRandom.length !== 32) throw new Error('bad key exchange')
+      const receiverRandom = randomBytes(32)
+      const sid = randomBytes(SID_LEN)
+      sessions.set(sid.toString('hex'), deriveKey(senderRandom, receiverRandom, sid, connection.remotePeer.toString(), node.peerId.toString()))
+      const portBytes = Buffer.alloc(2)
+      portBytes.writeUInt16BE(port)
+      await lp.write(Buffer.concat([receiverRandom, sid, portBytes]))
+      await stream.close()
+    }, { maxInboundStreams: 1024 })
+    close = async () => { server.close(); await node.stop() }
+    report({ type: 'ready', target: { addr: node.getMultiaddrs()[0]?.toString() } })
+  }
+
+  await sink.done.promise
+  const usage = sink.meter?.finish()
+  report({ type: 'done', received: sink.received, tFirst: sink.tFirst, tEnd: sink.tEnd, cpu: usage, peakRssMB: peakRssMB() })
+  // give the per-stream digests a moment to land (they are pushed when each stream ends)
+  if (verify) {
+    const until = Date.now() + 5000
+    while (sink.digests.length < spec.conns * (spec.kind === 'libp2p' ? spec.streams : 1) && Date.now() < until) {
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    report({ type: 'digests', digests: sink.digests })
+  }
+  await Promise.race([close(), new Promise(resolve => setTimeout(resolve, 2000))])
+}
+
+// ---------------------------------------------------------------------------------------------
+// sender
+
+async function untilNoConnections (node: Libp2p, maxMs = 60_000): Promise<void> {
+  const until = Date.now() + maxMs
+  while (node.getConnections().length > 0 && Date.now() < until) {
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+async function runSender (spec: PathSpec, size: number, target: { port?: number, addr?: string }, verify: boolean): Promise<void> {
+  const payload = makePayload(spec.write)
+  const digests: string[] = []
+  let meter: Meter | undefined
+  let t0 = 0n
+  const begin = (): void => { t0 = hr(); meter = new Meter(); report({ type: 'start', t0 }) }
+  let close: () => Promise<void> = async () => {}
+  let waitClosed: () => Promise<void> = async () => {}
+
+  if (spec.kind === 'tcp' || spec.kind === 'tcp-stream') {
+    const socks: net.Socket[] = []
+    for (let i = 0; i < spec.conns; i++) {
+      const sock = net.connect(target.port ?? 0, '127.0.0.1')
+      await once(sock, 'connect')
+      socks.push(sock)
+    }
+    begin()
+    await Promise.all(socks.map(async (sock, i) => {
+      const bytes = share(size, socks.length, i)
+      const hasher = makeHasher(verify)
+      if (spec.kind === 'tcp') {
+        let left = bytes
+        while (left > 0) {
+          const n = Math.min(payload.length, left)
+          left -= n
+          const chunk = n === payload.length ? payload : payload.subarray(0, n)
+          hasher.update(chunk)
+          if (!sock.write(chunk)) await once(sock, 'drain')
+        }
+        sock.end()
+        await once(sock, 'finish')
+      } else {
+        const chunks = function * (): Generator<Buffer> {
+          let left = bytes
+          while (left > 0) {
+            const n = Math.min(payload.length, left)
+            left -= n
+            const chunk = n === payload.length ? payload : payload.subarray(0, n)
+            hasher.update(chunk)
+            yield chunk
+          }
+        }
+        await pipeline(Readable.from(chunks()), sock)
+      }
+      digests.push(hasher.digest())
+    }))
+  } else if (spec.kind === 'libp2p') {
+    const node = await makeNode(spec, false)
+    close = async () => { await node.stop() }
+    waitClosed = async () => { await untilNoConnections(node) }
+    const ma = multiaddr(target.addr ?? '')
+    const conns: Connection[] = []
+    for (let i = 0; i < spec.conns; i++) {
+      // a second connection to an already connected peer is only opened with force: true
+      conns.push(await node.dial(ma, { force: i > 0 }))
+    }
+    if (new Set(conns.map(c => c.id)).size !== spec.conns) throw new Error('libp2p reused a connection')
+    const streams: Stream[] = []
+    for (const conn of conns) {
+      for (let j = 0; j < spec.streams; j++) streams.push(await conn.newStream(PROTOCOL))
+    }
+    begin()
+    await Promise.all(streams.map(async (stream, i) => {
+      const hasher = makeHasher(verify)
+      let left = share(size, streams.length, i)
+      while (left > 0) {
+        const n = Math.min(payload.length, left)
+        left -= n
+        const chunk = n === payload.length ? payload : payload.subarray(0, n)
+        hasher.update(chunk)
+        if (!stream.send(chunk)) {
+          await stream.onDrain().catch((evt: unknown) => {
+            throw evt instanceof Error ? evt : new Error(`stream failed: ${String((evt as { error?: unknown }).error ?? evt)}`)
+          })
+        }
+      }
+      await stream.close()
+      digests.push(hasher.digest())
+    }))
+  } else {
+    const node = await makeNode(parseSpec('libp2p-stock'), false)
+    close = async () => { await node.stop() }
+    waitClosed = async () => { await untilNoConnections(node) }
+    const ma = multiaddr(target.addr ?? '')
+    const conn = await node.dial(ma)
+    const channels: Array<{ sock: net.Socket, sid: Buffer, key: Buffer }> = []
+    for (let i = 0; i < spec.conns; i++) {
+      // one key exchange (and so one key) per data connection
+      const stream = await conn.newStream(SIDE_PROTOCOL)
+      const lp = lpStream(stream)
+      const senderRandom = randomBytes(32)
+      await lp.write(senderRandom)
+      const reply = (await lp.read()).subarray()
+      await stream.close()
+      if (reply.length !== 32 + SID_LEN + 2) throw new Error('bad key exchange reply')
+      const receiverRandom = reply.subarray(0, 32)
+      const sid = Buffer.from(reply.subarray(32, 32 + SID_LEN))
+      const port = Buffer.from(reply).readUInt16BE(32 + SID_LEN)
+      const key = deriveKey(senderRandom, receiverRandom, sid, node.peerId.toString(), conn.remotePeer.toString())
+      // the data connection goes to the address of the authenticated libp2p connection's host
+      const host = conn.remoteAddr.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value ?? '127.0.0.1'
+      const sock = net.connect(port, host)
+      await once(sock, 'connect')
+      sock.setNoDelay(true)
+      channels.push({ sock, sid, key })
+    }
+    begin()
+    await Promise.all(channels.map(async ({ sock, sid, key }, i) => {
+      const hasher = makeHasher(verify)
+      await sendRecords(sock, sid, key, spec.cipher, payload, share(size, channels.length, i), hasher)
+      digests.push(hasher.digest())
+    }))
+  }
+  const usage = meter?.finish()
+  report({ type: 'done', t0, cpu: usage, peakRssMB: peakRssMB(), digests: verify ? digests : undefined })
+  // stream.close() resolves once the bytes are queued, not delivered: stopping the node now could
+  // drop the tail of the transfer. Wait until the receiver, having counted everything, hangs up.
+  await waitClosed()
+  await Promise.race([close(), new Promise(resolve => setTimeout(resolve, 2000))])
+}
+
+// ---------------------------------------------------------------------------------------------
+// orchestrator
+
+interface RunResult {
+  mbps: number
+  seconds: number
+  senderPeakRssMB: number
+  receiverPeakRssMB: number
+  senderCpuPercent: number
+  receiverCpuPercent: number
+  /** CPU (in cores) used on the machine by anything else during the transfer, approximate */
+  otherLoadCores: number
+  verified?: boolean
+}
+
+interface PathResult {
+  path: string
+  spec: PathSpec
+  runs: RunResult[]
+  median: RunResult
+}
+
+function readCpuTicks (): { busy: number, total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
+  const f = line.trim().split(/\s+/).slice(1).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  const idle = (f[3] ?? 0) + (f[4] ?? 0)
+  return { busy: total - idle, total }
+}
+
+async function machineBusy (ms: number): Promise<number> {
+  const a = readCpuTicks()
+  await new Promise(resolve => setTimeout(resolve, ms))
+  const b = readCpuTicks()
+  return (b.busy - a.busy) / Math.max(1, b.total - a.total)
+}
+
+async function waitIdle (maxSeconds: number): Promise<number> {
+  const until = Date.now() + maxSeconds * 1000
+  let busy = await machineBusy(500)
+  while (busy > 0.15 && Date.now() < until) busy = await machineBusy(500)
+  return busy
+}
+
+interface Child {
+  messages: Array<Record<string, unknown>>
+  next: (type: string) => Promise<Record<string, unknown>>
+  exited: Promise<number | null>
+  kill: () => void
+}
+
+function startChild (args: string[], profDir: string | undefined, profName: string): Child {
+  const execArgv = [...process.execArgv]
+  if (profDir !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${profName}.cpuprofile`)
+  const child = spawn(process.execPath, [...execArgv, fileURLToPath(import.meta.url), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const messages: Array<Record<string, unknown>> = []
+  const waiters: Array<{ type: string, d: Deferred<Record<string, unknown>> }> = []
+  const exited = deferred<number | null>()
+  child.on('exit', code => {
+    exited.resolve(code)
+    for (const w of waiters) w.d.reject(new Error(`child exited (${String(code)}) before "${w.type}"`))
+  })
+  createInterface({ input: child.stdout }).on('line', line => {
+    if (!line.startsWith(LINE_PREFIX)) { process.stderr.write(line + '\n'); return }
+    const msg = JSON.parse(line.slice(LINE_PREFIX.length)) as Record<string, unknown>
+    messages.push(msg)
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const w = waiters[i]
+      if (w !== undefined && w.type === msg.type) { waiters.splice(i, 1); w.d.resolve(msg) }
+    }
+  })
+  return {
+    messages,
+    exited: exited.promise,
+    kill: () => { if (child.exitCode === null) child.kill('SIGKILL') },
+    next: async (type: string) => {
+      const seen = messages.find(m => m.type === type)
+      if (seen !== undefined) return seen
+      const d = deferred<Record<string, unknown>>()
+      waiters.push({ type, d })
+      return await d.promise
+    }
+  }
+}
+
+async function runOnce (spec: PathSpec, size: number, verify: boolean, profDir: string | undefined, run: number): Promise<RunResult> {
+  const common = ['--spec', JSON.stringify(spec), '--size', String(size), ...(verify ? ['--verify'] : [])]
+  const tag = `${spec.name.replace(/[^a-z0-9=.-]+/gi, '_')}.run${run}`
+  const receiver = startChild(['--role', 'receiver', ...common], profDir, `${tag}.receiver`)
+  let sender: Child | undefined
+  const timeoutMs = Math.max(60_000, size / 20e6 * 1000)
+  const timer = setTimeout(() => { receiver.kill(); sender?.kill() }, timeoutMs)
+  try {
+    const ready = await receiver.next('ready')
+    sender = startChild(['--role', 'sender', ...common, '--target', JSON.stringify(ready.target)], profDir, `${tag}.sender`)
+    await sender.next('start')
+    const ticks0 = readCpuTicks()
+    const rdone = await receiver.next('done')
+    const ticks1 = readCpuTicks()
+    const sdone = await sender.next('done')
+    const rdigests = verify ? await receiver.next('digests') : undefined
+    await Promise.all([receiver.exited, sender.exited])
+    const received = Number(rdone.received)
+    if (received !== size) throw new Error(`receiver got ${received} bytes, expected ${size}`)
+    const seconds = Number(BigInt(rdone.tEnd as string) - BigInt(sdone.t0 as string)) / 1e9
+    const rcpu = rdone.cpu as { cpuSeconds: number, cpuPercent: number } | undefined
+    const scpu = sdone.cpu as { cpuSeconds: number, cpuPercent: number } | undefined
+    const hz = 100
+    const machineCores = ((ticks1.busy - ticks0.busy) / hz) / Math.max(seconds, 1e-9)
+    const ourCores = ((rcpu?.cpuSeconds ?? 0) + (scpu?.cpuSeconds ?? 0)) / Math.max(seconds, 1e-9)
+    const result: RunResult = {
+      mbps: Math.round(size / seconds / 1e6),
+      seconds: Number(seconds.toFixed(3)),
+      senderPeakRssMB: Number(sdone.peakRssMB),
+      receiverPeakRssMB: Number(rdone.peakRssMB),
+      senderCpuPercent: scpu?.cpuPercent ?? 0,
+      receiverCpuPercent: rcpu?.cpuPercent ?? 0,
+      otherLoadCores: Number(Math.max(0, machineCores - ourCores).toFixed(2))
+    }
+    if (verify) {
+      const a = [...((sdone.digests as string[] | undefined) ?? [])].sort().join()
+      const b = [...((rdigests?.digests as string[] | undefined) ?? [])].sort().join()
+      result.verified = a.length > 0 && a === b
+      if (result.verified !== true) throw new Error('sha256 mismatch between sender and receiver')
+    }
+    return result
+  } finally {
+    clearTimeout(timer)
+    receiver.kill()
+    sender?.kill()
+  }
+}
+
+function median (values: number[]): number {
+  const s = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
+}
+
+// ---------------------------------------------------------------------------------------------
+// cpu profile summary (--cpu-prof)
+
+interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }
+interface CpuProfile { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
+
+const LAYERS: Array<[RegExp, string]> = [
+  [/libp2p-noise/, 'noise (framing + crypto glue)'],
+  [/libp2p-yamux/, 'yamux'],
+  [/uint8arraylist|uint8arrays/, 'Uint8ArrayList / uint8arrays'],
+  [/@libp2p\/utils|it-pushable|race-signal|p-event|@libp2p\/interface|main-event|progress-events/, 'libp2p message-stream machinery'],
+  [/@libp2p\/tcp/, 'libp2p tcp'],
+  [/node:internal\/crypto|^crypto::/, 'node:crypto (JS side)'],
+  [/node:internal\/event_target|node:events/, 'EventTarget / events'],
+  [/node:net|node:internal\/stream_base_commons|node:internal\/streams|node:stream/, 'node net/streams'],
+  [/\/scripts\/bench-p2p/, 'benchmark loop']
+]
+
+function layerOf (fn: string, url: string): string {
+  if (fn === '(garbage collector)') return 'GC'
+  if (fn === '(idle)') return 'idle'
+  if (fn === '(program)') return '(program: native, unattributed)'
+  if (url === '') {
+    if (/^(update|final|getAuthTag|setAAD|setAuthTag|initiv|CipherBase|Cipheriv|Decipheriv)$/.test(fn)) return 'node:crypto (native)'
+    if (/^(writeBuffer|writev|writeUtf8String|onStreamRead|readStart|readStop)$/.test(fn)) return 'socket syscalls (native)'
+    return 'other native'
+  }
+  for (const [re, name] of LAYERS) if (re.test(url)) return name
+  if (url.startsWith('node:')) return 'other node internals'
+  return 'other js'
+}
+
+function summarizeProfile (file: string, top = 12): { file: string, totalMs: number, layers: Array<[string, number]>, functions: Array<[string, number]> } {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
+  const byId = new Map<number, ProfileNode>()
+  for (const n of prof.nodes) byId.set(n.id, n)
+  const self = new Map<number, number>()
+  prof.samples.forEach((id, i) => { self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)) })
+  const fns = new Map<string, number>()
+  const layers = new Map<string, number>()
+  let total = 0
+  for (const [id, us] of self) {
+    const n = byId.get(id)
+    if (n === undefined) continue
+    const { functionName, url, lineNumber } = n.callFrame
+    const fn = functionName === '' ? '(anonymous)' : functionName
+    const layer = layerOf(fn, url)
+    if (layer === 'idle') continue
+    total += us
+    const short = url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(scripts|src)\//, '$1/')
+    const key = `${fn} ${short === '' ? '[native]' : `${short}:${lineNumber + 1}`}`
+    fns.set(key, (fns.get(key) ?? 0) + us)
+    layers.set(layer, (layers.get(layer) ?? 0) + us)
+  }
+  const pct = (m: Map<string, number>): Array<[string, number]> => [...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Number((100 * v / total).toFixed(1))])
+  return { file, totalMs: Math.round(total / 1000), layers: pct(layers), functions: pct(fns).slice(0, top) }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main (): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      role: { type: 'string' },
+      spec: { type: 'string' },
+      target: { type: 'string' },
+      size: { type: 'string', default: '1GiB' },
+      runs: { type: 'string', default: '3' },
+      paths: { type: 'string' },
+      out: { type: 'string', default: 'results/bench-p2p.json' },
+      'cpu-prof': { type: 'string' },
+      verify: { type: 'boolean', default: false },
+      'idle-wait': { type: 'string', default: '20' },
+      list: { type: 'boolean', default: false }
+    }
+  })
+  const size = parseSize(values.size)
+
+  if (values.role === 'receiver' || values.role === 'sender') {
+    const spec = JSON.parse(values.spec ?? '{}') as PathSpec
+    if (values.role === 'receiver') await runReceiver(spec, size, values.verify)
+    else await runSender(spec, size, JSON.parse(values.target ?? '{}') as { port?: number, addr?: string }, values.verify)
+    process.exit(0)
+  }
+
+  if (values.list) {
+    for (const [name, spec] of Object.entries(PRESETS)) console.log(`${name.padEnd(16)} ${spec}`)
+    return
+  }
+
+  const runs = Number(values.runs)
+  const specs = (values.paths?.split(',') ?? DEFAULT_PATHS).map(p => parseSpec(p.trim()))
+  const profDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof'])
+  if (profDir !== undefined) mkdirSync(profDir, { recursive: true })
+  const results: PathResult[] = []
+  console.log(`bench-p2p: ${size} bytes, ${runs} run(s) per path, node ${process.version}, MB = 10^6 bytes`)
+  for (const spec of specs) {
+    const runResults: RunResult[] = []
+    for (let run = 1; run <= runs; run++) {
+      const busyBefore = await waitIdle(Number(values['idle-wait']))
+      const r = await runOnce(spec, size, values.verify, profDir, run)
+      runResults.push(r)
+      console.log(`  ${spec.name} run ${run}: ${r.mbps} MB/s  ${r.seconds}s  rss s/r ${r.senderPeakRssMB}/${r.receiverPeakRssMB} MB  cpu s/r ${r.senderCpuPercent}/${r.receiverCpuPercent}%  other load ${r.otherLoadCores} cores (idle before: ${Math.round(100 * (1 - busyBefore))}%)`)
+    }
+    const pick = (f: (r: RunResult) => number): number => median(runResults.map(f))
+    results.push({
+      path: spec.name,
+      spec,
+      runs: runResults,
+      median: {
+        mbps: Math.round(pick(r => r.mbps)),
+        seconds: pick(r => r.seconds),
+        senderPeakRssMB: Math.round(pick(r => r.senderPeakRssMB)),
+        receiverPeakRssMB: Math.round(pick(r => r.receiverPeakRssMB)),
+        senderCpuPercent: Math.round(pick(r => r.senderCpuPercent)),
+        receiverCpuPercent: Math.round(pick(r => r.receiverCpuPercent)),
+        otherLoadCores: pick(r => r.otherLoadCores)
+      }
+    })
+  }
+
+  const rows = [['path', 'MB/s (median)', 'min-max', 'sender RSS MB', 'receiver RSS MB', 'CPU s/r %']]
+  for (const r of results) {
+    const all = r.runs.map(x => x.mbps)
+    rows.push([r.path, String(r.median.mbps), `${Math.min(...all)}-${Math.max(...all)}`, String(r.median.senderPeakRssMB), String(r.median.receiverPeakRssMB), `${r.median.senderCpuPercent}/${r.median.receiverCpuPercent}`])
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map(row => (row[i] ?? '').length))) ?? []
+  console.log('')
+  for (const row of rows) console.log('| ' + row.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ') + ' |')
+
+  let profiles: Array<ReturnType<typeof summarizeProfile>> = []
+  if (profDir !== undefined) {
+    profiles = readdirSync(profDir).filter(f => f.endsWith('.cpuprofile')).sort().map(f => summarizeProfile(join(profDir, f)))
+    for (const p of profiles) {
+      console.log(`\n${p.file} (${p.totalMs} ms non-idle)`)
+      console.log('  layers: ' + p.layers.map(([k, v]) => `${k} ${v}%`).join(', '))
+      for (const [fn, v] of p.functions) console.log(`  ${String(v).padStart(5)}%  ${fn}`)
+    }
+  }
+
+  const out = resolve(values.out)
+  mkdirSync(dirname(out), { recursive: true })
+  writeFileSync(out, JSON.stringify({
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: (await import('node:os')).cpus().length,
+    size,
+    runs,
+    unit: 'MB = 10^6 bytes; RSS is peak resident set (getrusage maxrss) of each process',
+    results,
+    profiles
+  }, null, 2) + '\n')
+  console.log(`\nwrote ${out}`)
+}
+
+await main()

@@ -1,0 +1,238 @@
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Logger } from '../logging/logger.js'
+import { BootstrapRedialer } from './bootstrap-redialer.js'
+import { handleFetch, requestFetch } from './fetch-protocol.js'
+import type { P2PHost } from './host.js'
+import type { LocalTasks } from './local-tasks.js'
+import { gossipMessage, type FetchRequest, type FetchResponse, type GossipMessage, type PieceRequest, type TaskMetadata } from './messages.js'
+import { handleMeta, requestMeta } from './meta-protocol.js'
+import { handlePiece, requestBlock, type ReceivedBlock } from './piece-protocol.js'
+import { protocols, topics } from './protocols.js'
+import { taskCid } from './task-cid.js'
+
+export interface SwarmComponents {
+  host: P2PHost
+  tasks: LocalTasks
+  logger: Logger
+}
+
+export interface SwarmInit {
+  role: 'peer' | 'seed'
+  bootstrap: string[]
+  /** Test-only fault injection: serve corrupted blocks. */
+  corruptBlocks?: boolean
+}
+
+export interface Holder {
+  peer: string
+  meta: TaskMetadata
+}
+
+export type HaveListener = (peer: string, message: Extract<GossipMessage, { type: 'have' }>) => void
+
+/**
+ * This node's face to the swarm: the protocol handlers, who holds what (asked directly, on the
+ * DHT and by gossip), and the calls the download engine makes to other nodes.
+ */
+export class Swarm {
+  private readonly host: P2PHost
+  private readonly tasks: LocalTasks
+  private readonly log: Logger
+  private readonly init: SwarmInit
+  private readonly redialer: BootstrapRedialer
+  private readonly haveListeners = new Map<string, Set<HaveListener>>()
+  private discoverTimer?: NodeJS.Timeout
+  private readonly lifetime = new AbortController()
+  /** Bytes this node served to peers. */
+  uploaded = 0
+
+  constructor (components: SwarmComponents, init: SwarmInit) {
+    this.host = components.host
+    this.tasks = components.tasks
+    this.log = components.logger.forComponent('p2p')
+    this.init = init
+    this.redialer = new BootstrapRedialer({ host: this.host, logger: components.logger }, { addresses: init.bootstrap })
+  }
+
+  get peerId (): string {
+    return this.host.peerId.toString()
+  }
+
+  get isSeed (): boolean {
+    return this.init.role === 'seed'
+  }
+
+  async start (): Promise<void> {
+    const limits = { maxInboundStreams: 256, maxOutboundStreams: 256 }
+    await this.host.handle(protocols.meta, handleMeta(this.tasks, this.log), limits)
+    await this.host.handle(protocols.piece, handlePiece(this.tasks, this.log, {
+      corruptBlocks: this.init.corruptBlocks,
+      onServed: (bytes) => { this.uploaded += bytes }
+    }), limits)
+    if (this.isSeed) await this.host.handle(protocols.fetch, handleFetch(this.tasks, this.log), limits)
+    this.host.services.pubsub.subscribe(topics.tasks)
+    this.host.services.pubsub.addEventListener('message', (event) => { this.onGossip(event.detail) })
+    this.redialer.start()
+    // Meeting the bootstrap peers is not meeting everyone: ask the DHT for our neighbourhood so
+    // that peers connect to each other, not only to their bootstrap node.
+    const discover = (): void => {
+      void this.discover().finally(() => {
+        if (!this.lifetime.signal.aborted) {
+          this.discoverTimer = setTimeout(discover, 10_000)
+          this.discoverTimer.unref()
+        }
+      })
+    }
+    this.host.addEventListener('peer:identify', () => {
+      if (this.discoverTimer === undefined) return
+      clearTimeout(this.discoverTimer)
+      this.discoverTimer = setTimeout(discover, 200)
+    })
+    this.discoverTimer = setTimeout(discover, 500)
+  }
+
+  async stop (): Promise<void> {
+    this.lifetime.abort()
+    clearTimeout(this.discoverTimer)
+    this.redialer.stop()
+  }
+
+  connectedPeers (): string[] {
+    return [...new Set(this.host.getConnections().map(connection => connection.remotePeer.toString()))]
+  }
+
+  /** Seeds in reach (ourselves included when we are one): peers that speak the fetch protocol. */
+  async liveSeeds (): Promise<string[]> {
+    const seeds = this.isSeed ? [this.peerId] : []
+    await Promise.all(this.connectedPeers().map(async (peer) => {
+      try {
+        const record = await this.host.peerStore.get(peerIdFromString(peer))
+        if (record.protocols.includes(protocols.fetch)) seeds.push(peer)
+      } catch {}
+    }))
+    return seeds
+  }
+
+  /**
+   * Nodes holding (part of) a task: connected peers are asked directly, and DHT providers are
+   * dialled and asked too. Slow or failing peers are skipped.
+   */
+  async findHolders (taskId: string, signal: AbortSignal, timeoutMs = 2000): Promise<Holder[]> {
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+    const asked = new Set<string>([this.peerId])
+    const holders: Holder[] = []
+    const ask = async (peer: string): Promise<void> => {
+      if (asked.has(peer)) return
+      asked.add(peer)
+      try {
+        const meta = await requestMeta(this.host, peerIdFromString(peer), taskId, deadline)
+        if (meta !== undefined) holders.push({ peer, meta })
+      } catch (error) {
+        this.log.debug('meta query failed', { peer, error })
+      }
+    }
+    const direct = Promise.all(this.connectedPeers().map(ask))
+    const viaDht = (async () => {
+      try {
+        for await (const event of this.host.services.dht.findProviders(taskCid(taskId), { signal: deadline })) {
+          if (event.name !== 'PROVIDER') continue
+          await Promise.all(event.providers.map(async (provider) => {
+            if (asked.has(provider.id.toString())) return
+            if (provider.multiaddrs.length > 0) await this.host.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs }).catch(() => {})
+            await ask(provider.id.toString())
+          }))
+        }
+      } catch (error) {
+        if (!deadline.aborted) this.log.debug('findProviders failed', { task: taskId, error })
+      }
+    })()
+    await direct
+    // Connected peers answer in milliseconds; the DHT gets only what is left of a short wait.
+    if (holders.some(holder => holder.meta.complete)) return holders
+    await Promise.race([viaDht, new Promise(resolve => setTimeout(resolve, Math.min(500, timeoutMs)).unref())])
+    return holders
+  }
+
+  async meta (peer: string, taskId: string, signal: AbortSignal): Promise<TaskMetadata | undefined> {
+    return await requestMeta(this.host, peerIdFromString(peer), taskId, signal)
+  }
+
+  async block (peer: string, request: PieceRequest, signal: AbortSignal): Promise<ReceivedBlock | undefined> {
+    return await requestBlock(this.host, peerIdFromString(peer), request, signal)
+  }
+
+  async fetchFromSeed (seed: string, request: FetchRequest, signal: AbortSignal): Promise<FetchResponse> {
+    if (seed === this.peerId) throw new Error('a node does not send fetch requests to itself')
+    return await requestFetch(this.host, peerIdFromString(seed), request, signal)
+  }
+
+  /** Tells the swarm this node holds (part of) a task: gossip now, DHT provider record too. */
+  announceTask (taskId: string, complete: boolean): void {
+    this.publish(topics.tasks, { type: 'task', task: taskId, complete, seed: this.isSeed })
+    void (async () => {
+      try {
+        for await (const _event of this.host.services.dht.provide(taskCid(taskId), { signal: AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(30_000)]) })) {}
+      } catch (error) {
+        this.log.debug('provide failed', { task: taskId, error })
+      }
+    })()
+  }
+
+  withdrawTask (taskId: string): void {
+    this.publish(topics.tasks, { type: 'withdraw', task: taskId })
+  }
+
+  announceHave (taskId: string, pieces: number[], digests: string[]): void {
+    this.publish(topics.task(taskId), { type: 'have', task: taskId, pieces, digests })
+  }
+
+  /** Listens for `have` updates of one task while it downloads; returns the unsubscribe call. */
+  onHave (taskId: string, listener: HaveListener): () => void {
+    let listeners = this.haveListeners.get(taskId)
+    if (listeners === undefined) {
+      listeners = new Set()
+      this.haveListeners.set(taskId, listeners)
+      this.host.services.pubsub.subscribe(topics.task(taskId))
+    }
+    listeners.add(listener)
+    return () => {
+      listeners.delete(listener)
+      if (listeners.size === 0) {
+        this.haveListeners.delete(taskId)
+        this.host.services.pubsub.unsubscribe(topics.task(taskId))
+      }
+    }
+  }
+
+  private publish (topic: string, message: GossipMessage): void {
+    this.host.services.pubsub.publish(topic, Buffer.from(JSON.stringify(message))).catch((error: unknown) => {
+      this.log.debug('publish failed', { topic, error })
+    })
+  }
+
+  private onGossip (message: { topic: string, data: Uint8Array, type?: string, from?: PeerId }): void {
+    if (message.type !== 'signed' || message.from === undefined) return
+    let parsed: GossipMessage
+    try {
+      const result = gossipMessage.safeParse(JSON.parse(Buffer.from(message.data).toString('utf8')))
+      if (!result.success) return
+      parsed = result.data
+    } catch {
+      return
+    }
+    if (parsed.type === 'have') {
+      for (const listener of this.haveListeners.get(parsed.task) ?? []) listener(message.from.toString(), parsed)
+    }
+  }
+
+  private async discover (): Promise<void> {
+    if (this.connectedPeers().length === 0) return
+    try {
+      const signal = AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(5000)])
+      for await (const _event of this.host.services.dht.getClosestPeers(this.host.peerId.toMultihash().bytes, { signal })) {}
+    } catch (error) {
+      this.log.debug('neighbourhood query failed', { error })
+    }
+  }
+}

@@ -1,0 +1,308 @@
+import { createHash } from 'node:crypto'
+import type { FileHandle } from 'node:fs/promises'
+import { AbortedError, StorageError, UpstreamUnreachableError } from '../errors.js'
+import type { Logger } from '../logging/logger.js'
+import type { OriginClient, OriginSource } from '../origin/origin-client.js'
+import type { TaskMetadata } from '../p2p/messages.js'
+import { maxBlockBytes } from '../p2p/piece-protocol.js'
+import type { Holder, Swarm } from '../p2p/swarm.js'
+import { PiecePicker } from '../scheduling/piece-picker.js'
+import type { PeerScores } from '../scheduling/peer-scores.js'
+import { Bitmap } from '../storage/bitmap.js'
+import { fetchPiece } from './origin-download.js'
+import type { Task } from './task.js'
+
+export interface SwarmDownloadComponents {
+  origin: OriginClient
+  swarm: Swarm
+  scores: PeerScores
+  logger: Logger
+}
+
+/** Which pieces go to the origin at once: all, none, or an elected seed's share. */
+export type OriginPlan = 'all' | 'none' | ReadonlySet<number>
+
+export interface SwarmDownloadInit {
+  task: Task
+  file: FileHandle
+  /** The latest origin source; undefined when the origin may not be used. */
+  source: () => OriginSource | undefined
+  originConcurrency: number
+  originPlan: OriginPlan
+  /** Fetch from the origin what no peer has once peers made no progress for `stallMs`. */
+  backToSource: boolean
+  stallMs: number
+  holders: Holder[]
+  onPiece: (index: number) => void
+  signal: AbortSignal
+}
+
+/** The origin as a requester in the picker, so peers do not duplicate its pieces. */
+const originId = 'origin'
+const blockTimeoutMs = 30_000
+const refreshMs = 1000
+const haveFlushMs = 200
+
+/**
+ * Fills a task from peers and the origin. Piece choice is the PiecePicker's (rarest first,
+ * endgame, bans); this class only moves bytes and reports outcomes. Bytes from peers become
+ * readable only once their piece hashes right, so a bad peer never reaches a client.
+ */
+export class SwarmDownload {
+  private readonly components: SwarmDownloadComponents
+  private readonly init: SwarmDownloadInit
+  private readonly task: Task
+  private readonly picker: PiecePicker
+  private readonly log: Logger
+  private readonly expected: Array<string | null>
+  private readonly busy = new Set<number>()
+  private readonly peers = new Set<string>()
+  private originActive = 0
+  private peerRequests = 0
+  private originError?: unknown
+  private lastPeerProgress = Date.now()
+  private lastAnyProgress = Date.now()
+  private pendingHave: number[] = []
+  private haveTimer?: NodeJS.Timeout
+  private finished = false
+  /** Cancels fetches still running when the download ends either way. */
+  private readonly stopper = new AbortController()
+  private readonly signal: AbortSignal
+  private resolve!: () => void
+  private reject!: (error: unknown) => void
+
+  constructor (components: SwarmDownloadComponents, init: SwarmDownloadInit) {
+    this.components = components
+    this.init = init
+    this.task = init.task
+    this.log = components.logger.forComponent('download')
+    this.picker = new PiecePicker({ scores: components.scores }, { pieceCount: init.task.plan.pieceCount, held: init.task.bitmap, requestTimeoutMs: blockTimeoutMs * 2 })
+    this.expected = new Array<string | null>(init.task.plan.pieceCount).fill(null)
+    this.signal = AbortSignal.any([init.signal, this.stopper.signal])
+    for (const holder of init.holders) this.learn(holder.peer, holder.meta)
+  }
+
+  async run (): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => { this.resolve = resolve; this.reject = reject })
+    const { swarm } = this.components
+    const stopHave = swarm.onHave(this.task.id, (peer, message) => {
+      message.pieces.forEach((index, position) => {
+        if (index >= this.task.plan.pieceCount) return
+        this.peers.add(peer)
+        this.picker.peerHas(peer, index)
+        const digest = message.digests?.[position]
+        if (digest !== undefined && this.expected[index] === null) this.expected[index] = digest
+      })
+      this.pump()
+    })
+    this.task.onWant = (index) => { this.picker.wanted(index); this.pump() }
+    for (const index of this.task.wantedPieces) this.picker.wanted(index)
+    const onAbort = (): void => { this.fail(new AbortedError()) }
+    this.init.signal.addEventListener('abort', onAbort, { once: true })
+    const ticker = setInterval(() => { void this.tick() }, refreshMs)
+    try {
+      this.pump()
+      await done
+    } finally {
+      clearInterval(ticker)
+      clearTimeout(this.haveTimer)
+      this.flushHave()
+      stopHave()
+      this.task.onWant = undefined
+      this.init.signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Takes what a holder's metadata says it has, and the digests it knows. */
+  private learn (peer: string, meta: TaskMetadata): void {
+    if (meta.length !== this.task.length || meta.pieceSize !== this.task.plan.pieceSize) return
+    this.peers.add(peer)
+    this.picker.peerBitmap(peer, Bitmap.fromBase64(this.task.plan.pieceCount, meta.bitmap))
+    meta.digests.forEach((digest, index) => {
+      if (digest !== null && index < this.expected.length && this.expected[index] === null) this.expected[index] = digest
+    })
+  }
+
+  private pump (): void {
+    if (this.finished) return
+    if (this.task.bitmap.complete) {
+      this.finish()
+      return
+    }
+    for (const peer of this.components.scores.rank(this.peers)) {
+      for (let index = this.picker.next(peer); index !== undefined; index = this.picker.next(peer)) {
+        this.picker.requested(peer, index)
+        this.busy.add(index)
+        this.peerRequests++
+        void this.fromPeer(peer, index).finally(() => { this.peerRequests-- })
+      }
+    }
+    while (this.originActive < this.init.originConcurrency) {
+      const index = this.nextOriginPiece()
+      if (index === undefined) break
+      this.originActive++
+      this.busy.add(index)
+      this.picker.requested(originId, index)
+      void this.fromOrigin(index)
+    }
+  }
+
+  private nextOriginPiece (): number | undefined {
+    if (this.init.source() === undefined) return undefined
+    const plan = this.init.originPlan
+    // Peers still working on pieces for us are progress too, however slow.
+    const stalled = this.init.backToSource && this.peerRequests === 0 && Date.now() - this.lastPeerProgress > this.init.stallMs
+    let orphans: Set<number> | undefined
+    const allowed = (index: number): boolean => {
+      if (plan === 'all' || (plan !== 'none' && plan.has(index))) return true
+      if (!stalled) return false
+      orphans ??= new Set(this.picker.missingWithNoPeer())
+      return orphans.has(index)
+    }
+    const candidates = [...this.task.wantedPieces]
+    for (const index of candidates) if (!this.task.bitmap.has(index) && !this.busy.has(index) && allowed(index)) return index
+    for (let index = 0; index < this.task.plan.pieceCount; index++) {
+      if (!this.task.bitmap.has(index) && !this.busy.has(index) && allowed(index)) return index
+    }
+    return undefined
+  }
+
+  private async fromOrigin (index: number): Promise<void> {
+    const { task, file } = this.init
+    try {
+      await fetchPiece(this.components, {
+        task,
+        file,
+        source: () => this.init.source() ?? { url: 'about:blank', headers: {} },
+        onPiece: (landed) => { this.recorded(landed) }
+      }, index, this.signal)
+      this.picker.completed(originId, index)
+    } catch (error) {
+      this.picker.failed(originId, index, 'error')
+      if (this.signal.aborted) return
+      if (error instanceof StorageError) {
+        this.fail(error)
+        return
+      }
+      this.originError = error
+      this.log.warn('origin piece failed', { task: task.id, piece: index, error })
+      // Without a peer to turn to for this piece, the download cannot finish.
+      if (this.picker.missingWithNoPeer().includes(index)) this.fail(error)
+    } finally {
+      this.originActive--
+      this.busy.delete(index)
+      this.pump()
+    }
+  }
+
+  private async fromPeer (peer: string, index: number): Promise<void> {
+    const { task, file } = this.init
+    const { swarm, scores } = this.components
+    const started = Date.now()
+    const size = task.plan.size(index)
+    const hash = createHash('sha256')
+    let senderDigest: string | undefined
+    try {
+      for (let offset = 0; offset < size || (size === 0 && offset === 0); offset += maxBlockBytes) {
+        const length = Math.min(maxBlockBytes, size - offset)
+        if (length === 0) break
+        const signal = AbortSignal.any([this.signal, AbortSignal.timeout(blockTimeoutMs)])
+        const block = await swarm.block(peer, { task: task.id, piece: index, offset, length }, signal)
+        if (block === undefined) {
+          this.picker.failed(peer, index, 'refused')
+          scores.failed(peer, 'refused')
+          return
+        }
+        senderDigest ??= block.digest
+        const chunks = [...block.data].map(chunk => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+        await file.writev(chunks, task.plan.start(index) + offset)
+        for (const chunk of chunks) hash.update(chunk)
+      }
+      const digest = hash.digest('hex')
+      const expected = this.expected[index] ?? senderDigest
+      if (expected !== undefined && expected !== digest) {
+        this.log.warn('peer sent a corrupt piece: banned', { peer, task: task.id, piece: index })
+        this.picker.failed(peer, index, 'corrupt')
+        scores.failed(peer, 'corrupt')
+        return
+      }
+      scores.completed(peer, size, Math.max(1, Date.now() - started))
+      this.lastPeerProgress = Date.now()
+      this.landed(peer, index, digest)
+    } catch (error) {
+      if (this.signal.aborted) return
+      const reason = error instanceof Error && error.name === 'TimeoutError' ? 'timeout' : 'error'
+      this.picker.failed(peer, index, reason)
+      scores.failed(peer, reason)
+      if (!swarm.connectedPeers().includes(peer)) {
+        this.picker.peerGone(peer)
+        this.peers.delete(peer)
+      }
+      this.log.debug('peer piece failed', { peer, piece: index, error })
+    } finally {
+      this.busy.delete(index)
+      this.pump()
+    }
+  }
+
+  /** A verified piece from a peer is on disk: record it, tell readers and the swarm. */
+  private landed (source: string, index: number, digest: string): void {
+    if (!this.task.bitmap.has(index)) {
+      this.task.markPieceComplete(index, digest)
+      this.task.bytesBySource.peers += this.task.plan.size(index)
+      this.recorded(index)
+    }
+    this.picker.completed(source, index)
+  }
+
+  /** A piece is now in the task's bitmap: checkpoint it and tell the swarm (batched). */
+  private recorded (index: number): void {
+    this.lastAnyProgress = Date.now()
+    this.init.onPiece(index)
+    this.pendingHave.push(index)
+    this.haveTimer ??= setTimeout(() => { this.flushHave() }, haveFlushMs)
+  }
+
+  private flushHave (): void {
+    this.haveTimer = undefined
+    if (this.pendingHave.length === 0) return
+    const pieces = this.pendingHave
+    this.pendingHave = []
+    const digests = pieces.map(index => this.task.digestOf(index) ?? '')
+    if (digests.every(digest => digest.length === 64)) this.components.swarm.announceHave(this.task.id, pieces, digests)
+    else this.components.swarm.announceHave(this.task.id, pieces, [])
+  }
+
+  /** Once a second: learn new holders and bitmaps, expire stuck requests, give up when hopeless. */
+  private async tick (): Promise<void> {
+    if (this.finished) return
+    for (const { peerId, index } of this.picker.expired()) {
+      this.picker.failed(peerId, index, 'timeout')
+      if (peerId !== originId) this.components.scores.failed(peerId, 'timeout')
+    }
+    try {
+      const holders = await this.components.swarm.findHolders(this.task.id, this.signal, refreshMs)
+      for (const holder of holders) this.learn(holder.peer, holder.meta)
+    } catch {}
+    const idle = this.busy.size === 0 && this.originActive === 0
+    if (idle && Date.now() - this.lastAnyProgress > this.init.stallMs * 6) {
+      this.fail(this.originError ?? new UpstreamUnreachableError(`no peer or origin can supply the rest of task ${this.task.id}`))
+      return
+    }
+    this.pump()
+  }
+
+  private finish (): void {
+    if (this.finished) return
+    this.finished = true
+    this.stopper.abort()
+    this.resolve()
+  }
+
+  private fail (error: unknown): void {
+    if (this.finished) return
+    this.finished = true
+    this.stopper.abort()
+    this.reject(error)
+  }
+}
