@@ -29,7 +29,9 @@ import '../src/polyfill.js'
  * Writes results/bench-p2p.json (relative to the current directory; --out to change it).
  * Options: --size (1GiB), --runs (3), --paths, --out, --cpu-prof DIR (profile the children and print
  * their top self-time functions), --verify (sha256 every stream on both sides; slower),
- * --idle-wait SECONDS (wait up to this long for the machine to be idle before each run; 20).
+ * --idle-wait SECONDS (wait up to this long for an idle machine before each run; 60),
+ * --max-other-load CORES and --attempts N (repeat a run, up to N times, while other processes used
+ * more than CORES of CPU during it; 0.25 and 4: the median is taken over the least-disturbed tries).
  */
 import { spawn } from 'node:child_process'
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
@@ -610,6 +612,8 @@ interface RunResult {
   receiverCpuPercent: number
   /** CPU (in cores) used on the machine by anything else during the transfer, approximate */
   otherLoadCores: number
+  /** how many tries it took to get a run with little foreign load */
+  attempts?: number
   verified?: boolean
 }
 
@@ -638,7 +642,7 @@ async function machineBusy (ms: number): Promise<number> {
 async function waitIdle (maxSeconds: number): Promise<number> {
   const until = Date.now() + maxSeconds * 1000
   let busy = await machineBusy(500)
-  while (busy > 0.15 && Date.now() < until) busy = await machineBusy(500)
+  while (busy > 0.1 && Date.now() < until) busy = await machineBusy(500)
   return busy
 }
 
@@ -809,7 +813,9 @@ async function main (): Promise<void> {
       out: { type: 'string', default: 'results/bench-p2p.json' },
       'cpu-prof': { type: 'string' },
       verify: { type: 'boolean', default: false },
-      'idle-wait': { type: 'string', default: '20' },
+      'idle-wait': { type: 'string', default: '60' },
+      'max-other-load': { type: 'string', default: '0.25' },
+      attempts: { type: 'string', default: '4' },
       list: { type: 'boolean', default: false }
     }
   })
@@ -828,6 +834,9 @@ async function main (): Promise<void> {
   }
 
   const runs = Number(values.runs)
+  const idleWait = Number(values['idle-wait'])
+  const maxOtherLoad = Number(values['max-other-load'])
+  const maxAttempts = Math.max(1, Number(values.attempts))
   const specs = (values.paths?.split(',') ?? DEFAULT_PATHS).map(p => parseSpec(p.trim()))
   const profDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof'])
   if (profDir !== undefined) mkdirSync(profDir, { recursive: true })
@@ -836,10 +845,18 @@ async function main (): Promise<void> {
   for (const spec of specs) {
     const runResults: RunResult[] = []
     for (let run = 1; run <= runs; run++) {
-      const busyBefore = await waitIdle(Number(values['idle-wait']))
-      const r = await runOnce(spec, size, values.verify, profDir, run)
-      runResults.push(r)
-      console.log(`  ${spec.name} run ${run}: ${r.mbps} MB/s  ${r.seconds}s  rss s/r ${r.senderPeakRssMB}/${r.receiverPeakRssMB} MB  cpu s/r ${r.senderCpuPercent}/${r.receiverCpuPercent}%  other load ${r.otherLoadCores} cores (idle before: ${Math.round(100 * (1 - busyBefore))}%)`)
+      // on a shared machine another process's CPU use halves these numbers: wait for an idle
+      // machine, and repeat a run that overlapped with foreign load (keep the least disturbed)
+      let best: RunResult | undefined
+      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        const busyBefore = await waitIdle(idleWait)
+        const r = await runOnce(spec, size, values.verify, profDir, run)
+        r.attempts = attempt
+        console.log(`  ${spec.name} run ${run}.${attempt}: ${r.mbps} MB/s  ${r.seconds}s  rss s/r ${r.senderPeakRssMB}/${r.receiverPeakRssMB} MB  cpu s/r ${r.senderCpuPercent}/${r.receiverCpuPercent}%  other load ${r.otherLoadCores} cores (machine busy before: ${Math.round(100 * busyBefore)}%)`)
+        if (best === undefined || r.otherLoadCores < best.otherLoadCores) best = r
+        if (r.otherLoadCores <= maxOtherLoad) break
+      }
+      if (best !== undefined) runResults.push(best)
     }
     const pick = (f: (r: RunResult) => number): number => median(runResults.map(f))
     results.push({

@@ -1,12 +1,15 @@
 import '../polyfill.js'
 import { readFileSync } from 'node:fs'
 import { DamselflyError } from '../errors.js'
+import { runKeygen } from './keygen.js'
 import { runStart } from './start.js'
 
 const usage = `Usage: damselfly <command> [options]
 
 Commands:
   start        run a node: the download proxy on 127.0.0.1:65001, the admin port, the swarm
+  keygen       write a private network key (damselfly keygen -o swarm.key); give it to every
+               node with --psk-file so that nodes without it cannot join
   help         show this text; \`damselfly start --help\` lists every option
 
 Run \`damselfly start\` and send downloads through http://127.0.0.1:65001.
@@ -17,6 +20,8 @@ async function main (argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       return await runStart(rest)
+    case 'keygen':
+      return await runKeygen(rest)
     case '--version':
     case '-v':
     case 'version':

@@ -134,7 +134,7 @@ export class SwarmDownload {
         this.picker.requested(peer, index)
         this.busy.add(index)
         this.peerRequests++
-        void this.fromPeer(peer, index).finally(() => { this.peerRequests-- })
+        void this.fromPeer(peer, index)
       }
     }
     while (this.originActive < this.init.originConcurrency) {
@@ -240,6 +240,7 @@ export class SwarmDownload {
       }
       this.log.debug('peer piece failed', { peer, piece: index, error })
     } finally {
+      this.peerRequests--
       this.busy.delete(index)
       this.pump()
     }

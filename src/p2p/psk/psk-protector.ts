@@ -183,7 +183,12 @@ class PskConnection extends AbstractMultiaddrConnection {
   #prefixMatched = 0
 
   constructor (init: PskConnectionInit) {
-    super({ remoteAddr: init.inner.remoteAddr, direction: init.inner.direction, log: init.log })
+    super({
+      remoteAddr: init.inner.remoteAddr,
+      direction: init.inner.direction,
+      log: init.log,
+      maxMessageSize: process.env.PSK_MAX_MSG === undefined ? undefined : Number(process.env.PSK_MAX_MSG)
+    })
     this.#inner = init.inner
     this.#inbound = new XSalsa20Stream(init.key, init.remoteNonce)
     this.#outbound = new XSalsa20Stream(init.key, init.localNonce)
