@@ -176,6 +176,24 @@ function makePayload (write: number): Buffer {
   return buf
 }
 
+/**
+ * CPU profile of the transfer only (not start-up): the V8 sampling profiler through the inspector,
+ * written as a .cpuprofile that Chrome DevTools opens.
+ */
+async function startProfiler (file: string | undefined): Promise<() => Promise<void>> {
+  if (file === undefined) return async () => {}
+  const { Session } = await import('node:inspector/promises')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  return async () => {
+    const { profile } = await session.post('Profiler.stop')
+    writeFileSync(file, JSON.stringify(profile))
+    session.disconnect()
+  }
+}
+
 class Meter {
   private readonly cpu0: NodeJS.CpuUsage
   private readonly t0: bigint
@@ -378,12 +396,13 @@ async function sendRecords (sock: net.Socket, sid: Buffer, key: Buffer, cipher: 
 // ---------------------------------------------------------------------------------------------
 // receiver
 
-async function runReceiver (spec: PathSpec, size: number, verify: boolean): Promise<void> {
+async function runReceiver (spec: PathSpec, size: number, verify: boolean, profFile: string | undefined): Promise<void> {
   const sink = new Sink(size)
   if (process.env.BENCH_DEBUG !== undefined) {
     setInterval(() => { process.stderr.write(`receiver: ${sink.received} bytes\n`) }, 1000).unref()
   }
   let close: () => Promise<void> = async () => {}
+  let stopProfiler: () => Promise<void> = async () => {}
   const fail = (err: unknown): void => { sink.done.reject(err) }
 
   if (spec.kind === 'tcp' || spec.kind === 'tcp-stream') {
@@ -404,6 +423,7 @@ async function runReceiver (spec: PathSpec, size: number, verify: boolean): Prom
     await once(server, 'listening')
     const addr = server.address() as net.AddressInfo
     close = async () => { server.close() }
+    stopProfiler = await startProfiler(profFile)
     report({ type: 'ready', target: { port: addr.port } })
   } else if (spec.kind === 'libp2p') {
     const node = await makeNode(spec, true)
@@ -418,6 +438,7 @@ async function runReceiver (spec: PathSpec, size: number, verify: boolean): Prom
       } catch (err) { fail(err) }
     }, { maxInboundStreams: 1024 })
     close = async () => { await node.stop() }
+    stopProfiler = await startProfiler(profFile)
     report({ type: 'ready', target: { addr: node.getMultiaddrs()[0]?.toString() } })
   } else {
     const node = await makeNode(parseSpec('libp2p-stock'), true)
@@ -452,11 +473,13 @@ async function runReceiver (spec: PathSpec, size: number, verify: boolean): Prom
       await stream.close()
     }, { maxInboundStreams: 1024 })
     close = async () => { server.close(); await node.stop() }
+    stopProfiler = await startProfiler(profFile)
     report({ type: 'ready', target: { addr: node.getMultiaddrs()[0]?.toString() } })
   }
 
   await sink.done.promise
   const usage = sink.meter?.finish()
+  await stopProfiler()
   report({ type: 'done', received: sink.received, tFirst: sink.tFirst, tEnd: sink.tEnd, cpu: usage, peakRssMB: peakRssMB() })
   // give the per-stream digests a moment to land (they are pushed when each stream ends)
   if (verify) {
@@ -479,7 +502,7 @@ async function untilNoConnections (node: Libp2p, maxMs = 60_000): Promise<void> 
   }
 }
 
-async function runSender (spec: PathSpec, size: number, target: { port?: number, addr?: string }, verify: boolean): Promise<void> {
+async function runSender (spec: PathSpec, size: number, target: { port?: number, addr?: string }, verify: boolean, profFile: string | undefined): Promise<void> {
   const payload = makePayload(spec.write)
   const digests: string[] = []
   let meter: Meter | undefined
@@ -487,6 +510,7 @@ async function runSender (spec: PathSpec, size: number, target: { port?: number,
   const begin = (): void => { t0 = hr(); meter = new Meter(); report({ type: 'start', t0 }) }
   let close: () => Promise<void> = async () => {}
   let waitClosed: () => Promise<void> = async () => {}
+  let stopProfiler: () => Promise<void> = async () => {}
 
   if (spec.kind === 'tcp' || spec.kind === 'tcp-stream') {
     const socks: net.Socket[] = []
@@ -495,6 +519,7 @@ async function runSender (spec: PathSpec, size: number, target: { port?: number,
       await once(sock, 'connect')
       socks.push(sock)
     }
+    stopProfiler = await startProfiler(profFile)
     begin()
     await Promise.all(socks.map(async (sock, i) => {
       const bytes = share(size, socks.length, i)
@@ -540,6 +565,7 @@ async function runSender (spec: PathSpec, size: number, target: { port?: number,
     for (const conn of conns) {
       for (let j = 0; j < spec.streams; j++) streams.push(await conn.newStream(PROTOCOL))
     }
+    stopProfiler = await startProfiler(profFile)
     begin()
     await Promise.all(streams.map(async (stream, i) => {
       const hasher = makeHasher(verify)
@@ -585,6 +611,7 @@ async function runSender (spec: PathSpec, size: number, target: { port?: number,
       sock.setNoDelay(true)
       channels.push({ sock, sid, key })
     }
+    stopProfiler = await startProfiler(profFile)
     begin()
     await Promise.all(channels.map(async ({ sock, sid, key }, i) => {
       const hasher = makeHasher(verify)
@@ -593,6 +620,7 @@ async function runSender (spec: PathSpec, size: number, target: { port?: number,
     }))
   }
   const usage = meter?.finish()
+  await stopProfiler()
   report({ type: 'done', t0, cpu: usage, peakRssMB: peakRssMB(), digests: verify ? digests : undefined })
   // stream.close() resolves once the bytes are queued, not delivered: stopping the node now could
   // drop the tail of the transfer. Wait until the receiver, having counted everything, hangs up.
@@ -654,9 +682,8 @@ interface Child {
 }
 
 function startChild (args: string[], profDir: string | undefined, profName: string): Child {
-  const execArgv = [...process.execArgv]
-  if (profDir !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${profName}.cpuprofile`)
-  const child = spawn(process.execPath, [...execArgv, fileURLToPath(import.meta.url), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const profArgs = profDir === undefined ? [] : ['--prof-file', join(profDir, `${profName}.cpuprofile`)]
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, ...profArgs], { stdio: ['ignore', 'pipe', 'inherit'] })
   const messages: Array<Record<string, unknown>> = []
   const waiters: Array<{ type: string, d: Deferred<Record<string, unknown>> }> = []
   const exited = deferred<number | null>()
@@ -777,26 +804,46 @@ function summarizeProfile (file: string, top = 12): { file: string, totalMs: num
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
   const byId = new Map<number, ProfileNode>()
   for (const n of prof.nodes) byId.set(n.id, n)
+  const parentOf = new Map<number, number>()
+  for (const n of prof.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id)
   const self = new Map<number, number>()
   prof.samples.forEach((id, i) => { self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)) })
+  const nameOf = (n: ProfileNode): string => {
+    const { functionName, url, lineNumber } = n.callFrame
+    const short = url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(scripts|src)\//, '$1/')
+    return `${functionName === '' ? '(anonymous)' : functionName} ${short === '' ? '[native]' : `${short}:${lineNumber + 1}`}`
+  }
   const fns = new Map<string, number>()
+  const callers = new Map<string, Map<string, number>>()
   const layers = new Map<string, number>()
   let total = 0
   for (const [id, us] of self) {
     const n = byId.get(id)
     if (n === undefined) continue
-    const { functionName, url, lineNumber } = n.callFrame
-    const fn = functionName === '' ? '(anonymous)' : functionName
-    const layer = layerOf(fn, url)
+    const fn = n.callFrame.functionName === '' ? '(anonymous)' : n.callFrame.functionName
+    const layer = layerOf(fn, n.callFrame.url)
     if (layer === 'idle') continue
     total += us
-    const short = url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(scripts|src)\//, '$1/')
-    const key = `${fn} ${short === '' ? '[native]' : `${short}:${lineNumber + 1}`}`
+    const key = nameOf(n)
     fns.set(key, (fns.get(key) ?? 0) + us)
     layers.set(layer, (layers.get(layer) ?? 0) + us)
+    // nearest caller outside node internals, to tell which layer asked for a copy or a cipher call
+    let p = parentOf.get(id)
+    while (p !== undefined && (byId.get(p)?.callFrame.url ?? '').startsWith('node:')) p = parentOf.get(p)
+    const parent = p === undefined ? undefined : byId.get(p)
+    if (parent !== undefined) {
+      const m = callers.get(key) ?? new Map<string, number>()
+      m.set(nameOf(parent), (m.get(nameOf(parent)) ?? 0) + us)
+      callers.set(key, m)
+    }
   }
   const pct = (m: Map<string, number>): Array<[string, number]> => [...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Number((100 * v / total).toFixed(1))])
-  return { file, totalMs: Math.round(total / 1000), layers: pct(layers), functions: pct(fns).slice(0, top) }
+  const functions = pct(fns).slice(0, top).map(([k, v]): [string, number] => {
+    const c = callers.get(k)
+    const best = c === undefined ? undefined : [...c].sort((a, b) => b[1] - a[1])[0]
+    return [best === undefined ? k : `${k}  <- ${best[0]}`, v]
+  })
+  return { file, totalMs: Math.round(total / 1000), layers: pct(layers), functions }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -812,6 +859,7 @@ async function main (): Promise<void> {
       paths: { type: 'string' },
       out: { type: 'string', default: 'results/bench-p2p.json' },
       'cpu-prof': { type: 'string' },
+      'prof-file': { type: 'string' },
       verify: { type: 'boolean', default: false },
       'idle-wait': { type: 'string', default: '60' },
       'max-other-load': { type: 'string', default: '0.25' },
@@ -823,8 +871,9 @@ async function main (): Promise<void> {
 
   if (values.role === 'receiver' || values.role === 'sender') {
     const spec = JSON.parse(values.spec ?? '{}') as PathSpec
-    if (values.role === 'receiver') await runReceiver(spec, size, values.verify)
-    else await runSender(spec, size, JSON.parse(values.target ?? '{}') as { port?: number, addr?: string }, values.verify)
+    const profFile = values['prof-file']
+    if (values.role === 'receiver') await runReceiver(spec, size, values.verify, profFile)
+    else await runSender(spec, size, JSON.parse(values.target ?? '{}') as { port?: number, addr?: string }, values.verify, profFile)
     process.exit(0)
   }
 

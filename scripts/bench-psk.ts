@@ -47,6 +47,12 @@ interface Row {
   received: number
   seconds: number
   mbPerSecond: number
+  /** CPU time (user + system) per 10^9 bytes moved, each side: less sensitive to a busy machine than MB/s. */
+  senderCpuSecondsPerGB?: number
+  receiverCpuSecondsPerGB?: number
+  /** Peak resident memory of each process, MB: bounded whatever the size moved. */
+  senderMaxRssMB?: number
+  receiverMaxRssMB?: number
   outcome: string
 }
 
@@ -78,9 +84,9 @@ async function runBench (): Promise<void> {
   rows.push(cipherOnly(256 * 1024 * 1024))
 
   const table = [
-    '| path | bytes | received | s | MB/s | result |',
-    '|---|---:|---:|---:|---:|---|',
-    ...rows.map((row) => `| ${row.mode} | ${row.bytes} | ${row.received} | ${row.seconds.toFixed(2)} | ${row.mbPerSecond.toFixed(0)} | ${row.outcome} |`)
+    '| path | bytes | received | s | MB/s | CPU s/GB sender | CPU s/GB receiver | peak RSS MB sender | peak RSS MB receiver | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...rows.map((row) => `| ${row.mode} | ${row.bytes} | ${row.received} | ${row.seconds.toFixed(2)} | ${row.mbPerSecond.toFixed(0)} | ${row.senderCpuSecondsPerGB?.toFixed(2) ?? '-'} | ${row.receiverCpuSecondsPerGB?.toFixed(2) ?? '-'} | ${row.senderMaxRssMB ?? '-'} | ${row.receiverMaxRssMB ?? '-'} | ${row.outcome} |`)
   ].join('\n')
   process.stdout.write(`${table}\n`)
   const output = fileURLToPath(new URL('../../results/bench-psk.json', import.meta.url))
@@ -102,28 +108,38 @@ async function transfer (mode: Mode, bytes: number, psk: Uint8Array): Promise<Ro
   const receiver = await startNode(mode, psk)
   try {
     let firstByteAt = 0
-    const received = new Promise<{ bytes: number, digest: string, endedAt: number, error?: string }>((resolve) => {
+    let cpuAtFirstByte = process.cpuUsage()
+    const received = new Promise<{ bytes: number, digest: string, endedAt: number, cpuSeconds: number, error: string | undefined }>((resolve) => {
       void receiver.handle(PROTOCOL, async (stream: Stream) => {
         const hash = createHash('sha256')
         let count = 0
+        let error: string | undefined
         try {
           for await (const message of stream) {
-            if (firstByteAt === 0) firstByteAt = performance.now()
+            if (firstByteAt === 0) {
+              firstByteAt = performance.now()
+              cpuAtFirstByte = process.cpuUsage()
+            }
             for (const chunk of message instanceof Uint8Array ? [message] : message) {
               hash.update(chunk)
               count += chunk.byteLength
             }
           }
-          const endedAt = performance.now()
-          const digest = hash.digest('hex')
-          // The sender waits for this before it stops its node: stopping right after close()
-          // can cut bytes still queued below the stream (a short transfer that ends normally).
+        } catch (failure) {
+          error = describe(failure)
+        }
+        const endedAt = performance.now()
+        const cpuSeconds = cpuSecondsSince(cpuAtFirstByte)
+        const digest = hash.digest('hex')
+        // The sender waits for this before it stops its node: stopping right after close()
+        // can cut bytes still queued below the stream (a short transfer that ends normally).
+        try {
           stream.send(new TextEncoder().encode(JSON.stringify({ bytes: count, digest })))
           await stream.close()
-          resolve({ bytes: count, digest, endedAt })
-        } catch (error) {
-          resolve({ bytes: count, digest: '', endedAt: performance.now(), error: String(error) })
+        } catch {
+          // The stream is gone (a failed transfer): the sender finds out on its own.
         }
+        resolve({ bytes: count, digest, endedAt, cpuSeconds, error })
       })
     })
     const address = receiver.getMultiaddrs()[0]?.toString() ?? ''
@@ -138,7 +154,7 @@ async function transfer (mode: Mode, bytes: number, psk: Uint8Array): Promise<Ro
     const timeout = new Promise<'timeout'>((resolve) => { setTimeout(() => { resolve('timeout') }, 300_000).unref() })
     const result = await Promise.race([received, exited.then(async () => await Promise.race([received, delay(2_000)])), timeout])
     await exited
-    const sent = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { digest?: string, error?: string }
+    const sent = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { digest?: string, error?: string, cpuSeconds?: number, maxRssMB?: number }
     if (result === 'timeout' || result === undefined) {
       return { mode, bytes, received: 0, seconds: 0, mbPerSecond: 0, outcome: `no end of stream (sender: ${sent.error ?? 'done'})` }
     }
@@ -146,8 +162,19 @@ async function transfer (mode: Mode, bytes: number, psk: Uint8Array): Promise<Ro
     const ok = result.bytes === bytes && result.digest === sent.digest
     const outcome = ok
       ? 'ok, sha256 matches'
-      : `FAILED: got ${result.bytes} of ${bytes} bytes${result.error === undefined ? ' and a normal end of stream' : `, ${result.error}`}${sent.error === undefined ? '' : `; sender: ${sent.error}`}`
-    return { mode: label(mode), bytes, received: result.bytes, seconds, mbPerSecond: result.bytes / 1e6 / seconds, outcome }
+      : `FAILED: got ${result.bytes} of ${bytes} bytes${result.error === undefined ? ', and the stream ended normally' : `, the stream failed: ${result.error}`}${sent.error === undefined ? '' : `; sender: ${sent.error}`}`
+    return {
+      mode: label(mode),
+      bytes,
+      received: result.bytes,
+      seconds,
+      mbPerSecond: result.bytes / 1e6 / seconds,
+      senderCpuSecondsPerGB: sent.cpuSeconds === undefined ? undefined : sent.cpuSeconds / (bytes / 1e9),
+      receiverCpuSecondsPerGB: result.cpuSeconds / (result.bytes / 1e9),
+      senderMaxRssMB: sent.maxRssMB,
+      receiverMaxRssMB: maxRssMB(),
+      outcome
+    }
   } finally {
     await receiver.stop()
   }
@@ -157,10 +184,11 @@ async function runSender (mode: Mode, to: string, bytes: number): Promise<void> 
   const psk = Buffer.from(process.env.DAMSELFLY_BENCH_PSK ?? '', 'hex')
   const node = await startNode(mode, psk)
   const hash = createHash('sha256')
-  const result: { digest?: string, error?: string } = {}
+  const result: { digest?: string, error?: string, cpuSeconds?: number, maxRssMB?: number } = {}
   try {
     const signal = AbortSignal.timeout(240_000)
     const stream = await node.dialProtocol(multiaddr(to), PROTOCOL, { signal })
+    const cpuAtStart = process.cpuUsage()
     // 13 random buffers in turn: the data costs nothing to make and is never held whole.
     const pool = Array.from({ length: 13 }, () => randomBytes(CHUNK))
     let sent = 0
@@ -171,14 +199,16 @@ async function runSender (mode: Mode, to: string, bytes: number): Promise<void> 
       if (!stream.send(chunk)) await stream.onDrain({ signal })
     }
     await stream.close({ signal })
+    result.cpuSeconds = cpuSecondsSince(cpuAtStart)
     result.digest = hash.digest('hex')
     for await (const reply of stream) void reply // the receiver's summary: it has everything
 
   } catch (error) {
-    result.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    result.error = describe(error)
   } finally {
     try { await node.stop() } catch {}
   }
+  result.maxRssMB = maxRssMB()
   process.stdout.write(JSON.stringify(result) + '\n')
 }
 
@@ -204,7 +234,27 @@ function cipherOnly (bytes: number): Row {
   const started = performance.now()
   for (let done = 0; done < bytes; done += chunk.byteLength) stream.xor(chunk)
   const seconds = (performance.now() - started) / 1000
-  return { mode: 'xsalsa20 only (1 core, no network)', bytes, received: bytes, seconds, mbPerSecond: bytes / 1e6 / seconds, outcome: 'ok' }
+  return { mode: 'xsalsa20 only (1 core, no network)', bytes, received: bytes, seconds, mbPerSecond: bytes / 1e6 / seconds, receiverCpuSecondsPerGB: seconds / (bytes / 1e9), outcome: 'ok' }
+}
+
+/** An error as one line; `onDrain()` can reject with a stream event that carries the error. */
+function describe (error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`
+  if (error instanceof Event) {
+    const cause = (error as Event & { error?: unknown }).error
+    return `${error.type} event${cause === undefined ? '' : ` (${describe(cause)})`}`
+  }
+  return String(error)
+}
+
+/** Peak RSS of this process so far (the receiver's includes the transfers before it). */
+function maxRssMB (): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024)
+}
+
+function cpuSecondsSince (start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start)
+  return (used.user + used.system) / 1e6
 }
 
 function label (mode: Mode): string {

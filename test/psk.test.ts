@@ -8,15 +8,16 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import type { Stream } from '@libp2p/interface'
+import type { ComponentLogger, Logger, MessageStream, Stream } from '@libp2p/interface'
 import { generateKey as pnetGenerateKey, preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
+import { multiaddrConnectionPair } from '@libp2p/utils'
 import { xsalsa20 } from '@noble/ciphers/salsa.js'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { runKeygen } from '../src/cli/keygen.js'
 import {
-  generatePskKey, MAX_KEYSTREAM_BLOCKS, parsePskKey, PskKeyError, PskKeystreamExhaustedError,
-  pskProtector, readPskFile, XSalsa20Stream
+  generatePskKey, MAX_KEYSTREAM_BLOCKS, parsePskKey, PskKeyError, PskKeyMismatchError,
+  PskKeystreamExhaustedError, pskProtector, readPskFile, XSalsa20Stream
 } from '../src/p2p/psk/index.js'
 
 const KiB = 1024
@@ -146,6 +147,50 @@ describe('xsalsa20 keystream', () => {
   })
 })
 
+describe('psk protector on an in-memory connection pair', () => {
+  const psk = generatePskKey()
+  const key = parsePskKey(psk)
+
+  it('puts exactly the pnet wire format on the connection and leaves the sender\'s buffers alone', async () => {
+    const [outbound, inbound] = multiaddrConnectionPair()
+    const wire: Uint8Array[] = []
+    // Registered before the protector's listener: sees the bytes before they are decrypted.
+    inbound.addEventListener('message', (event) => {
+      for (const chunk of event.data instanceof Uint8Array ? [event.data] : event.data) wire.push(Uint8Array.from(chunk))
+    })
+    const protector = pskProtector({ psk, expectMultistreamHeader: false })({ logger: silentComponentLogger })
+    const [sending, receiving] = await Promise.all([protector.protect(outbound), protector.protect(inbound)])
+    const payload = randomBytes(100_003)
+    const original = Buffer.from(payload)
+    const received = collect(receiving, payload.byteLength)
+    for (let offset = 0; offset < payload.byteLength; offset += 7_001) sending.send(payload.subarray(offset, offset + 7_001))
+    assert.deepEqual(await received, original)
+    assert.deepEqual(payload, original, 'the protector changed the buffers it was given')
+
+    const raw = Buffer.concat(wire)
+    const nonce = raw.subarray(0, 24)
+    assert.equal(raw.byteLength, 24 + payload.byteLength)
+    assert.deepEqual(new Uint8Array(raw.subarray(24)), xsalsa20(key, nonce, original))
+  })
+
+  it('refuses the connection on the first byte that is not the multistream-select header', async () => {
+    const [outbound, inbound] = multiaddrConnectionPair()
+    const strict = pskProtector({ psk })({ logger: silentComponentLogger })
+    const [sending, receiving] = await Promise.all([strict.protect(outbound), strict.protect(inbound)])
+    const closed = new Promise<unknown>((resolve) => { receiving.addEventListener('close', (event) => { resolve(event.error) }) })
+    sending.send(new TextEncoder().encode('\x13/multistream/1.0.0\n'))
+    sending.send(new TextEncoder().encode('\x07/noise\n'))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.equal(receiving.status, 'open', 'the header and what follows it are accepted')
+    const [outbound2, inbound2] = multiaddrConnectionPair()
+    const [sending2, receiving2] = await Promise.all([strict.protect(outbound2), strict.protect(inbound2)])
+    const refused = new Promise<unknown>((resolve) => { receiving2.addEventListener('close', (event) => { resolve(event.error) }) })
+    sending2.send(new TextEncoder().encode('\x13/multistream/1.0.0!'))
+    assert.ok(await refused instanceof PskKeyMismatchError)
+    void closed
+  })
+})
+
 describe('damselfly keygen', () => {
   let folder: string
   before(async () => { folder = await mkdtemp(join(tmpdir(), 'damselfly-keygen-')) })
@@ -272,8 +317,6 @@ async function receiveAll (node: Libp2p): Promise<Transfer> {
 /**
  * Sends `total` bytes on a new stream, honouring back-pressure: 13 random 256 KiB buffers
  * (made once, 3.25 MiB) in turn, so making the data costs nothing and no 1 GiB is ever held.
- * The same buffer objects are sent again and again: a layer that modified what it was given
- * would show as a hash mismatch.
  */
 async function sendBytes (from: Libp2p, to: Libp2p, total: number): Promise<Transfer> {
   const signal = AbortSignal.timeout(120_000)
@@ -292,6 +335,29 @@ async function sendBytes (from: Libp2p, to: Libp2p, total: number): Promise<Tran
 }
 
 const DATA_POOL = Array.from({ length: 13 }, () => randomBytes(256 * KiB))
+
+/** Reads `length` bytes from a message stream. */
+async function collect (stream: MessageStream, length: number): Promise<Buffer> {
+  return await new Promise((resolve) => {
+    const chunks: Uint8Array[] = []
+    let total = 0
+    stream.addEventListener('message', (event) => {
+      for (const chunk of event.data instanceof Uint8Array ? [event.data] : event.data) {
+        chunks.push(chunk)
+        total += chunk.byteLength
+      }
+      if (total >= length) resolve(Buffer.concat(chunks))
+    })
+  })
+}
+
+const silentLog: Logger = Object.assign(() => {}, {
+  error: () => {},
+  trace: () => {},
+  enabled: false,
+  newScope: () => silentLog
+})
+const silentComponentLogger: ComponentLogger = { forComponent: () => silentLog }
 
 interface CapturedIo { stdout: Writable, stderr: Writable, out: () => string, err: () => string }
 
