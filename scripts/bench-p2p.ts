@@ -20,7 +20,11 @@ import '../src/polyfill.js'
  *   window=16m     yamux maxStreamWindowSize;  iwindow=256k  yamux initialStreamWindowSize
  *   crypto=default noise crypto: default (node:crypto for >=1200 B) | node | js (@noble, pure JS)
  *   nodelay=true   TCP_NODELAY on libp2p sockets (the @libp2p/tcp default)
+ *   enc=noise|tls  mux=yamux|mplex   (tls and mplex need @libp2p/tls / @libp2p/mplex installed;
+ *                  they are not project dependencies)
  *   cipher=aes-256-gcm | chacha20-poly1305   (side kind)
+ *   rec=aead | tls (side kind: own AEAD records, or node:tls TLS 1.2 with the derived key as PSK:
+ *                  PSK-AES256-GCM-SHA384 or ECDHE-PSK-CHACHA20-POLY1305; Node has no TLS 1.3 PSK)
  *
  * The `side` kind is the "noise-authenticated side channel": a libp2p stream (tcp+noise+yamux)
  * carries a key exchange bound to both peer ids, then the payload moves over a separate plain TCP
@@ -39,6 +43,7 @@ import type { CipherGCMTypes, DecipherGCM, CipherGCM, Hash } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
+import tls from 'node:tls'
 import { dirname, join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -73,8 +78,14 @@ interface PathSpec {
   /** yamux initialStreamWindowSize (undefined = yamux default, 256 KiB) */
   iwindow?: number
   crypto: 'default' | 'node' | 'js'
+  /** connection encrypter: noise, or tls (@libp2p/tls, not a project dependency: install it first) */
+  enc: 'noise' | 'tls'
+  /** stream muxer: yamux, or mplex (@libp2p/mplex, not a project dependency: install it first) */
+  mux: 'yamux' | 'mplex'
   nodelay: boolean
   cipher: AeadCipher
+  /** side kind: record layer, own AEAD records (aead) or TLS 1.2 with the derived key as PSK (tls) */
+  rec: 'aead' | 'tls'
 }
 
 const KiB = 1024
@@ -90,7 +101,8 @@ const PRESETS: Record<string, string> = {
   // best found on the 2-core loopback machine, see docs/p2p-throughput.md
   'libp2p-best': 'libp2p:write=1m:iwindow=16m:window=16m',
   'side-aes': 'side:write=1m:cipher=aes-256-gcm',
-  'side-chacha': 'side:write=1m:cipher=chacha20-poly1305'
+  'side-chacha': 'side:write=1m:cipher=chacha20-poly1305',
+  'side-tls-psk': 'side:write=1m:rec=tls:cipher=aes-256-gcm'
 }
 const DEFAULT_PATHS = ['tcp', 'libp2p-stock', 'libp2p-best', 'side-aes']
 
@@ -113,7 +125,7 @@ function parseSpec (text: string): PathSpec {
   if (kind !== 'tcp' && kind !== 'tcp-stream' && kind !== 'libp2p' && kind !== 'side') {
     throw new Error(`unknown path "${text}" (presets: ${Object.keys(PRESETS).join(', ')})`)
   }
-  const spec: PathSpec = { name: text, kind, write: 64 * KiB, conns: 1, streams: 1, crypto: 'default', nodelay: true, cipher: 'aes-256-gcm' }
+  const spec: PathSpec = { name: text, kind, write: 64 * KiB, conns: 1, streams: 1, crypto: 'default', enc: 'noise', mux: 'yamux', nodelay: true, cipher: 'aes-256-gcm', rec: 'aead' }
   for (const pair of pairs) {
     const [key, value = ''] = pair.split('=')
     switch (key) {
@@ -126,6 +138,18 @@ function parseSpec (text: string): PathSpec {
       case 'crypto':
         if (value !== 'default' && value !== 'node' && value !== 'js') throw new Error(`bad crypto: ${value}`)
         spec.crypto = value
+        break
+      case 'enc':
+        if (value !== 'noise' && value !== 'tls') throw new Error(`bad enc: ${value}`)
+        spec.enc = value
+        break
+      case 'mux':
+        if (value !== 'yamux' && value !== 'mplex') throw new Error(`bad mux: ${value}`)
+        spec.mux = value
+        break
+      case 'rec':
+        if (value !== 'aead' && value !== 'tls') throw new Error(`bad rec: ${value}`)
+        spec.rec = value
         break
       case 'cipher':
         if (value !== 'aes-256-gcm' && value !== 'chacha20-poly1305') throw new Error(`bad cipher: ${value}`)
@@ -221,11 +245,18 @@ async function makeNode (spec: PathSpec, listen: boolean): Promise<Libp2p> {
   const streamOptions: { initialStreamWindowSize?: number, maxStreamWindowSize?: number } = {}
   if (spec.iwindow !== undefined) streamOptions.initialStreamWindowSize = spec.iwindow
   if (spec.window !== undefined) streamOptions.maxStreamWindowSize = Math.max(spec.window, spec.iwindow ?? 0)
+  // optional alternatives, loaded by name so that the project does not depend on them
+  const optional = async (name: string, factory: string): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const mod = await import(name) as Record<string, () => unknown>
+    const f = mod[factory]
+    if (f === undefined) throw new Error(`${name} has no ${factory}()`)
+    return f()
+  }
   return await createLibp2p({
     addresses: { listen: listen ? ['/ip4/127.0.0.1/tcp/0'] : [] },
     transports: [tcp({ dialOpts: { noDelay: spec.nodelay }, listenOpts: { noDelay: spec.nodelay } })],
-    connectionEncrypters: [noise(crypto === undefined ? {} : { crypto })],
-    streamMuxers: [yamux({ streamOptions })],
+    connectionEncrypters: [spec.enc === 'tls' ? await optional('@libp2p/tls', 'tls') : noise(crypto === undefined ? {} : { crypto })],
+    streamMuxers: [spec.mux === 'mplex' ? await optional('@libp2p/mplex', 'mplex') : yamux({ streamOptions })],
     connectionManager: { inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 100 }
   })
 }
@@ -367,6 +398,10 @@ class RecordReader {
   }
 }
 
+function tlsPskCiphers (cipher: AeadCipher): string {
+  return cipher === 'aes-256-gcm' ? 'PSK-AES256-GCM-SHA384' : 'ECDHE-PSK-CHACHA20-POLY1305'
+}
+
 async function sendRecords (sock: net.Socket, sid: Buffer, key: Buffer, cipher: AeadCipher, payload: Buffer, bytes: number, hasher: Hasher): Promise<void> {
   sock.write(sid)
   let seq = 0n
@@ -443,14 +478,28 @@ async function runReceiver (spec: PathSpec, size: number, verify: boolean, profF
   } else {
     const node = await makeNode(parseSpec('libp2p-stock'), true)
     const sessions = new Map<string, Buffer>()
-    const server = net.createServer(sock => {
+    const takeKey = (sid: string): Buffer | undefined => {
+      const key = sessions.get(sid)
+      sessions.delete(sid) // single use: a replayed connection finds no key
+      return key
+    }
+    const server = spec.rec === 'tls'
+      ? tls.createServer({
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.2',
+        ciphers: tlsPskCiphers(spec.cipher),
+        pskCallback: (_socket, identity) => takeKey(identity) ?? null
+      }, sock => {
+        const hasher = makeHasher(verify)
+        let got = 0
+        sock.on('data', (chunk: Buffer) => { got += chunk.length; hasher.update(chunk); sink.add(chunk.length) })
+        sock.on('end', () => { sink.digests.push(hasher.digest()); if (got === 0) fail(new Error('empty tls connection')) })
+        sock.on('error', fail)
+      })
+      : net.createServer(sock => {
       sock.setNoDelay(true)
       const hasher = makeHasher(verify)
-      const reader = new RecordReader(spec.cipher, sid => {
-        const key = sessions.get(sid)
-        sessions.delete(sid) // single use: a replayed connection finds no key
-        return key
-      }, plain => { hasher.update(plain); sink.add(plain.length) }, () => { sink.digests.push(hasher.digest()) })
+      const reader = new RecordReader(spec.cipher, takeKey, plain => { hasher.update(plain); sink.add(plain.length) }, () => { sink.digests.push(hasher.digest()) })
       sock.on('data', (chunk: Buffer) => {
         try { reader.push(chunk) } catch (err) { sock.destroy(); fail(err) }
       })
@@ -606,16 +655,45 @@ async function runSender (spec: PathSpec, size: number, target: { port?: number,
       const key = deriveKey(senderRandom, receiverRandom, sid, node.peerId.toString(), conn.remotePeer.toString())
       // the data connection goes to the address of the authenticated libp2p connection's host
       const host = conn.remoteAddr.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value ?? '127.0.0.1'
-      const sock = net.connect(port, host)
-      await once(sock, 'connect')
-      sock.setNoDelay(true)
-      channels.push({ sock, sid, key })
+      if (spec.rec === 'tls') {
+        const sock = tls.connect({
+          host,
+          port,
+          minVersion: 'TLSv1.2',
+          maxVersion: 'TLSv1.2',
+          ciphers: tlsPskCiphers(spec.cipher),
+          pskCallback: () => ({ psk: key, identity: sid.toString('hex') }),
+          checkServerIdentity: () => undefined
+        })
+        await once(sock, 'secureConnect')
+        sock.setNoDelay(true)
+        channels.push({ sock, sid, key })
+      } else {
+        const sock = net.connect(port, host)
+        await once(sock, 'connect')
+        sock.setNoDelay(true)
+        channels.push({ sock, sid, key })
+      }
     }
     stopProfiler = await startProfiler(profFile)
     begin()
     await Promise.all(channels.map(async ({ sock, sid, key }, i) => {
       const hasher = makeHasher(verify)
-      await sendRecords(sock, sid, key, spec.cipher, payload, share(size, channels.length, i), hasher)
+      if (spec.rec === 'tls') {
+        // TLS frames the bytes itself (16 KiB records, OpenSSL AEAD, sequence numbers in the nonce)
+        let left = share(size, channels.length, i)
+        while (left > 0) {
+          const n = Math.min(payload.length, left)
+          left -= n
+          const chunk = n === payload.length ? payload : payload.subarray(0, n)
+          hasher.update(chunk)
+          if (!sock.write(chunk)) await once(sock, 'drain')
+        }
+        sock.end()
+        await once(sock, 'finish')
+      } else {
+        await sendRecords(sock, sid, key, spec.cipher, payload, share(size, channels.length, i), hasher)
+      }
       digests.push(hasher.digest())
     }))
   }

@@ -15,11 +15,18 @@
  *
  *   node dist/scripts/bench-psk.js [--bytes 1GiB] [--pnet-bytes 64MiB] [--modes none,psk,pnet]
  *
- * Measured (2-core AMD EPYC VM, Node 20, shared with other jobs): see the report of the task
- * that added it and results/bench-psk.json. Decided from it: the protector is correct at any
- * size, and it costs throughput because XSalsa20 in JavaScript (~150–250 MB/s per core) is
- * slower than the rest of the stack; with the sender and the receiver each on one core the
- * protected path runs at roughly the cipher's speed.
+ * Measured 2026-11-28 on the 2-core AMD EPYC VM (Node 20.20.2, other jobs running, so wall
+ * times vary 2x; 1 GiB, four paired runs): tcp+noise+yamux 84–200 MB/s (CPU 2.6–3.3 s/GB
+ * sending, 4.2–5.3 receiving); with our protector 47–114 MB/s, 0.54–0.58 of the baseline in
+ * every pair (6.3–9.1 and 8.1–11.9 s/GB), peak RSS ~135–166 MB per process;
+ * `@libp2p/pnet` delivered 51–59 MB of 64 MiB and the receiver's stream ended normally; the
+ * keystream alone 285–322 MB/s (3.1–3.5 s/GB). CPU profiles (`--cpu-prof`, passed on to the
+ * sender): noble's salsaCore + runCipher take ~55% of the sender's busy time and ~45% of the
+ * receiver's; our copies, allocations and message-stream layer ~2–3%.
+ * Decided from it: the protector moves any size correctly and its cost is the JavaScript
+ * XSalsa20 itself (of the ~4–5 CPU s/GB it adds per side, ~3.3 are the keystream), so
+ * there is nothing left to win around the cipher; encrypting at most 64 KiB per write (not the
+ * whole queued buffer) measured ~15% faster and is kept.
  */
 import '../src/polyfill.js'
 import { spawn } from 'node:child_process'

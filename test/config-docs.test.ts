@@ -47,7 +47,9 @@ describe('docs/configuration.md', () => {
       if (option.inFile) assert.ok(section.includes(`\`${option.key}\``), `section of --${option.flag} lacks YAML key ${option.key}`)
       const defaults = option.default === undefined ? [] : Array.isArray(option.default) ? option.default : [String(option.default)]
       for (const value of defaults) {
-        assert.ok(section.includes(`\`${value}\``), `section of --${option.flag} lacks its default ${value}`)
+        // An empty default is written as `""`.
+        const shown = value === '' ? '`""`' : `\`${value}\``
+        assert.ok(section.includes(shown), `section of --${option.flag} lacks its default ${value}`)
       }
 
       const row = docs.split('\n').find(line => line.startsWith('|') && flagPattern(option).test(line))

@@ -153,12 +153,14 @@ describe('psk protector on an in-memory connection pair', () => {
 
   it('puts exactly the pnet wire format on the connection and leaves the sender\'s buffers alone', async () => {
     const [outbound, inbound] = multiaddrConnectionPair()
+    // What the protector hands the transport, copied as it goes by.
     const wire: Uint8Array[] = []
-    // Registered before the protector's listener: sees the bytes before they are decrypted.
-    inbound.addEventListener('message', (event) => {
-      for (const chunk of event.data instanceof Uint8Array ? [event.data] : event.data) wire.push(Uint8Array.from(chunk))
-    })
-    const protector = pskProtector({ psk, expectMultistreamHeader: false })({ logger: silentComponentLogger })
+    const send = outbound.send.bind(outbound)
+    outbound.send = (data) => {
+      wire.push(data instanceof Uint8Array ? Uint8Array.from(data) : data.slice())
+      return send(data)
+    }
+    const protector = pskProtector({ psk, expectMultistreamHeader: false, timeoutMs: 30_000 })({ logger: silentComponentLogger })
     const [sending, receiving] = await Promise.all([protector.protect(outbound), protector.protect(inbound)])
     const payload = randomBytes(100_003)
     const original = Buffer.from(payload)
@@ -174,20 +176,23 @@ describe('psk protector on an in-memory connection pair', () => {
   })
 
   it('refuses the connection on the first byte that is not the multistream-select header', async () => {
-    const [outbound, inbound] = multiaddrConnectionPair()
-    const strict = pskProtector({ psk })({ logger: silentComponentLogger })
-    const [sending, receiving] = await Promise.all([strict.protect(outbound), strict.protect(inbound)])
-    const closed = new Promise<unknown>((resolve) => { receiving.addEventListener('close', (event) => { resolve(event.error) }) })
+    const strict = pskProtector({ psk, timeoutMs: 30_000 })({ logger: silentComponentLogger })
+    const pair = async (): Promise<MessageStream[]> => await Promise.all(multiaddrConnectionPair().map(async (end) => await strict.protect(end)))
+    const closeError = (stream: MessageStream): Promise<unknown> =>
+      new Promise((resolve) => { stream.addEventListener('close', (event) => { resolve(event.error) }) })
+
+    const [sending, receiving] = await pair() as [MessageStream, MessageStream]
+    const received = collect(receiving, 28)
     sending.send(new TextEncoder().encode('\x13/multistream/1.0.0\n'))
     sending.send(new TextEncoder().encode('\x07/noise\n'))
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.equal(receiving.status, 'open', 'the header and what follows it are accepted')
-    const [outbound2, inbound2] = multiaddrConnectionPair()
-    const [sending2, receiving2] = await Promise.all([strict.protect(outbound2), strict.protect(inbound2)])
-    const refused = new Promise<unknown>((resolve) => { receiving2.addEventListener('close', (event) => { resolve(event.error) }) })
-    sending2.send(new TextEncoder().encode('\x13/multistream/1.0.0!'))
+    assert.equal((await received).toString('latin1'), '\x13/multistream/1.0.0\n\x07/noise\n')
+    assert.equal(receiving.status, 'open')
+
+    const [sendingGarbage, refusing] = await pair() as [MessageStream, MessageStream]
+    const refused = closeError(refusing)
+    sendingGarbage.send(new TextEncoder().encode('\x13/multistream/1.0.0!'))
     assert.ok(await refused instanceof PskKeyMismatchError)
-    void closed
+    assert.equal(refusing.status, 'aborted')
   })
 })
 
@@ -244,9 +249,9 @@ describe('psk protector between libp2p nodes', () => {
   it('moves 1 GiB over one stream byte-exact between nodes with the same key', async () => {
     const sender = await start(pskProtector({ psk }))
     const receiver = await start(pskProtector({ psk }))
-    const received = receiveAll(receiver)
+    const { done } = await expectTransfer(receiver)
     const sent = await sendBytes(sender, receiver, GiB)
-    const result = await received
+    const result = await done
     assert.equal(result.bytes, GiB)
     assert.equal(result.digest, sent.digest)
   })
@@ -278,9 +283,9 @@ describe('psk protector between libp2p nodes', () => {
     const ours = await start(pskProtector({ psk }))
     const theirs = await start(preSharedKey({ psk }))
     for (const [from, to] of [[ours, theirs], [theirs, ours]] as const) {
-      const received = receiveAll(to)
+      const { done } = await expectTransfer(to)
       const sent = await sendBytes(from, to, 8 * MiB + 13)
-      const result = await received
+      const result = await done
       assert.equal(result.bytes, 8 * MiB + 13)
       assert.equal(result.digest, sent.digest)
       await to.unhandle(BULK_PROTOCOL)
@@ -290,11 +295,14 @@ describe('psk protector between libp2p nodes', () => {
 
 interface Transfer { bytes: number, digest: string }
 
-/** Handles one bulk stream on `node`: counts and hashes everything until the sender closes. */
-async function receiveAll (node: Libp2p): Promise<Transfer> {
+/**
+ * Registers a handler for one bulk stream on `node`; `done` settles with what it received (count
+ * and sha256) once the sender has closed the stream.
+ */
+async function expectTransfer (node: Libp2p): Promise<{ done: Promise<Transfer> }> {
   let resolve!: (transfer: Transfer) => void
   let reject!: (error: unknown) => void
-  const promise = new Promise<Transfer>((res, rej) => { resolve = res; reject = rej })
+  const done = new Promise<Transfer>((res, rej) => { resolve = res; reject = rej })
   await node.handle(BULK_PROTOCOL, async (stream: Stream) => {
     try {
       const hash = createHash('sha256')
@@ -311,7 +319,7 @@ async function receiveAll (node: Libp2p): Promise<Transfer> {
       reject(error)
     }
   }, { force: true })
-  return await promise
+  return { done }
 }
 
 /**
