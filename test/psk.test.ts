@@ -22,7 +22,7 @@ import {
 
 const KiB = 1024
 const MiB = 1024 * KiB
-const GiB = 1024 * MiB
+
 const BULK_PROTOCOL = '/damselfly/test/bulk/1.0.0'
 
 const HEX_KEY = 'dffb7e3135399a8b1612b2aaca1c36a3a8ac2cd0cca51ceeb2ced87d308cac6d'
@@ -246,13 +246,13 @@ describe('psk protector between libp2p nodes', () => {
   }
   after(async () => { await Promise.all(nodes.map(async (node) => { await node.stop() })) })
 
-  it('moves 1 GiB over one stream byte-exact between nodes with the same key', async () => {
+  it('moves 256 MiB over one stream byte-exact between nodes with the same key (1 GiB between whole nodes: swarm-membership.test)', async () => {
     const sender = await start(pskProtector({ psk }))
     const receiver = await start(pskProtector({ psk }))
     const { done } = await expectTransfer(receiver)
-    const sent = await sendBytes(sender, receiver, GiB)
+    const sent = await sendBytes(sender, receiver, 256 * MiB)
     const result = await done
-    assert.equal(result.bytes, GiB)
+    assert.equal(result.bytes, 256 * MiB)
     assert.equal(result.digest, sent.digest)
   })
 

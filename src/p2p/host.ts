@@ -10,6 +10,9 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { pskProtector } from './psk/index.js'
 import { protocols } from './protocols.js'
 
+/** A 4 MiB block, its frame header and slack. */
+const streamWindowBytes = 8 * 1024 * 1024
+
 export interface P2PHostInit {
   privateKey: PrivateKey
   listen: string[]
@@ -32,7 +35,10 @@ export async function createP2PHost (init: P2PHostInit): Promise<P2PHost> {
     addresses: { listen: init.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // A fresh yamux stream may only carry 256 KiB before the receiver's window update comes
+    // back: with one stream per block that capped a stream at ~8 MB/s. Every Damselfly node
+    // opens streams with a window that holds a whole block, so a block flows without a stop.
+    streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: streamWindowBytes, maxStreamWindowSize: 2 * streamWindowBytes } })],
     ...(init.psk === undefined ? {} : { connectionProtector: pskProtector({ psk: init.psk }) }),
     connectionManager: { maxConnections: 500 },
     services: {

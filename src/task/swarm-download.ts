@@ -227,6 +227,7 @@ export class SwarmDownload {
         return
       }
       scores.completed(peer, size, Math.max(1, Date.now() - started))
+      this.log.debug('piece from peer', { peer, piece: index, ms: Date.now() - started, inFlight: this.peerRequests })
       this.lastPeerProgress = Date.now()
       this.landed(peer, index, digest)
     } catch (error) {
