@@ -23,6 +23,9 @@ import '../src/polyfill.js'
  *   enc=noise|tls  mux=yamux|mplex   (tls and mplex need @libp2p/tls / @libp2p/mplex installed;
  *                  they are not project dependencies)
  *   cipher=aes-256-gcm | chacha20-poly1305   (side kind)
+ *   onread=false   receiver reads into one reused buffer (net onread); default true for side
+ *   slice=256k     side kind: bytes per cipher update() (encrypt and decrypt)
+ *   rbuf=1m        receive buffer with onread
  *   rec=aead | tls (side kind: own AEAD records, or node:tls TLS 1.2 with the derived key as PSK:
  *                  PSK-AES256-GCM-SHA384 or ECDHE-PSK-CHACHA20-POLY1305; Node has no TLS 1.3 PSK)
  *
@@ -84,6 +87,12 @@ interface PathSpec {
   mux: 'yamux' | 'mplex'
   nodelay: boolean
   cipher: AeadCipher
+  /** receiver reads into one reused buffer (net `onread`) instead of a new Buffer per read */
+  onread: boolean
+  /** side kind: bytes per cipher update() call (encrypt and decrypt) */
+  slice: number
+  /** receive buffer size with onread */
+  rbuf: number
   /** side kind: record layer, own AEAD records (aead) or TLS 1.2 with the derived key as PSK (tls) */
   rec: 'aead' | 'tls'
 }
@@ -94,6 +103,7 @@ const MiB = 1024 * KiB
 const PRESETS: Record<string, string> = {
   tcp: 'tcp:write=1m',
   'tcp-64k': 'tcp:write=64k',
+  'tcp-onread': 'tcp:write=1m:onread=true',
   'tcp-stream-64k': 'tcp-stream:write=64k',
   'tcp-stream-1m': 'tcp-stream:write=1m',
   'libp2p-stock': 'libp2p:write=64k',
@@ -125,7 +135,7 @@ function parseSpec (text: string): PathSpec {
   if (kind !== 'tcp' && kind !== 'tcp-stream' && kind !== 'libp2p' && kind !== 'side') {
     throw new Error(`unknown path "${text}" (presets: ${Object.keys(PRESETS).join(', ')})`)
   }
-  const spec: PathSpec = { name: text, kind, write: 64 * KiB, conns: 1, streams: 1, crypto: 'default', enc: 'noise', mux: 'yamux', nodelay: true, cipher: 'aes-256-gcm', rec: 'aead' }
+  const spec: PathSpec = { name: text, kind, write: 64 * KiB, conns: 1, streams: 1, crypto: 'default', enc: 'noise', mux: 'yamux', nodelay: true, cipher: 'aes-256-gcm', rec: 'aead', onread: kind === 'side', slice: 256 * KiB, rbuf: 1 * MiB }
   for (const pair of pairs) {
     const [key, value = ''] = pair.split('=')
     switch (key) {
@@ -147,6 +157,9 @@ function parseSpec (text: string): PathSpec {
         if (value !== 'yamux' && value !== 'mplex') throw new Error(`bad mux: ${value}`)
         spec.mux = value
         break
+      case 'onread': spec.onread = value !== 'false'; break
+      case 'slice': spec.slice = parseSize(value); break
+      case 'rbuf': spec.rbuf = parseSize(value); break
       case 'rec':
         if (value !== 'aead' && value !== 'tls') throw new Error(`bad rec: ${value}`)
         spec.rec = value
@@ -296,7 +309,7 @@ class Sink {
 const SID_LEN = 16
 const TAG_LEN = 16
 const FINAL_FLAG = 0x80000000
-const UPDATE_SLICE = 256 * KiB
+
 
 function deriveKey (senderRandom: Uint8Array, receiverRandom: Uint8Array, sid: Uint8Array, senderPeer: string, receiverPeer: string): Buffer {
   const info = Buffer.from(`damselfly-data/1 ${senderPeer}>${receiverPeer} sender-to-receiver`)
@@ -310,10 +323,9 @@ function nonceFor (seq: bigint): Buffer {
 }
 
 class RecordReader {
-  private state: 'sid' | 'header' | 'body' | 'tag' | 'closed' = 'sid'
-  private readonly small = Buffer.alloc(SID_LEN)
+  private state: 'header' | 'body' | 'tag' | 'closed' = 'header'
+  private readonly small = Buffer.alloc(TAG_LEN)
   private smallLen = 0
-  private key: Buffer | undefined
   private decipher: DecipherGCM | undefined
   private bodyLeft = 0
   private final = false
@@ -321,9 +333,10 @@ class RecordReader {
   private pending: Buffer[] = []
   constructor (
     private readonly cipher: AeadCipher,
-    private readonly lookup: (sid: string) => Buffer | undefined,
+    private readonly key: Buffer,
     private readonly deliver: (plaintext: Buffer) => void,
-    private readonly onEnd: () => void
+    private readonly onEnd: () => void,
+    private readonly slice: number
   ) {}
 
   get ended (): boolean { return this.state === 'closed' }
@@ -335,19 +348,11 @@ class RecordReader {
     return take
   }
 
+  /** `chunk` may be a reused read buffer: nothing of it is kept after push() returns */
   push (chunk: Buffer): void {
     let off = 0
     while (off < chunk.length) {
       switch (this.state) {
-        case 'sid': {
-          off += this.fill(chunk, off, SID_LEN)
-          if (this.smallLen < SID_LEN) break
-          this.key = this.lookup(this.small.toString('hex'))
-          if (this.key === undefined) throw new Error('unknown or reused session id')
-          this.smallLen = 0
-          this.state = 'header'
-          break
-        }
         case 'header': {
           off += this.fill(chunk, off, 4)
           if (this.smallLen < 4) break
@@ -355,7 +360,6 @@ class RecordReader {
           const word = header.readUInt32BE(0)
           this.final = (word & FINAL_FLAG) !== 0
           this.bodyLeft = word & ~FINAL_FLAG
-          if (this.key === undefined) throw new Error('no key')
           this.decipher = createDecipheriv(this.cipher as CipherGCMTypes, this.key, nonceFor(this.seq), { authTagLength: TAG_LEN })
           this.decipher.setAAD(header)
           this.smallLen = 0
@@ -363,7 +367,8 @@ class RecordReader {
           break
         }
         case 'body': {
-          const take = Math.min(this.bodyLeft, chunk.length - off)
+          // (at most `slice` bytes per update(): a large output buffer per call is slow, see sendRecords)
+          const take = Math.min(this.bodyLeft, chunk.length - off, this.slice)
           // streaming decrypt; the plaintext is held back until the tag has been checked
           this.pending.push(this.decipher!.update(chunk.subarray(off, off + take))) // eslint-disable-line @typescript-eslint/no-non-null-assertion
           off += take
@@ -403,8 +408,7 @@ function tlsPskCiphers (cipher: AeadCipher): string {
   return cipher === 'aes-256-gcm' ? 'PSK-AES256-GCM-SHA384' : 'ECDHE-PSK-CHACHA20-POLY1305'
 }
 
-async function sendRecords (sock: net.Socket, sid: Buffer, key: Buffer, cipher: AeadCipher, payload: Buffer, bytes: number, hasher: Hasher): Promise<void> {
-  sock.write(sid)
+async function sendRecords (sock: net.Socket, key: Buffer, cipher: AeadCipher, payload: Buffer, bytes: number, hasher: Hasher, slice: number): Promise<void> {
   let seq = 0n
   let left = bytes
   while (left > 0) {
@@ -416,10 +420,10 @@ async function sendRecords (sock: net.Socket, sid: Buffer, key: Buffer, cipher: 
     c.setAAD(header)
     const plain = n === payload.length ? payload : payload.subarray(0, n)
     hasher.update(plain)
-    // update() in <= 256 KiB slices: one update() over 1 MiB ran 2-4x slower here (a fresh 1 MiB
-    // output buffer per call costs page faults), see docs/p2p-throughput.md
+    // update() in slices (256 KiB): one update() over 1 MiB ran 2-4x slower here (each call
+    // allocates its output; 1 MiB outputs are fresh mmap'd pages), see docs/p2p-throughput.md
     const body: Buffer[] = []
-    for (let o = 0; o < n; o += UPDATE_SLICE) body.push(c.update(plain.subarray(o, Math.min(n, o + UPDATE_SLICE))))
+    for (let o = 0; o < n; o += slice) body.push(c.update(plain.subarray(o, Math.min(n, o + slice))))
     c.final()
     sock.cork()
     sock.write(header)
@@ -433,9 +437,53 @@ async function sendRecords (sock: net.Socket, sid: Buffer, key: Buffer, cipher: 
 }
 
 // ---------------------------------------------------------------------------------------------
-// receiver
+// receiver (the downloader) and sender (the uploader)
+//
+// tcp kinds: the sender listens and the receiver connects, as a downloader fetches from an
+//   uploader; connecting lets the receiver read with `onread` into one reused buffer.
+// libp2p kind: the receiver listens, the sender dials and opens the streams.
+// side kind: the receiver listens for libp2p; the sender dials it and, per data connection, runs a
+//   key exchange on a libp2p stream (hello: sender random, session id, data port; reply: receiver
+//   random; go-ahead); the receiver then connects to the sender's data port and presents the
+//   session id.
 
-async function runReceiver (spec: PathSpec, size: number, verify: boolean, profFile: string | undefined): Promise<void> {
+interface Target { port?: number, addr?: string }
+
+function hostOf (conn: Connection): string {
+  return conn.remoteAddr.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value ?? '127.0.0.1'
+}
+
+/** Connect for receiving; with spec.onread, socket reads land in one reused buffer (no allocation). */
+function connectReceiving (spec: PathSpec, port: number, host: string, onChunk: (chunk: Buffer) => void): net.Socket {
+  if (spec.onread) {
+    const buffer = Buffer.allocUnsafe(spec.rbuf)
+    return net.connect({ port, host, onread: { buffer, callback: (n: number) => { onChunk(buffer.subarray(0, n)); return true } } })
+  }
+  const sock = net.connect(port, host)
+  sock.on('data', onChunk)
+  return sock
+}
+
+async function readExactly (sock: net.Socket, n: number): Promise<Buffer> {
+  return await new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let have = 0
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk)
+      have += chunk.length
+      if (have < n) return
+      sock.off('data', onData)
+      sock.pause()
+      const all = Buffer.concat(chunks)
+      if (all.length > n) sock.unshift(all.subarray(n))
+      resolve(all.subarray(0, n))
+    }
+    sock.on('data', onData)
+    sock.once('error', reject)
+  })
+}
+
+async function runReceiver (spec: PathSpec, size: number, target: Target, verify: boolean, profFile: string | undefined): Promise<void> {
   const sink = new Sink(size)
   if (process.env.BENCH_DEBUG !== undefined) {
     setInterval(() => { process.stderr.write(`receiver: ${sink.received} bytes\n`) }, 1000).unref()
@@ -445,25 +493,29 @@ async function runReceiver (spec: PathSpec, size: number, verify: boolean, profF
   const fail = (err: unknown): void => { sink.done.reject(err) }
 
   if (spec.kind === 'tcp' || spec.kind === 'tcp-stream') {
-    const server = net.createServer(sock => {
+    // the sender is listening on target.port already
+    const socks: net.Socket[] = []
+    close = async () => { for (const s of socks) s.destroy() }
+    stopProfiler = await startProfiler(profFile)
+    for (let i = 0; i < spec.conns; i++) {
       const hasher = makeHasher(verify)
+      let sock: net.Socket
       if (spec.kind === 'tcp') {
-        sock.on('data', (chunk: Buffer) => { hasher.update(chunk); sink.add(chunk.length) })
+        sock = connectReceiving(spec, target.port ?? 0, '127.0.0.1', chunk => { hasher.update(chunk); sink.add(chunk.length) })
         sock.on('end', () => { sink.digests.push(hasher.digest()) })
       } else {
+        const s = net.connect(target.port ?? 0, '127.0.0.1')
+        sock = s
         void (async () => {
-          for await (const chunk of sock) { hasher.update(chunk as Buffer); sink.add((chunk as Buffer).length) }
+          for await (const chunk of s) { hasher.update(chunk as Buffer); sink.add((chunk as Buffer).length) }
           sink.digests.push(hasher.digest())
         })().catch(fail)
       }
       sock.on('error', fail)
-    })
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    const addr = server.address() as net.AddressInfo
-    close = async () => { server.close() }
-    stopProfiler = await startProfiler(profFile)
-    report({ type: 'ready', target: { port: addr.port } })
+      await once(sock, 'connect')
+      socks.push(sock)
+    }
+    report({ type: 'ready', target: {} })
   } else if (spec.kind === 'libp2p') {
     const node = await makeNode(spec, true)
     await node.handle(PROTOCOL, async (stream: Stream) => {
@@ -481,51 +533,50 @@ async function runReceiver (spec: PathSpec, size: number, verify: boolean, profF
     report({ type: 'ready', target: { addr: node.getMultiaddrs()[0]?.toString() } })
   } else {
     const node = await makeNode(parseSpec('libp2p-stock'), true)
-    const sessions = new Map<string, Buffer>()
-    const takeKey = (sid: string): Buffer | undefined => {
-      const key = sessions.get(sid)
-      sessions.delete(sid) // single use: a replayed connection finds no key
-      return key
-    }
-    const server = spec.rec === 'tls'
-      ? tls.createServer({
-        minVersion: 'TLSv1.2',
-        maxVersion: 'TLSv1.2',
-        ciphers: tlsPskCiphers(spec.cipher),
-        pskCallback: (_socket, identity) => takeKey(identity) ?? null
-      }, sock => {
-        const hasher = makeHasher(verify)
-        let got = 0
-        sock.on('data', (chunk: Buffer) => { got += chunk.length; hasher.update(chunk); sink.add(chunk.length) })
-        sock.on('end', () => { sink.digests.push(hasher.digest()); if (got === 0) fail(new Error('empty tls connection')) })
-        sock.on('error', fail)
-      })
-      : net.createServer(sock => {
-      sock.setNoDelay(true)
-      const hasher = makeHasher(verify)
-      const reader = new RecordReader(spec.cipher, takeKey, plain => { hasher.update(plain); sink.add(plain.length) }, () => { sink.digests.push(hasher.digest()) })
-      sock.on('data', (chunk: Buffer) => {
-        try { reader.push(chunk) } catch (err) { sock.destroy(); fail(err) }
-      })
-      sock.on('end', () => { if (!reader.ended) fail(new Error('data connection ended before the final record')) })
-      sock.on('error', fail)
-    })
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    const port = (server.address() as net.AddressInfo).port
+    const socks: net.Socket[] = []
     await node.handle(SIDE_PROTOCOL, async (stream: Stream, connection: Connection) => {
-      const lp = lpStream(stream)
-      const senderRandom = (await lp.read()).subarray()
-      if (senderRandom.length !== 32) throw new Error('bad key exchange')
-      const receiverRandom = randomBytes(32)
-      const sid = randomBytes(SID_LEN)
-      sessions.set(sid.toString('hex'), deriveKey(senderRandom, receiverRandom, sid, connection.remotePeer.toString(), node.peerId.toString()))
-      const portBytes = Buffer.alloc(2)
-      portBytes.writeUInt16BE(port)
-      await lp.write(Buffer.concat([receiverRandom, sid, portBytes]))
-      await stream.close()
+      try {
+        const lp = lpStream(stream)
+        const hello = Buffer.from((await lp.read()).subarray())
+        if (hello.length !== 32 + SID_LEN + 2) throw new Error('bad key exchange hello')
+        const senderRandom = hello.subarray(0, 32)
+        const sid = hello.subarray(32, 32 + SID_LEN)
+        const port = hello.readUInt16BE(32 + SID_LEN)
+        const receiverRandom = randomBytes(32)
+        // the key is bound to both peer ids as the noise handshake authenticated them
+        const key = deriveKey(senderRandom, receiverRandom, sid, connection.remotePeer.toString(), node.peerId.toString())
+        await lp.write(receiverRandom)
+        await lp.read() // the sender's go-ahead: it holds the key now
+        await stream.close()
+        const host = hostOf(connection)
+        const hasher = makeHasher(verify)
+        if (spec.rec === 'tls') {
+          const sock = tls.connect({
+            host,
+            port,
+            minVersion: 'TLSv1.2',
+            maxVersion: 'TLSv1.2',
+            ciphers: tlsPskCiphers(spec.cipher),
+            pskCallback: () => ({ psk: key, identity: sid.toString('hex') }),
+            checkServerIdentity: () => undefined
+          })
+          sock.on('data', (chunk: Buffer) => { hasher.update(chunk); sink.add(chunk.length) })
+          sock.on('end', () => { sink.digests.push(hasher.digest()) })
+          sock.on('error', fail)
+          socks.push(sock)
+        } else {
+          const reader = new RecordReader(spec.cipher, key, plain => { hasher.update(plain); sink.add(plain.length) }, () => { sink.digests.push(hasher.digest()) }, spec.slice)
+          const sock: net.Socket = connectReceiving(spec, port, host, chunk => {
+            try { reader.push(chunk) } catch (err) { sock.destroy(); fail(err) }
+          })
+          sock.on('connect', () => { sock.setNoDelay(true); sock.write(sid) })
+          sock.on('end', () => { if (!reader.ended) fail(new Error('data connection ended before the final record')) })
+          sock.on('error', fail)
+          socks.push(sock)
+        }
+      } catch (err) { fail(err) }
     }, { maxInboundStreams: 1024 })
-    close = async () => { server.close(); await node.stop() }
+    close = async () => { for (const s of socks) s.destroy(); await node.stop() }
     stopProfiler = await startProfiler(profFile)
     report({ type: 'ready', target: { addr: node.getMultiaddrs()[0]?.toString() } })
   }
@@ -545,9 +596,6 @@ async function runReceiver (spec: PathSpec, size: number, verify: boolean, profF
   await Promise.race([close(), new Promise(resolve => setTimeout(resolve, 2000))])
 }
 
-// ---------------------------------------------------------------------------------------------
-// sender
-
 async function untilNoConnections (node: Libp2p, maxMs = 60_000): Promise<void> {
   const until = Date.now() + maxMs
   while (node.getConnections().length > 0 && Date.now() < until) {
@@ -555,7 +603,20 @@ async function untilNoConnections (node: Libp2p, maxMs = 60_000): Promise<void> 
   }
 }
 
-async function runSender (spec: PathSpec, size: number, target: { port?: number, addr?: string }, verify: boolean, profFile: string | undefined): Promise<void> {
+async function writeAll (sock: net.Socket, payload: Buffer, bytes: number, hasher: Hasher): Promise<void> {
+  let left = bytes
+  while (left > 0) {
+    const n = Math.min(payload.length, left)
+    left -= n
+    const chunk = n === payload.length ? payload : payload.subarray(0, n)
+    hasher.update(chunk)
+    if (!sock.write(chunk)) await once(sock, 'drain')
+  }
+  sock.end()
+  await once(sock, 'finish')
+}
+
+async function runSender (spec: PathSpec, size: number, target: Target, verify: boolean, profFile: string | undefined): Promise<void> {
   const payload = makePayload(spec.write)
   const digests: string[] = []
   let meter: Meter | undefined
@@ -566,28 +627,24 @@ async function runSender (spec: PathSpec, size: number, target: { port?: number,
   let stopProfiler: () => Promise<void> = async () => {}
 
   if (spec.kind === 'tcp' || spec.kind === 'tcp-stream') {
-    const socks: net.Socket[] = []
-    for (let i = 0; i < spec.conns; i++) {
-      const sock = net.connect(target.port ?? 0, '127.0.0.1')
-      await once(sock, 'connect')
-      socks.push(sock)
-    }
+    const accepted: net.Socket[] = []
+    const all = deferred<void>()
+    const server = net.createServer(sock => {
+      accepted.push(sock)
+      if (accepted.length === spec.conns) all.resolve()
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    close = async () => { server.close() }
+    report({ type: 'ready', target: { port: (server.address() as net.AddressInfo).port } })
+    await all.promise
     stopProfiler = await startProfiler(profFile)
     begin()
-    await Promise.all(socks.map(async (sock, i) => {
-      const bytes = share(size, socks.length, i)
+    await Promise.all(accepted.map(async (sock, i) => {
+      const bytes = share(size, accepted.length, i)
       const hasher = makeHasher(verify)
       if (spec.kind === 'tcp') {
-        let left = bytes
-        while (left > 0) {
-          const n = Math.min(payload.length, left)
-          left -= n
-          const chunk = n === payload.length ? payload : payload.subarray(0, n)
-          hasher.update(chunk)
-          if (!sock.write(chunk)) await once(sock, 'drain')
-        }
-        sock.end()
-        await once(sock, 'finish')
+        await writeAll(sock, payload, bytes, hasher)
       } else {
         const chunks = function * (): Generator<Buffer> {
           let left = bytes
@@ -639,65 +696,64 @@ async function runSender (spec: PathSpec, size: number, target: { port?: number,
     }))
   } else {
     const node = await makeNode(parseSpec('libp2p-stock'), false)
-    close = async () => { await node.stop() }
     waitClosed = async () => { await untilNoConnections(node) }
-    const ma = multiaddr(target.addr ?? '')
-    const conn = await node.dial(ma)
-    const channels: Array<{ sock: net.Socket, sid: Buffer, key: Buffer }> = []
+    // session id -> key; single use, so a replayed or second connection finds nothing
+    const sessions = new Map<string, Buffer>()
+    const takeKey = (sid: string): Buffer | undefined => {
+      const key = sessions.get(sid)
+      sessions.delete(sid)
+      return key
+    }
+    const channels: Array<{ sock: net.Socket, key: Buffer }> = []
+    const allConnected = deferred<void>()
+    const addChannel = (sock: net.Socket, key: Buffer): void => {
+      channels.push({ sock, key })
+      if (channels.length === spec.conns) allConnected.resolve()
+    }
+    const server: net.Server = spec.rec === 'tls'
+      ? tls.createServer({
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.2',
+        ciphers: tlsPskCiphers(spec.cipher),
+        pskCallback: (_socket, identity) => takeKey(identity) ?? null
+      }, sock => { sock.setNoDelay(true); addChannel(sock, Buffer.alloc(0)) })
+      : net.createServer(sock => {
+        sock.setNoDelay(true)
+        void readExactly(sock, SID_LEN).then(sid => {
+          const key = takeKey(sid.toString('hex'))
+          if (key === undefined) { sock.destroy(); return }
+          addChannel(sock, key)
+        }).catch(() => { sock.destroy() })
+      })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const port = (server.address() as net.AddressInfo).port
+    close = async () => { server.close(); await node.stop() }
+    const conn = await node.dial(multiaddr(target.addr ?? ''))
     for (let i = 0; i < spec.conns; i++) {
-      // one key exchange (and so one key) per data connection
+      // one key exchange, so one key, per data connection
       const stream = await conn.newStream(SIDE_PROTOCOL)
       const lp = lpStream(stream)
       const senderRandom = randomBytes(32)
-      await lp.write(senderRandom)
-      const reply = (await lp.read()).subarray()
+      const sid = randomBytes(SID_LEN)
+      const portBytes = Buffer.alloc(2)
+      portBytes.writeUInt16BE(port)
+      await lp.write(Buffer.concat([senderRandom, sid, portBytes]))
+      const receiverRandom = (await lp.read()).subarray()
+      if (receiverRandom.length !== 32) throw new Error('bad key exchange reply')
+      sessions.set(sid.toString('hex'), deriveKey(senderRandom, receiverRandom, sid, node.peerId.toString(), conn.remotePeer.toString()))
+      await lp.write(Uint8Array.of(1)) // go: the receiver may connect now
       await stream.close()
-      if (reply.length !== 32 + SID_LEN + 2) throw new Error('bad key exchange reply')
-      const receiverRandom = reply.subarray(0, 32)
-      const sid = Buffer.from(reply.subarray(32, 32 + SID_LEN))
-      const port = Buffer.from(reply).readUInt16BE(32 + SID_LEN)
-      const key = deriveKey(senderRandom, receiverRandom, sid, node.peerId.toString(), conn.remotePeer.toString())
-      // the data connection goes to the address of the authenticated libp2p connection's host
-      const host = conn.remoteAddr.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value ?? '127.0.0.1'
-      if (spec.rec === 'tls') {
-        const sock = tls.connect({
-          host,
-          port,
-          minVersion: 'TLSv1.2',
-          maxVersion: 'TLSv1.2',
-          ciphers: tlsPskCiphers(spec.cipher),
-          pskCallback: () => ({ psk: key, identity: sid.toString('hex') }),
-          checkServerIdentity: () => undefined
-        })
-        await once(sock, 'secureConnect')
-        sock.setNoDelay(true)
-        channels.push({ sock, sid, key })
-      } else {
-        const sock = net.connect(port, host)
-        await once(sock, 'connect')
-        sock.setNoDelay(true)
-        channels.push({ sock, sid, key })
-      }
     }
+    await allConnected.promise
     stopProfiler = await startProfiler(profFile)
     begin()
-    await Promise.all(channels.map(async ({ sock, sid, key }, i) => {
+    await Promise.all(channels.map(async ({ sock, key }, i) => {
       const hasher = makeHasher(verify)
-      if (spec.rec === 'tls') {
-        // TLS frames the bytes itself (16 KiB records, OpenSSL AEAD, sequence numbers in the nonce)
-        let left = share(size, channels.length, i)
-        while (left > 0) {
-          const n = Math.min(payload.length, left)
-          left -= n
-          const chunk = n === payload.length ? payload : payload.subarray(0, n)
-          hasher.update(chunk)
-          if (!sock.write(chunk)) await once(sock, 'drain')
-        }
-        sock.end()
-        await once(sock, 'finish')
-      } else {
-        await sendRecords(sock, sid, key, spec.cipher, payload, share(size, channels.length, i), hasher)
-      }
+      const bytes = share(size, channels.length, i)
+      // TLS frames the bytes itself (16 KiB records, OpenSSL AEAD, sequence numbers in the nonce)
+      if (spec.rec === 'tls') await writeAll(sock, payload, bytes, hasher)
+      else await sendRecords(sock, key, spec.cipher, payload, bytes, hasher, spec.slice)
       digests.push(hasher.digest())
     }))
   }
@@ -799,13 +855,18 @@ function startChild (args: string[], profDir: string | undefined, profName: stri
 async function runOnce (spec: PathSpec, size: number, verify: boolean, profDir: string | undefined, run: number): Promise<RunResult> {
   const common = ['--spec', JSON.stringify(spec), '--size', String(size), ...(verify ? ['--verify'] : [])]
   const tag = `${spec.name.replace(/[^a-z0-9=.-]+/gi, '_')}.run${run}`
-  const receiver = startChild(['--role', 'receiver', ...common], profDir, `${tag}.receiver`)
-  let sender: Child | undefined
+  // tcp kinds: the sender (uploader) listens and the receiver connects; otherwise the other way
+  const senderFirst = spec.kind === 'tcp' || spec.kind === 'tcp-stream'
+  const [firstRole, secondRole] = senderFirst ? ['sender', 'receiver'] : ['receiver', 'sender']
+  const first = startChild(['--role', firstRole, ...common], profDir, `${tag}.${firstRole}`)
+  let second: Child | undefined
   const timeoutMs = Math.max(60_000, size / 20e6 * 1000)
-  const timer = setTimeout(() => { receiver.kill(); sender?.kill() }, timeoutMs)
+  const timer = setTimeout(() => { first.kill(); second?.kill() }, timeoutMs)
   try {
-    const ready = await receiver.next('ready')
-    sender = startChild(['--role', 'sender', ...common, '--target', JSON.stringify(ready.target)], profDir, `${tag}.sender`)
+    const ready = await first.next('ready')
+    second = startChild(['--role', secondRole, ...common, '--target', JSON.stringify(ready.target)], profDir, `${tag}.${secondRole}`)
+    const sender = senderFirst ? first : second
+    const receiver = senderFirst ? second : first
     await sender.next('start')
     const ticks0 = readCpuTicks()
     const rdone = await receiver.next('done')
@@ -839,8 +900,8 @@ async function runOnce (spec: PathSpec, size: number, verify: boolean, profDir: 
     return result
   } finally {
     clearTimeout(timer)
-    receiver.kill()
-    sender?.kill()
+    first.kill()
+    second?.kill()
   }
 }
 
@@ -954,8 +1015,9 @@ async function main (): Promise<void> {
   if (values.role === 'receiver' || values.role === 'sender') {
     const spec = JSON.parse(values.spec ?? '{}') as PathSpec
     const profFile = values['prof-file']
-    if (values.role === 'receiver') await runReceiver(spec, size, values.verify, profFile)
-    else await runSender(spec, size, JSON.parse(values.target ?? '{}') as { port?: number, addr?: string }, values.verify, profFile)
+    const target = JSON.parse(values.target ?? '{}') as Target
+    if (values.role === 'receiver') await runReceiver(spec, size, target, values.verify, profFile)
+    else await runSender(spec, size, target, values.verify, profFile)
     process.exit(0)
   }
 

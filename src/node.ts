@@ -68,6 +68,7 @@ export class DamselflyNode {
     const localTasks: LocalTasks = {
       metadata: (taskId) => tasks?.metadata(taskId),
       readBlock: async (taskId, piece, offset, length) => await tasks?.readBlock(taskId, piece, offset, length),
+      held: () => (tasks?.list() ?? []).filter(task => task.bitmap.count > 0).map(task => ({ id: task.id, complete: task.bitmap.complete })),
       ...(config.role === 'seed' ? { fetchForPeer: async (request, signal) => await tasks!.fetchForPeer(request, signal) } : {})
     }
     const swarm = new Swarm({ host: p2p, tasks: localTasks, logger }, {

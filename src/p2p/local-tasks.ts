@@ -9,6 +9,8 @@ export interface LocalTasks {
    * piece is not held (any more).
    */
   readBlock: (taskId: string, piece: number, offset: number, length: number) => Promise<{ data: Buffer, digest?: string } | undefined>
+  /** The tasks held in whole or part, to advertise when the node joins the swarm. */
+  held?: () => Array<{ id: string, complete: boolean }>
   /** Seeds only: fetch (a share of) a task from the origin; resolves once its length is known. */
   fetchForPeer?: (request: FetchRequest, signal: AbortSignal) => Promise<TaskMetadata>
 }

@@ -90,6 +90,12 @@ export class Swarm {
       this.discoverTimer = setTimeout(discover, 200)
     })
     this.discoverTimer = setTimeout(discover, 500)
+    // What this node already holds is advertised once it has someone to tell.
+    const announceHeld = (): void => {
+      this.host.removeEventListener('peer:identify', announceHeld)
+      for (const task of this.tasks.held?.() ?? []) this.announceTask(task.id, task.complete)
+    }
+    this.host.addEventListener('peer:identify', announceHeld)
   }
 
   async stop (): Promise<void> {
