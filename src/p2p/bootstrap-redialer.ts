@@ -1,4 +1,3 @@
-import type { PeerId } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '../logging/logger.js'
 import type { P2PHost } from './host.js'
@@ -67,5 +66,3 @@ function peerIdOf (address: Multiaddr): string | undefined {
   const component = address.getComponents().find(part => part.name === 'p2p')
   return component?.value
 }
-
-export type { PeerId }

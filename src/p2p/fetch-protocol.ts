@@ -1,20 +1,19 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { UpstreamStatusError, UpstreamUnreachableError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
+import { exchange, serveExchange } from './exchange.js'
+import type { P2PHost } from './host.js'
 import type { LocalTasks } from './local-tasks.js'
 import { fetchRequest, fetchResponse, type FetchRequest, type FetchResponse } from './messages.js'
-import type { P2PHost } from './host.js'
 import { protocols } from './protocols.js'
-import { readFrame, wire, writeFrame } from './wire.js'
+import { readFrame, writeFrame } from './wire.js'
 
 const frameBuffer = 8 * 1024 * 1024
 
 /** Seeds: take a fetch request, start (or join) the origin download, answer with metadata. */
 export function handleFetch (tasks: LocalTasks, log: Logger) {
   return async (stream: Stream, connection: Connection): Promise<void> => {
-    const signal = AbortSignal.timeout(60_000)
-    try {
-      const bytes = wire(stream, frameBuffer)
+    await serveExchange(stream, frameBuffer, 60_000, log, async (bytes, signal) => {
       const request = await readFrame(bytes, fetchRequest, signal)
       let response: FetchResponse
       try {
@@ -29,24 +28,13 @@ export function handleFetch (tasks: LocalTasks, log: Logger) {
             : { ok: false, reason: 'error', message: error instanceof Error ? error.message : String(error) }
       }
       await writeFrame(bytes, response, signal)
-      await stream.close({ signal })
-    } catch (error) {
-      log.debug('fetch request failed', { error })
-      stream.abort(error instanceof Error ? error : new Error(String(error)))
-    }
+    })
   }
 }
 
 export async function requestFetch (host: P2PHost, seed: PeerId, request: FetchRequest, signal: AbortSignal): Promise<FetchResponse> {
-  const stream = await host.dialProtocol(seed, protocols.fetch, { signal })
-  try {
-    const bytes = wire(stream, frameBuffer)
+  return await exchange(host, seed, protocols.fetch, frameBuffer, signal, async (bytes) => {
     await writeFrame(bytes, request, signal)
-    const response = await readFrame(bytes, fetchResponse, signal)
-    await stream.close({ signal }).catch(() => {})
-    return response
-  } catch (error) {
-    stream.abort(error instanceof Error ? error : new Error(String(error)))
-    throw error
-  }
+    return await readFrame(bytes, fetchResponse, signal)
+  })
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { Logger } from '../logging/logger.js'
@@ -6,7 +5,8 @@ import type { LocalTasks } from './local-tasks.js'
 import { pieceRequest, pieceResponse, type PieceRequest } from './messages.js'
 import type { P2PHost } from './host.js'
 import { protocols } from './protocols.js'
-import { ProtocolError, readFrame, readPayload, wire, writeFrame } from './wire.js'
+import { exchange, serveExchange } from './exchange.js'
+import { ProtocolError, readFrame, readPayload, writeFrame } from './wire.js'
 
 /** The largest block one request may ask for: memory per stream stays bounded by it. */
 export const maxBlockBytes = 4 * 1024 * 1024
@@ -22,28 +22,22 @@ export interface PieceServerInit {
 /** Serves blocks of held pieces: one request, one response, per stream. */
 export function handlePiece (tasks: LocalTasks, log: Logger, init: PieceServerInit = {}) {
   return async (stream: Stream, _connection: Connection): Promise<void> => {
-    const signal = AbortSignal.timeout(60_000)
-    try {
-      const bytes = wire(stream, 64 * 1024)
+    await serveExchange(stream, 64 * 1024, 60_000, log, async (bytes, signal) => {
       const request = await readFrame(bytes, pieceRequest, signal)
       const block = request.length <= maxBlockBytes
         ? await tasks.readBlock(request.task, request.piece, request.offset, request.length)
         : undefined
       if (block === undefined) {
         await writeFrame(bytes, { ok: false, reason: request.length > maxBlockBytes ? 'bad-request' : 'missing' }, signal)
-      } else {
-        if (init.corruptBlocks === true && block.data.length > 0) block.data[0] = block.data[0]! ^ 0xff
-        await writeFrame(bytes, block.digest === undefined ? { ok: true, length: block.data.length } : { ok: true, length: block.data.length, digest: block.digest }, signal)
-        for (let offset = 0; offset < block.data.length; offset += sendSliceBytes) {
-          await bytes.write(block.data.subarray(offset, offset + sendSliceBytes), { signal })
-        }
-        init.onServed?.(block.data.length)
+        return
       }
-      await stream.close({ signal })
-    } catch (error) {
-      log.debug('piece request failed', { error })
-      stream.abort(error instanceof Error ? error : new Error(String(error)))
-    }
+      if (init.corruptBlocks === true && block.data.length > 0) block.data[0] = block.data[0]! ^ 0xff
+      await writeFrame(bytes, block.digest === undefined ? { ok: true, length: block.data.length } : { ok: true, length: block.data.length, digest: block.digest }, signal)
+      for (let offset = 0; offset < block.data.length; offset += sendSliceBytes) {
+        await bytes.write(block.data.subarray(offset, offset + sendSliceBytes), { signal })
+      }
+      init.onServed?.(block.data.length)
+    })
   }
 }
 
@@ -55,28 +49,12 @@ export interface ReceivedBlock {
 
 /** Fetches one block from `peer`; undefined when the peer no longer has it. */
 export async function requestBlock (host: P2PHost, peer: PeerId, request: PieceRequest, signal: AbortSignal): Promise<ReceivedBlock | undefined> {
-  const stream = await host.dialProtocol(peer, protocols.piece, { signal })
-  try {
-    const bytes = wire(stream, request.length + 64 * 1024)
+  return await exchange(host, peer, protocols.piece, request.length + 64 * 1024, signal, async (bytes) => {
     await writeFrame(bytes, request, signal)
     const response = await readFrame(bytes, pieceResponse, signal)
-    if (!response.ok) {
-      await stream.close({ signal }).catch(() => {})
-      return undefined
-    }
+    if (!response.ok) return undefined
     if (response.length !== request.length) throw new ProtocolError(`peer answered ${response.length} bytes for a ${request.length}-byte block`)
     const data = await readPayload(bytes, response.length, signal)
-    await stream.close({ signal }).catch(() => {})
     return response.digest === undefined ? { data } : { data, digest: response.digest }
-  } catch (error) {
-    stream.abort(error instanceof Error ? error : new Error(String(error)))
-    throw error
-  }
-}
-
-/** sha256 of chunks, for callers that verify whole pieces. */
-export function sha256Of (chunks: Iterable<Uint8Array>): string {
-  const hash = createHash('sha256')
-  for (const chunk of chunks) hash.update(chunk)
-  return hash.digest('hex')
+  })
 }

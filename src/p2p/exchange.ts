@@ -1,0 +1,32 @@
+import type { PeerId, Stream } from '@libp2p/interface'
+import type { Logger } from '../logging/logger.js'
+import type { P2PHost } from './host.js'
+import { wire, type Wire } from './wire.js'
+
+/**
+ * One request/response exchange on a fresh stream: dial, run `talk`, close. Any failure resets
+ * the stream, so the other side never mistakes a broken exchange for a finished one.
+ */
+export async function exchange<T> (host: P2PHost, peer: PeerId, protocol: string, maxBufferBytes: number, signal: AbortSignal, talk: (bytes: Wire) => Promise<T>): Promise<T> {
+  const stream = await host.dialProtocol(peer, protocol, { signal })
+  try {
+    const result = await talk(wire(stream, maxBufferBytes))
+    await stream.close({ signal }).catch(() => {})
+    return result
+  } catch (error) {
+    stream.abort(error instanceof Error ? error : new Error(String(error)))
+    throw error
+  }
+}
+
+/** The handler side of `exchange`: bounded in time, failures reset the stream and are logged. */
+export async function serveExchange (stream: Stream, maxBufferBytes: number, timeoutMs: number, log: Logger, talk: (bytes: Wire, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const signal = AbortSignal.timeout(timeoutMs)
+  try {
+    await talk(wire(stream, maxBufferBytes), signal)
+    await stream.close({ signal })
+  } catch (error) {
+    log.debug('peer request failed', { error })
+    stream.abort(error instanceof Error ? error : new Error(String(error)))
+  }
+}
