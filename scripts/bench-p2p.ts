@@ -18,7 +18,9 @@ import '../src/polyfill.js'
  *   conns=1        TCP / libp2p connections (a second libp2p connection to the same peer needs
  *                  dial(addr, { force: true }))
  *   window=16m     yamux maxStreamWindowSize;  iwindow=256k  yamux initialStreamWindowSize
- *   crypto=default noise crypto: default (node:crypto for >=1200 B) | node | js (@noble, pure JS)
+ *   crypto=default noise crypto: default (node:crypto for >=1200 B) | node | js (@noble, pure JS) |
+ *                  concat (default, but each encrypted message is one Buffer, not a list of
+ *                  pieces: the TCP layer writes every piece with its own socket.write)
  *   nodelay=true   TCP_NODELAY on libp2p sockets (the @libp2p/tcp default)
  *   enc=noise|tls  mux=yamux|mplex   (tls and mplex need @libp2p/tls / @libp2p/mplex installed;
  *                  they are not project dependencies)
@@ -26,7 +28,10 @@ import '../src/polyfill.js'
  *   onread=false   receiver reads into one reused buffer (net onread); default true for side
  *   slice=256k     side kind: bytes per cipher update() (encrypt and decrypt)
  *   rbuf=1m        receive buffer with onread
- *   rec=aead | tls (side kind: own AEAD records, or node:tls TLS 1.2 with the derived key as PSK:
+ *   rec=aead | async | tls
+ *                  async: the same records, AES-256-GCM through WebCrypto (crypto.subtle), whose
+ *                  jobs run on the libuv thread pool: crypto leaves the event loop; depth=4 records
+ *                  in flight per connection (side kind: own AEAD records, or node:tls TLS 1.2 with the derived key as PSK:
  *                  PSK-AES256-GCM-SHA384 or ECDHE-PSK-CHACHA20-POLY1305; Node has no TLS 1.3 PSK)
  *
  * The `side` kind is the "noise-authenticated side channel": a libp2p stream (tcp+noise+yamux)
@@ -41,7 +46,7 @@ import '../src/polyfill.js'
  * more than CORES of CPU during it; 0.25 and 4: the median is taken over the least-disturbed tries).
  */
 import { spawn } from 'node:child_process'
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, webcrypto } from 'node:crypto'
 import type { CipherGCMTypes, DecipherGCM, CipherGCM, Hash } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -53,7 +58,7 @@ import { pipeline } from 'node:stream/promises'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { noise } from '@chainsafe/libp2p-noise'
+import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { defaultCrypto, nodeCrypto, pureJsCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -80,7 +85,7 @@ interface PathSpec {
   window?: number
   /** yamux initialStreamWindowSize (undefined = yamux default, 256 KiB) */
   iwindow?: number
-  crypto: 'default' | 'node' | 'js'
+  crypto: 'default' | 'node' | 'js' | 'concat'
   /** connection encrypter: noise, or tls (@libp2p/tls, not a project dependency: install it first) */
   enc: 'noise' | 'tls'
   /** stream muxer: yamux, or mplex (@libp2p/mplex, not a project dependency: install it first) */
@@ -94,7 +99,9 @@ interface PathSpec {
   /** receive buffer size with onread */
   rbuf: number
   /** side kind: record layer, own AEAD records (aead) or TLS 1.2 with the derived key as PSK (tls) */
-  rec: 'aead' | 'tls'
+  rec: 'aead' | 'async' | 'tls'
+  /** side kind, rec=async: records being encrypted / decrypted at once */
+  depth: number
 }
 
 const KiB = 1024
@@ -112,6 +119,7 @@ const PRESETS: Record<string, string> = {
   'libp2p-best': 'libp2p:write=1m:iwindow=16m:window=16m',
   'side-aes': 'side:write=1m:cipher=aes-256-gcm',
   'side-chacha': 'side:write=1m:cipher=chacha20-poly1305',
+  'side-async': 'side:write=1m:rec=async',
   'side-tls-psk': 'side:write=1m:rec=tls:cipher=aes-256-gcm'
 }
 const DEFAULT_PATHS = ['tcp', 'libp2p-stock', 'libp2p-best', 'side-aes']
@@ -135,7 +143,7 @@ function parseSpec (text: string): PathSpec {
   if (kind !== 'tcp' && kind !== 'tcp-stream' && kind !== 'libp2p' && kind !== 'side') {
     throw new Error(`unknown path "${text}" (presets: ${Object.keys(PRESETS).join(', ')})`)
   }
-  const spec: PathSpec = { name: text, kind, write: 64 * KiB, conns: 1, streams: 1, crypto: 'default', enc: 'noise', mux: 'yamux', nodelay: true, cipher: 'aes-256-gcm', rec: 'aead', onread: kind === 'side', slice: 256 * KiB, rbuf: 1 * MiB }
+  const spec: PathSpec = { name: text, kind, write: 64 * KiB, conns: 1, streams: 1, crypto: 'default', enc: 'noise', mux: 'yamux', nodelay: true, cipher: 'aes-256-gcm', rec: 'aead', onread: kind === 'side', slice: 256 * KiB, rbuf: 1 * MiB, depth: 4 }
   for (const pair of pairs) {
     const [key, value = ''] = pair.split('=')
     switch (key) {
@@ -146,7 +154,7 @@ function parseSpec (text: string): PathSpec {
       case 'iwindow': spec.iwindow = parseSize(value); break
       case 'nodelay': spec.nodelay = value !== 'false'; break
       case 'crypto':
-        if (value !== 'default' && value !== 'node' && value !== 'js') throw new Error(`bad crypto: ${value}`)
+        if (value !== 'default' && value !== 'node' && value !== 'js' && value !== 'concat') throw new Error(`bad crypto: ${value}`)
         spec.crypto = value
         break
       case 'enc':
@@ -159,9 +167,10 @@ function parseSpec (text: string): PathSpec {
         break
       case 'onread': spec.onread = value !== 'false'; break
       case 'slice': spec.slice = parseSize(value); break
+      case 'depth': spec.depth = Number(value); break
       case 'rbuf': spec.rbuf = parseSize(value); break
       case 'rec':
-        if (value !== 'aead' && value !== 'tls') throw new Error(`bad rec: ${value}`)
+        if (value !== 'aead' && value !== 'async' && value !== 'tls') throw new Error(`bad rec: ${value}`)
         spec.rec = value
         break
       case 'cipher':
@@ -171,7 +180,8 @@ function parseSpec (text: string): PathSpec {
       default: throw new Error(`unknown key "${key ?? ''}" in path "${text}"`)
     }
   }
-  if (!(spec.conns >= 1 && spec.streams >= 1 && spec.write >= 1)) throw new Error(`bad path: ${text}`)
+  if (!(spec.conns >= 1 && spec.streams >= 1 && spec.write >= 1 && spec.depth >= 1)) throw new Error(`bad path: ${text}`)
+  if (spec.rec === 'async' && spec.cipher !== 'aes-256-gcm') throw new Error('rec=async is AES-256-GCM only (WebCrypto has no ChaCha20-Poly1305 on Node 20)')
   return spec
 }
 
@@ -249,12 +259,26 @@ function peakRssMB (): number {
 
 function byteLength (chunk: { byteLength: number }): number { return chunk.byteLength }
 
+/** noise's default crypto, except that an encrypted message comes back as one contiguous Buffer */
+const concatCrypto: ICryptoInterface = {
+  ...defaultCrypto,
+  chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
+    if (plaintext.byteLength < 1200) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
+    const cipher = createCipheriv('chacha20-poly1305', k, nonce, { authTagLength: TAG_LEN })
+    cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
+    const parts: Buffer[] = []
+    for (const buf of plaintext instanceof Uint8Array ? [plaintext] : plaintext) parts.push(cipher.update(buf))
+    parts.push(cipher.final(), cipher.getAuthTag())
+    return Buffer.concat(parts)
+  }
+}
+
 async function makeNode (spec: PathSpec, listen: boolean): Promise<Libp2p> {
-  const crypto = spec.crypto === 'js'
+  const crypto: ICryptoInterface | undefined = spec.crypto === 'js'
     ? pureJsCrypto
     : spec.crypto === 'node'
       ? { ...defaultCrypto, chaCha20Poly1305Encrypt: nodeCrypto.chaCha20Poly1305Encrypt, chaCha20Poly1305Decrypt: nodeCrypto.chaCha20Poly1305Decrypt }
-      : undefined
+      : spec.crypto === 'concat' ? concatCrypto : undefined
   const streamOptions: { initialStreamWindowSize?: number, maxStreamWindowSize?: number } = {}
   if (spec.iwindow !== undefined) streamOptions.initialStreamWindowSize = spec.iwindow
   if (spec.window !== undefined) streamOptions.maxStreamWindowSize = Math.max(spec.window, spec.iwindow ?? 0)
@@ -404,6 +428,124 @@ class RecordReader {
   }
 }
 
+type AesKey = webcrypto.CryptoKey
+
+async function importAesKey (key: Buffer, use: 'encrypt' | 'decrypt'): Promise<AesKey> {
+  return await webcrypto.subtle.importKey('raw', key, { name: 'AES-GCM' }, false, [use])
+}
+
+function aesParams (seq: bigint, header: Buffer): webcrypto.AesGcmParams {
+  return { name: 'AES-GCM', iv: nonceFor(seq), additionalData: header, tagLength: TAG_LEN * 8 }
+}
+
+/**
+ * The same record format, AES-256-GCM through WebCrypto: each encrypt/decrypt is a job on the libuv
+ * thread pool, so up to `depth` records are sealed or opened off the event loop, in parallel with
+ * the socket work. WebCrypto's output is ciphertext || tag, the record layout itself.
+ */
+async function sendRecordsAsync (sock: net.Socket, key: AesKey, payload: Buffer, bytes: number, hasher: Hasher, depth: number): Promise<void> {
+  const queue: Array<{ header: Buffer, sealed: Promise<ArrayBuffer> }> = []
+  let seq = 0n
+  let left = bytes
+  while (left > 0 || queue.length > 0) {
+    while (left > 0 && queue.length < depth) {
+      const n = Math.min(payload.length, left)
+      left -= n
+      const header = Buffer.allocUnsafe(4)
+      header.writeUInt32BE(((left === 0 ? FINAL_FLAG : 0) | n) >>> 0, 0)
+      const plain = n === payload.length ? payload : payload.subarray(0, n)
+      hasher.update(plain)
+      queue.push({ header, sealed: webcrypto.subtle.encrypt(aesParams(seq++, header), key, plain) })
+    }
+    const next = queue.shift()
+    if (next === undefined) break
+    const sealed = Buffer.from(await next.sealed)
+    sock.cork()
+    sock.write(next.header)
+    const ok = sock.write(sealed)
+    sock.uncork()
+    if (!ok && sock.writableLength > 4 * MiB) await once(sock, 'drain')
+  }
+  sock.end()
+  await once(sock, 'finish')
+}
+
+class AsyncRecordReader {
+  private readonly header = Buffer.alloc(4)
+  private headerLen = 0
+  private body: Buffer | undefined
+  private bodyLen = 0
+  private final = false
+  private seq = 0n
+  private done = false
+  private readonly queue: Array<{ opened: Promise<ArrayBuffer>, final: boolean }> = []
+  private delivering = false
+  onRoom: () => void = () => {}
+  constructor (
+    private readonly key: AesKey,
+    private readonly depth: number,
+    private readonly deliver: (plaintext: Buffer) => void,
+    private readonly onEnd: () => void,
+    private readonly fail: (err: unknown) => void
+  ) {}
+
+  get ended (): boolean { return this.done }
+
+  /** returns false when `depth` records are being decrypted: the caller pauses the socket */
+  push (chunk: Buffer): boolean {
+    let off = 0
+    while (off < chunk.length) {
+      if (this.done) throw new Error('data after final record')
+      if (this.body === undefined) {
+        const take = Math.min(4 - this.headerLen, chunk.length - off)
+        chunk.copy(this.header, this.headerLen, off, off + take)
+        this.headerLen += take
+        off += take
+        if (this.headerLen < 4) break
+        const word = this.header.readUInt32BE(0)
+        this.final = (word & FINAL_FLAG) !== 0
+        this.body = Buffer.allocUnsafe((word & ~FINAL_FLAG) + TAG_LEN)
+        this.bodyLen = 0
+        continue
+      }
+      // one copy into the record buffer: WebCrypto needs the whole record at once
+      const take = Math.min(this.body.length - this.bodyLen, chunk.length - off)
+      chunk.copy(this.body, this.bodyLen, off, off + take)
+      this.bodyLen += take
+      off += take
+      if (this.bodyLen < this.body.length) break
+      const header = Buffer.from(this.header)
+      this.queue.push({ opened: webcrypto.subtle.decrypt(aesParams(this.seq++, header), this.key, this.body), final: this.final })
+      if (this.final) this.done = true
+      this.body = undefined
+      this.headerLen = 0
+      void this.drain()
+    }
+    return this.queue.length < this.depth
+  }
+
+  private async drain (): Promise<void> {
+    if (this.delivering) return
+    this.delivering = true
+    try {
+      while (this.queue.length > 0) {
+        const next = this.queue[0]
+        if (next === undefined) break
+        // rejects (OperationError) if a record was forged, replayed, reordered or truncated
+        const plain = Buffer.from(await next.opened)
+        this.queue.shift()
+        this.deliver(plain)
+        if (next.final) this.onEnd()
+        if (this.queue.length === this.depth - 1) this.onRoom()
+      }
+    } catch (err) {
+      this.fail(err)
+    } finally {
+      this.delivering = false
+    }
+  }
+}
+
 function tlsPskCiphers (cipher: AeadCipher): string {
   return cipher === 'aes-256-gcm' ? 'PSK-AES256-GCM-SHA384' : 'ECDHE-PSK-CHACHA20-POLY1305'
 }
@@ -454,13 +596,14 @@ function hostOf (conn: Connection): string {
 }
 
 /** Connect for receiving; with spec.onread, socket reads land in one reused buffer (no allocation). */
-function connectReceiving (spec: PathSpec, port: number, host: string, onChunk: (chunk: Buffer) => void): net.Socket {
+function connectReceiving (spec: PathSpec, port: number, host: string, onChunk: (chunk: Buffer) => boolean | undefined): net.Socket {
   if (spec.onread) {
     const buffer = Buffer.allocUnsafe(spec.rbuf)
-    return net.connect({ port, host, onread: { buffer, callback: (n: number) => { onChunk(buffer.subarray(0, n)); return true } } })
+    // returning false pauses the socket (the async reader does so while its queue is full)
+    return net.connect({ port, host, onread: { buffer, callback: (n: number) => onChunk(buffer.subarray(0, n)) !== false } })
   }
   const sock = net.connect(port, host)
-  sock.on('data', onChunk)
+  sock.on('data', (chunk: Buffer) => { if (onChunk(chunk) === false) sock.pause() })
   return sock
 }
 
@@ -501,7 +644,7 @@ async function runReceiver (spec: PathSpec, size: number, target: Target, verify
       const hasher = makeHasher(verify)
       let sock: net.Socket
       if (spec.kind === 'tcp') {
-        sock = connectReceiving(spec, target.port ?? 0, '127.0.0.1', chunk => { hasher.update(chunk); sink.add(chunk.length) })
+        sock = connectReceiving(spec, target.port ?? 0, '127.0.0.1', chunk => { hasher.update(chunk); sink.add(chunk.length); return true })
         sock.on('end', () => { sink.digests.push(hasher.digest()) })
       } else {
         const s = net.connect(target.port ?? 0, '127.0.0.1')
@@ -564,10 +707,21 @@ async function runReceiver (spec: PathSpec, size: number, target: Target, verify
           sock.on('end', () => { sink.digests.push(hasher.digest()) })
           sock.on('error', fail)
           socks.push(sock)
+        } else if (spec.rec === 'async') {
+          const reader = new AsyncRecordReader(await importAesKey(key, 'decrypt'), spec.depth, plain => { hasher.update(plain); sink.add(plain.length) }, () => { sink.digests.push(hasher.digest()) }, fail)
+          const sock: net.Socket = connectReceiving(spec, port, host, chunk => {
+            try { return reader.push(chunk) } catch (err) { sock.destroy(); fail(err); return false }
+          })
+          reader.onRoom = () => { sock.resume() }
+          sock.on('connect', () => { sock.setNoDelay(true); sock.write(sid) })
+          sock.on('end', () => { if (!reader.ended) fail(new Error('data connection ended before the final record')) })
+          sock.on('error', fail)
+          socks.push(sock)
         } else {
           const reader = new RecordReader(spec.cipher, key, plain => { hasher.update(plain); sink.add(plain.length) }, () => { sink.digests.push(hasher.digest()) }, spec.slice)
           const sock: net.Socket = connectReceiving(spec, port, host, chunk => {
             try { reader.push(chunk) } catch (err) { sock.destroy(); fail(err) }
+            return true
           })
           sock.on('connect', () => { sock.setNoDelay(true); sock.write(sid) })
           sock.on('end', () => { if (!reader.ended) fail(new Error('data connection ended before the final record')) })
@@ -753,6 +907,7 @@ async function runSender (spec: PathSpec, size: number, target: Target, verify: 
       const bytes = share(size, channels.length, i)
       // TLS frames the bytes itself (16 KiB records, OpenSSL AEAD, sequence numbers in the nonce)
       if (spec.rec === 'tls') await writeAll(sock, payload, bytes, hasher)
+      else if (spec.rec === 'async') await sendRecordsAsync(sock, await importAesKey(key, 'encrypt'), payload, bytes, hasher, spec.depth)
       else await sendRecords(sock, key, spec.cipher, payload, bytes, hasher, spec.slice)
       digests.push(hasher.digest())
     }))
