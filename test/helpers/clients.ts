@@ -23,13 +23,16 @@ export interface ClientInit {
   headers?: Record<string, string>
   keepBody?: boolean
   method?: string
+  /** curl only: write the body to /dev/null and skip hashing, to time the transfer alone. */
+  discard?: boolean
 }
 
 /** curl, exactly as a user would run it; the body is hashed as it streams. */
 export async function curl (url: string, init: ClientInit = {}): Promise<DownloadResult> {
   const folder = await mkdtemp(join(tmpdir(), 'damselfly-curl-'))
   const headerFile = join(folder, 'headers')
-  const args = ['-sS', '--dump-header', headerFile, '-o', '-']
+  const args = ['-sS', '--dump-header', headerFile, '-o', init.discard === true ? '/dev/null' : '-']
+  if (init.discard === true) args.push('-w', '%{size_download}')
   if (init.proxy !== undefined) args.push('--proxy', init.proxy)
   if (init.method === 'HEAD') args.push('--head')
   else if (init.method !== undefined) args.push('-X', init.method)
@@ -44,12 +47,14 @@ export async function curl (url: string, init: ClientInit = {}): Promise<Downloa
     child.stdout.on('data', (chunk: Buffer) => {
       hash.update(chunk)
       bytes += chunk.length
-      if (init.keepBody === true) kept.push(chunk)
+      if (init.keepBody === true || init.discard === true) kept.push(chunk)
     })
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
     const code = await new Promise<number>((resolve) => { child.on('close', (exitCode) => { resolve(exitCode ?? -1) }) })
     const { status, headers } = parseHeaderDump(await readFile(headerFile, 'latin1').catch(() => ''))
-    const result: DownloadResult = { status, headers, bytes, sha256: hash.digest('hex') }
+    const result: DownloadResult = init.discard === true
+      ? { status, headers, bytes: Number(Buffer.concat(kept.length > 0 ? kept : []).toString() || 0), sha256: '' }
+      : { status, headers, bytes, sha256: hash.digest('hex') }
     if (init.keepBody === true) result.body = Buffer.concat(kept)
     if (code !== 0) result.error = `curl exit ${code}: ${stderr.trim()}`
     return result
