@@ -28,7 +28,11 @@ import '../src/polyfill.js'
  *   onread=false   receiver reads into one reused buffer (net onread); default true for side
  *   slice=256k     side kind: bytes per cipher update() (encrypt and decrypt)
  *   rbuf=1m        receive buffer with onread
- *   rec=aead | async | tls
+ *   malloc=default | tuned   tuned: run both processes with GLIBC_TUNABLES=${MALLOC_TUNED}
+ *                  (no mmap/munmap per large Buffer: fewer page faults; any kind)
+ *   rec=aead | async | tls | plain
+ *                  plain: the session id is checked, then the bytes flow unencrypted (integrity
+ *                  then rests on the piece hashes alone)
  *                  async: the same records, AES-256-GCM through WebCrypto (crypto.subtle), whose
  *                  jobs run on the libuv thread pool: crypto leaves the event loop; depth=4 records
  *                  in flight per connection (side kind: own AEAD records, or node:tls TLS 1.2 with the derived key as PSK:
@@ -99,13 +103,19 @@ interface PathSpec {
   /** receive buffer size with onread */
   rbuf: number
   /** side kind: record layer, own AEAD records (aead) or TLS 1.2 with the derived key as PSK (tls) */
-  rec: 'aead' | 'async' | 'tls'
+  rec: 'aead' | 'async' | 'tls' | 'plain'
+  /** tuned: children run with GLIBC_TUNABLES that stop glibc from mmap'ing (and unmapping) every
+   * buffer of 128 KiB+, see MALLOC_TUNED */
+  malloc: 'default' | 'tuned'
   /** side kind, rec=async: records being encrypted / decrypted at once */
   depth: number
 }
 
 const KiB = 1024
 const MiB = 1024 * KiB
+
+/** keep buffers up to 8 MiB on the heap and do not give freed memory back at once */
+const MALLOC_TUNED = 'glibc.malloc.mmap_threshold=8388608:glibc.malloc.trim_threshold=268435456'
 
 const PRESETS: Record<string, string> = {
   tcp: 'tcp:write=1m',
@@ -116,13 +126,17 @@ const PRESETS: Record<string, string> = {
   'libp2p-stock': 'libp2p:write=64k',
   'libp2p-4streams': 'libp2p:write=64k:streams=4',
   // best found on the 2-core loopback machine, see docs/p2p-throughput.md
-  'libp2p-best': 'libp2p:write=1m:iwindow=16m:window=16m',
+  'libp2p-best': 'libp2p:write=1m:iwindow=16m',
   'side-aes': 'side:write=1m:cipher=aes-256-gcm',
   'side-chacha': 'side:write=1m:cipher=chacha20-poly1305',
+  'side-chacha-tuned': 'side:write=1m:cipher=chacha20-poly1305:malloc=tuned',
+  'side-plain-tuned': 'side:write=1m:rec=plain:malloc=tuned',
+  'tcp-tuned': 'tcp:write=1m:malloc=tuned',
+  'libp2p-best-tuned': 'libp2p:write=1m:iwindow=16m:malloc=tuned',
   'side-async': 'side:write=1m:rec=async',
   'side-tls-psk': 'side:write=1m:rec=tls:cipher=aes-256-gcm'
 }
-const DEFAULT_PATHS = ['tcp', 'libp2p-stock', 'libp2p-best', 'side-aes']
+const DEFAULT_PATHS = ['tcp', 'tcp-onread', 'libp2p-stock', 'libp2p-best', 'side-chacha', 'side-chacha-tuned', 'side-plain-tuned']
 
 function parseSize (text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?$/i.exec(text.trim())
@@ -143,7 +157,7 @@ function parseSpec (text: string): PathSpec {
   if (kind !== 'tcp' && kind !== 'tcp-stream' && kind !== 'libp2p' && kind !== 'side') {
     throw new Error(`unknown path "${text}" (presets: ${Object.keys(PRESETS).join(', ')})`)
   }
-  const spec: PathSpec = { name: text, kind, write: 64 * KiB, conns: 1, streams: 1, crypto: 'default', enc: 'noise', mux: 'yamux', nodelay: true, cipher: 'aes-256-gcm', rec: 'aead', onread: kind === 'side', slice: 256 * KiB, rbuf: 1 * MiB, depth: 4 }
+  const spec: PathSpec = { name: text, kind, write: 64 * KiB, conns: 1, streams: 1, crypto: 'default', enc: 'noise', mux: 'yamux', nodelay: true, cipher: 'aes-256-gcm', rec: 'aead', onread: kind === 'side', slice: 256 * KiB, rbuf: 1 * MiB, depth: 4, malloc: 'default' }
   for (const pair of pairs) {
     const [key, value = ''] = pair.split('=')
     switch (key) {
@@ -168,9 +182,13 @@ function parseSpec (text: string): PathSpec {
       case 'onread': spec.onread = value !== 'false'; break
       case 'slice': spec.slice = parseSize(value); break
       case 'depth': spec.depth = Number(value); break
+      case 'malloc':
+        if (value !== 'default' && value !== 'tuned') throw new Error(`bad malloc: ${value}`)
+        spec.malloc = value
+        break
       case 'rbuf': spec.rbuf = parseSize(value); break
       case 'rec':
-        if (value !== 'aead' && value !== 'async' && value !== 'tls') throw new Error(`bad rec: ${value}`)
+        if (value !== 'aead' && value !== 'async' && value !== 'tls' && value !== 'plain') throw new Error(`bad rec: ${value}`)
         spec.rec = value
         break
       case 'cipher':
@@ -707,6 +725,12 @@ async function runReceiver (spec: PathSpec, size: number, target: Target, verify
           sock.on('end', () => { sink.digests.push(hasher.digest()) })
           sock.on('error', fail)
           socks.push(sock)
+        } else if (spec.rec === 'plain') {
+          const sock: net.Socket = connectReceiving(spec, port, host, chunk => { hasher.update(chunk); sink.add(chunk.length); return true })
+          sock.on('connect', () => { sock.setNoDelay(true); sock.write(sid) })
+          sock.on('end', () => { sink.digests.push(hasher.digest()) })
+          sock.on('error', fail)
+          socks.push(sock)
         } else if (spec.rec === 'async') {
           const reader = new AsyncRecordReader(await importAesKey(key, 'decrypt'), spec.depth, plain => { hasher.update(plain); sink.add(plain.length) }, () => { sink.digests.push(hasher.digest()) }, fail)
           const sock: net.Socket = connectReceiving(spec, port, host, chunk => {
@@ -906,7 +930,7 @@ async function runSender (spec: PathSpec, size: number, target: Target, verify: 
       const hasher = makeHasher(verify)
       const bytes = share(size, channels.length, i)
       // TLS frames the bytes itself (16 KiB records, OpenSSL AEAD, sequence numbers in the nonce)
-      if (spec.rec === 'tls') await writeAll(sock, payload, bytes, hasher)
+      if (spec.rec === 'tls' || spec.rec === 'plain') await writeAll(sock, payload, bytes, hasher)
       else if (spec.rec === 'async') await sendRecordsAsync(sock, await importAesKey(key, 'encrypt'), payload, bytes, hasher, spec.depth)
       else await sendRecords(sock, key, spec.cipher, payload, bytes, hasher, spec.slice)
       digests.push(hasher.digest())
@@ -974,9 +998,9 @@ interface Child {
   kill: () => void
 }
 
-function startChild (args: string[], profDir: string | undefined, profName: string): Child {
+function startChild (args: string[], profDir: string | undefined, profName: string, env: NodeJS.ProcessEnv): Child {
   const profArgs = profDir === undefined ? [] : ['--prof-file', join(profDir, `${profName}.cpuprofile`)]
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, ...profArgs], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, ...profArgs], { stdio: ['ignore', 'pipe', 'inherit'], env })
   const messages: Array<Record<string, unknown>> = []
   const waiters: Array<{ type: string, d: Deferred<Record<string, unknown>> }> = []
   const exited = deferred<number | null>()
@@ -1013,13 +1037,14 @@ async function runOnce (spec: PathSpec, size: number, verify: boolean, profDir: 
   // tcp kinds: the sender (uploader) listens and the receiver connects; otherwise the other way
   const senderFirst = spec.kind === 'tcp' || spec.kind === 'tcp-stream'
   const [firstRole, secondRole] = senderFirst ? ['sender', 'receiver'] : ['receiver', 'sender']
-  const first = startChild(['--role', firstRole, ...common], profDir, `${tag}.${firstRole}`)
+  const env = spec.malloc === 'tuned' ? { ...process.env, GLIBC_TUNABLES: MALLOC_TUNED } : process.env
+  const first = startChild(['--role', firstRole, ...common], profDir, `${tag}.${firstRole}`, env)
   let second: Child | undefined
   const timeoutMs = Math.max(60_000, size / 20e6 * 1000)
   const timer = setTimeout(() => { first.kill(); second?.kill() }, timeoutMs)
   try {
     const ready = await first.next('ready')
-    second = startChild(['--role', secondRole, ...common, '--target', JSON.stringify(ready.target)], profDir, `${tag}.${secondRole}`)
+    second = startChild(['--role', secondRole, ...common, '--target', JSON.stringify(ready.target)], profDir, `${tag}.${secondRole}`, env)
     const sender = senderFirst ? first : second
     const receiver = senderFirst ? second : first
     await sender.next('start')
