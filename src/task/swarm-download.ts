@@ -41,6 +41,7 @@ export interface SwarmDownloadInit {
 const originId = 'origin'
 const blockTimeoutMs = 30_000
 const refreshMs = 1000
+const searchEveryTicks = 10
 const haveFlushMs = 200
 
 /**
@@ -57,6 +58,9 @@ export class SwarmDownload {
   private readonly expected: Array<string | null>
   private readonly busy = new Set<number>()
   private readonly peers = new Set<string>()
+  /** Holders that have the whole task: nothing new to learn from them. */
+  private readonly completeHolders = new Set<string>()
+  private ticks = 0
   private originActive = 0
   private peerRequests = 0
   private originError?: unknown
@@ -117,6 +121,7 @@ export class SwarmDownload {
   private learn (peer: string, meta: TaskMetadata): void {
     if (meta.length !== this.task.length || meta.pieceSize !== this.task.plan.pieceSize) return
     this.peers.add(peer)
+    if (meta.complete) this.completeHolders.add(peer)
     this.picker.peerBitmap(peer, Bitmap.fromBase64(this.task.plan.pieceCount, meta.bitmap))
     meta.digests.forEach((digest, index) => {
       if (digest !== null && index < this.expected.length && this.expected[index] === null) this.expected[index] = digest
@@ -282,9 +287,18 @@ export class SwarmDownload {
       this.picker.failed(peerId, index, 'timeout')
       if (peerId !== originId) this.components.scores.failed(peerId, 'timeout')
     }
+    // Known holders are re-read every tick (gossip loses messages); a search for new holders
+    // among all connected peers and on the DHT is costlier and runs every tenth tick.
+    this.ticks++
     try {
-      const holders = await this.components.swarm.findHolders(this.task.id, this.signal, refreshMs)
-      for (const holder of holders) this.learn(holder.peer, holder.meta)
+      if (this.ticks % searchEveryTicks === 0) {
+        for (const holder of await this.components.swarm.findHolders(this.task.id, this.signal, refreshMs)) this.learn(holder.peer, holder.meta)
+      } else {
+        await Promise.all([...this.peers].filter(peer => this.wantsFrom(peer)).map(async (peer) => {
+          const meta = await this.components.swarm.meta(peer, this.task.id, AbortSignal.any([this.signal, AbortSignal.timeout(refreshMs)])).catch(() => undefined)
+          if (meta !== undefined) this.learn(peer, meta)
+        }))
+      }
     } catch {}
     const idle = this.busy.size === 0 && this.originActive === 0
     if (idle && Date.now() - this.lastAnyProgress > this.init.stallMs * 6) {
@@ -292,6 +306,11 @@ export class SwarmDownload {
       return
     }
     this.pump()
+  }
+
+  /** A holder worth re-reading: it has not told us it holds everything. */
+  private wantsFrom (peer: string): boolean {
+    return !this.completeHolders.has(peer)
   }
 
   private finish (): void {
