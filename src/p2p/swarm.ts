@@ -108,16 +108,44 @@ export class Swarm {
     return [...new Set(this.host.getConnections().map(connection => connection.remotePeer.toString()))]
   }
 
-  /** Seeds in reach (ourselves included when we are one): peers that speak the fetch protocol. */
+  /**
+   * Seeds in reach (ourselves included when we are one): peers that speak the fetch protocol.
+   * A peer met a moment ago may not have been identified yet: it gets up to a second.
+   */
   async liveSeeds (): Promise<string[]> {
     const seeds = this.isSeed ? [this.peerId] : []
     await Promise.all(this.connectedPeers().map(async (peer) => {
-      try {
-        const record = await this.host.peerStore.get(peerIdFromString(peer))
-        if (record.protocols.includes(protocols.fetch)) seeds.push(peer)
-      } catch {}
+      let protocolsOfPeer = await this.protocolsOf(peer)
+      if (protocolsOfPeer.length === 0) {
+        await this.identified(peer, 1000)
+        protocolsOfPeer = await this.protocolsOf(peer)
+      }
+      if (protocolsOfPeer.includes(protocols.fetch)) seeds.push(peer)
     }))
     return seeds
+  }
+
+  private async protocolsOf (peer: string): Promise<string[]> {
+    try {
+      return (await this.host.peerStore.get(peerIdFromString(peer))).protocols
+    } catch {
+      return []
+    }
+  }
+
+  private async identified (peer: string, timeoutMs: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.host.removeEventListener('peer:identify', onIdentify)
+        resolve()
+      }
+      const onIdentify = (event: CustomEvent<{ peerId: PeerId }>): void => {
+        if (event.detail.peerId.toString() === peer) done()
+      }
+      const timer = setTimeout(done, timeoutMs)
+      this.host.addEventListener('peer:identify', onIdentify)
+    })
   }
 
   /**
