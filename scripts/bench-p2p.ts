@@ -8,9 +8,9 @@ import '../src/polyfill.js'
  *
  *   node dist/scripts/bench-p2p.js                      # default paths, 1 GiB, 3 runs, median
  *   node dist/scripts/bench-p2p.js --size 256MiB --runs 1
- *   node dist/scripts/bench-p2p.js --paths tcp,libp2p-stock,'libp2p:window=16m:write=1m:conns=2'
+ *   node dist/scripts/bench-p2p.js --paths tcp,libp2p-stock,'libp2p:iwindow=16m:write=1m:conns=2'
  *   node dist/scripts/bench-p2p.js --paths libp2p-stock --runs 1 --cpu-prof /tmp/prof
- *   node dist/scripts/bench-p2p.js --list              # presets and spec keys
+ *   node dist/scripts/bench-p2p.js --list              # presets
  *
  * A path is a preset name or `kind:key=value:...` with kind tcp | tcp-stream | libp2p | side:
  *   write=64k      bytes per socket.write / stream.send / side-channel record
@@ -28,19 +28,21 @@ import '../src/polyfill.js'
  *   onread=false   receiver reads into one reused buffer (net onread); default true for side
  *   slice=256k     side kind: bytes per cipher update() (encrypt and decrypt)
  *   rbuf=1m        receive buffer with onread
- *   malloc=default | tuned   tuned: run both processes with GLIBC_TUNABLES=${MALLOC_TUNED}
+ *   malloc=default | tuned   tuned: run both processes with GLIBC_TUNABLES set to MALLOC_TUNED
  *                  (no mmap/munmap per large Buffer: fewer page faults; any kind)
- *   rec=aead | async | tls | plain
- *                  plain: the session id is checked, then the bytes flow unencrypted (integrity
- *                  then rests on the piece hashes alone)
- *                  async: the same records, AES-256-GCM through WebCrypto (crypto.subtle), whose
- *                  jobs run on the libuv thread pool: crypto leaves the event loop; depth=4 records
- *                  in flight per connection (side kind: own AEAD records, or node:tls TLS 1.2 with the derived key as PSK:
- *                  PSK-AES256-GCM-SHA384 or ECDHE-PSK-CHACHA20-POLY1305; Node has no TLS 1.3 PSK)
+ *   rec=aead | plain | tls | async   (side kind) record layer of the data connection:
+ *                  aead   own records, node:crypto AEAD (the design in docs/p2p-throughput.md)
+ *                  plain  the session id is checked, then the bytes flow unencrypted (integrity
+ *                         then rests on the piece hashes alone)
+ *                  tls    node:tls TLS 1.2 with the derived key as PSK (PSK-AES256-GCM-SHA384 or
+ *                         ECDHE-PSK-CHACHA20-POLY1305; Node has no TLS 1.3 PSK)
+ *                  async  the aead records with AES-256-GCM through WebCrypto (crypto.subtle),
+ *                         whose jobs run on the libuv pool; depth=4 records in flight
  *
  * The `side` kind is the "noise-authenticated side channel": a libp2p stream (tcp+noise+yamux)
  * carries a key exchange bound to both peer ids, then the payload moves over a separate plain TCP
- * connection in AEAD records (node:crypto) with sequence-number nonces; see docs/p2p-throughput.md.
+ * connection that the receiver opens (so it can read with `onread`), in AEAD records (node:crypto)
+ * with sequence-number nonces; see docs/p2p-throughput.md.
  *
  * Writes results/bench-p2p.json (relative to the current directory; --out to change it).
  * Options: --size (1GiB), --runs (3), --paths, --out, --cpu-prof DIR (profile the children and print
@@ -1106,6 +1108,7 @@ const LAYERS: Array<[RegExp, string]> = [
   [/node:internal\/crypto|^crypto::/, 'node:crypto (JS side)'],
   [/node:internal\/event_target|node:events/, 'EventTarget / events'],
   [/node:net|node:internal\/stream_base_commons|node:internal\/streams|node:stream/, 'node net/streams'],
+  [/^node:buffer|^node:internal\/buffer/, 'Buffer copies / allocation (node:buffer)'],
   [/\/scripts\/bench-p2p/, 'benchmark loop']
 ]
 
@@ -1202,7 +1205,7 @@ async function main (): Promise<void> {
   }
 
   if (values.list) {
-    for (const [name, spec] of Object.entries(PRESETS)) console.log(`${name.padEnd(16)} ${spec}`)
+    for (const [name, spec] of Object.entries(PRESETS)) console.log(`${name.padEnd(18)} ${spec}`)
     return
   }
 

@@ -11,7 +11,7 @@ import { ProtocolError, readFrame, readPayload, writeFrame } from './wire.js'
 /** The largest block one request may ask for: memory per stream stays bounded by it. */
 export const maxBlockBytes = 4 * 1024 * 1024
 /** Payload is sent in slices this large so that send() back-pressure has a say. */
-const sendSliceBytes = 256 * 1024
+const sendSliceBytes = 1024 * 1024
 
 export interface PieceServerInit {
   /** Test-only fault injection: flip a byte in every block served. */
