@@ -9,7 +9,7 @@
  * disk → socket in 1 MiB reads with back-pressure, origin bodies are written in 512 KiB batches;
  * nothing holds a file, so RSS stays flat whatever the file size.
  *
- *   node dist/scripts/bench-memory.js [--size 1GiB] [--clients 4] [--out results/bench-memory.json]
+ *   node dist/scripts/bench-memory.js [--size 1GiB] [--clients 4] [--max-rss-mb 250] [--out results/bench-memory.json]
  */
 import '../src/polyfill.js'
 import { readFile, mkdir, writeFile, rm } from 'node:fs/promises'
@@ -35,7 +35,9 @@ const { values } = parseArgs({
   options: {
     size: { type: 'string', default: '1GiB' },
     clients: { type: 'string', default: '4' },
-    out: { type: 'string', default: 'results/bench-memory.json' }
+    out: { type: 'string', default: 'results/bench-memory.json' },
+    /** Issue 2's bar: the run fails (exit 1) when a scenario's peak RSS is above it. */
+    'max-rss-mb': { type: 'string', default: '250' }
   }
 })
 const size = parseByteSize(values.size)
@@ -111,6 +113,14 @@ async function main (): Promise<void> {
     await writeFile(values.out, JSON.stringify({ date: new Date().toISOString(), size, clients, idleRssMB: round(idle / MB), results }, null, 2) + '\n')
     console.log(`wrote ${values.out}`)
     if (!results.every(result => result.byteExact)) process.exitCode = 1
+    const limit = Number(values['max-rss-mb'])
+    const over = results.filter(result => result.peakRssMB > limit)
+    if (over.length > 0) {
+      console.log(`FAIL: peak RSS above ${limit} MB in: ${over.map(result => result.scenario).join('; ')}`)
+      process.exitCode = 1
+    } else {
+      console.log(`peak RSS within ${limit} MB in every scenario`)
+    }
   } finally {
     const dataDir = node.dataDir
     await node.stop()
