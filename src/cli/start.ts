@@ -10,6 +10,11 @@ export async function runStart (argv: string[]): Promise<number> {
   }
   const config = await loadConfig({ argv, env: process.env })
   const logger = createLogger(config.log)
+  // A daemon on every host must not die of one forgotten promise (a peer's stream reset, a
+  // late timer): log it loudly and keep serving.
+  process.on('unhandledRejection', (reason) => {
+    logger.error('unhandled rejection', { error: reason instanceof Error ? reason.stack ?? reason.message : String(reason) })
+  })
   const node = new DamselflyNode({ logger }, config)
   await node.start()
   await new Promise<void>((resolve) => {
