@@ -83,6 +83,19 @@ describe('Range requests and HEAD through the node', () => {
     }
   })
 
+  it('honours If-Range: the validator that matches gets the range, another gets the whole file', async () => {
+    const file = hub.file('acme/ranges', 'cached.bin')
+    const whole = await curl(hub.signedUrl('acme/ranges', 'cached.bin'), { proxy: node.proxyUrl })
+    const etag = whole.headers.etag
+    assert.ok(etag !== undefined)
+    const matching = await curl(hub.signedUrl('acme/ranges', 'cached.bin'), { proxy: node.proxyUrl, headers: { Range: 'bytes=0-9', 'If-Range': etag } })
+    assert.equal(matching.status, 206)
+    assert.equal(matching.bytes, 10)
+    const stale = await curl(hub.signedUrl('acme/ranges', 'cached.bin'), { proxy: node.proxyUrl, headers: { Range: 'bytes=0-9', 'If-Range': '"some-older-version"' } })
+    assert.equal(stale.status, 200)
+    assert.equal(stale.sha256, file.sha256)
+  })
+
   it('passes HEAD to the Hub with its headers intact', async () => {
     const file = hub.file('acme/ranges', 'cached.bin')
     const head = await curl(`${hub.hubUrl}/acme/ranges/resolve/main/cached.bin`, { proxy: node.proxyUrl, method: 'HEAD' })

@@ -128,7 +128,10 @@ export class ProxyServer {
       key,
       source: { url: target.href, headers: originRequestHeaders(request.headers) }
     }, signal)
-    await serveTask(response, { task, range, hit, signal })
+    // If-Range: a client resuming a file that has since changed must get it whole (RFC 9110 §13.1.5).
+    const ifRange = firstHeader(request.headers['if-range'])
+    const rangeStillValid = ifRange === undefined || ifRange === task.etag || ifRange === task.headers['last-modified']
+    await serveTask(response, { task, range: rangeStillValid ? range : undefined, hit, signal })
   }
 
   private isSelf (target: URL): boolean {
