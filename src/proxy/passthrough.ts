@@ -27,6 +27,11 @@ export async function passThrough (request: IncomingMessage, response: ServerRes
     if (signal.aborted) throw error
     throw new UpstreamUnreachableError(`cannot reach ${redactUrl(target.href)}: ${(error as Error).message}`, { cause: error })
   }
+  await relay(upstream, response, signal)
+}
+
+/** Sends an origin's answer on to the client as it is, streaming the body. */
+export async function relay (upstream: Dispatcher.ResponseData, response: ServerResponse, signal: AbortSignal): Promise<void> {
   response.writeHead(upstream.statusCode, endToEndHeaders(upstream.headers as Record<string, string | string[]>))
   await pipeline(upstream.body, response, { signal })
 }

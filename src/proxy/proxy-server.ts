@@ -4,13 +4,14 @@ import type { Duplex } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
 import { AbortedError, BadRequestError, DamselflyError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
-import { firstHeader, originRequestHeaders } from '../origin/http-headers.js'
+import { firstHeader, originRequestHeaders, withoutCredentials } from '../origin/http-headers.js'
 import type { TaskManager } from '../task/task-manager.js'
-import { taskKeyFor } from '../task/task-key.js'
+import { taskKeyFor, type TaskKey } from '../task/task-key.js'
 import { tunnel } from './connect-tunnel.js'
 import { errorCodeHeader, errorTypeHeader, sendError } from './error-response.js'
-import { passThrough } from './passthrough.js'
-import { parseRangeHeader } from './range.js'
+import { isHubResolve, resolveOnHub } from './hub-resolve.js'
+import { passThrough, relay } from './passthrough.js'
+import { parseRangeHeader, type RangeSpec } from './range.js'
 import { resolveTarget } from './resolve-target.js'
 import { ProxyRules } from './rules.js'
 import { serveTask } from './serve-task.js'
@@ -97,7 +98,9 @@ export class ProxyServer {
     try {
       const target = resolveTarget(request, { registry: this.init.registry })
       if (this.isSelf(target)) throw new BadRequestError(`request target ${target.host} is this proxy: the request would loop`)
-      if (request.method === 'GET' && this.rules.matches(target)) {
+      if (isHubResolve(request, target)) {
+        await this.serveHubResolve(request, response, target, signal)
+      } else if (request.method === 'GET' && this.rules.matches(target)) {
         await this.serveThroughTask(request, response, target, signal)
       } else {
         await passThrough(request, response, target, this.passthroughDispatcher, signal)
@@ -116,22 +119,39 @@ export class ProxyServer {
     }
   }
 
-  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal): Promise<void> {
-    // Checked before any origin traffic: a malformed Range is the client's mistake alone.
+  /** Mirror mode: the Hub's LFS redirect is followed here and the bytes served from the task. */
+  private async serveHubResolve (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal): Promise<void> {
+    // Checked before any upstream traffic: a malformed Range is the client's mistake alone.
     const range = parseRangeHeader(firstHeader(request.headers.range))
-    const key = taskKeyFor(target, {
+    const resolution = await resolveOnHub(request, target, this.passthroughDispatcher, signal)
+    if (resolution.kind === 'other') {
+      await relay(resolution.upstream, response, signal)
+      return
+    }
+    await this.serveThroughTask(request, response, new URL(resolution.location), signal, {
+      key: resolution.key,
+      extraHeaders: resolution.headers,
+      range,
+      // The client's Hub token stays with the Hub: the CDN URL is signed.
+      sourceHeaders: withoutCredentials(originRequestHeaders(request.headers))
+    })
+  }
+
+  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, known: { key?: TaskKey, extraHeaders?: Record<string, string>, range?: RangeSpec, sourceHeaders?: Record<string, string> } = {}): Promise<void> {
+    const range = 'range' in known ? known.range : parseRangeHeader(firstHeader(request.headers.range))
+    const key = known.key ?? taskKeyFor(target, {
       filteredQueryParams: this.init.filteredQueryParams,
       tag: firstHeader(request.headers['x-dragonfly-tag']),
       application: firstHeader(request.headers['x-dragonfly-application'])
     })
     const { task, hit } = await this.components.tasks.acquire({
       key,
-      source: { url: target.href, headers: originRequestHeaders(request.headers) }
+      source: { url: target.href, headers: known.sourceHeaders ?? originRequestHeaders(request.headers) }
     }, signal)
     // If-Range: a client resuming a file that has since changed must get it whole (RFC 9110 §13.1.5).
     const ifRange = firstHeader(request.headers['if-range'])
     const rangeStillValid = ifRange === undefined || ifRange === task.etag || ifRange === task.headers['last-modified']
-    await serveTask(response, { task, range: rangeStillValid ? range : undefined, hit, signal })
+    await serveTask(response, { task, range: rangeStillValid ? range : undefined, hit, extraHeaders: known.extraHeaders, signal })
   }
 
   private isSelf (target: URL): boolean {

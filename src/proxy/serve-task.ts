@@ -12,6 +12,8 @@ export interface ServeTaskInit {
   range?: RangeSpec
   /** The task was complete when the request came. */
   hit: boolean
+  /** Headers added to the answer (a mirror's Hub headers: X-Repo-Commit, X-Linked-Etag…). */
+  extraHeaders?: Record<string, string>
   signal: AbortSignal
 }
 
@@ -37,6 +39,7 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
     const value = task.headers[name]
     if (value !== undefined) headers[name] = value
   }
+  Object.assign(headers, init.extraHeaders)
   if (init.hit) headers['x-dragonfly-task-download-finished'] = 'true'
   if (range !== undefined) headers['content-range'] = `bytes ${start}-${end}/${task.length}`
   response.writeHead(range === undefined ? 200 : 206, headers)

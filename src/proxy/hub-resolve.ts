@@ -1,0 +1,54 @@
+import type { IncomingMessage } from 'node:http'
+import { createHash } from 'node:crypto'
+import type { Dispatcher } from 'undici'
+import { UpstreamUnreachableError, redactUrl } from '../errors.js'
+import { endToEndHeaders, firstHeader } from '../origin/http-headers.js'
+import type { TaskKey } from '../task/task-key.js'
+
+/** `/{owner}/{repo}/resolve/{rev}/{path}`, also under `/datasets/` and `/spaces/`. */
+const resolvePath = /^\/(?:(?:datasets|spaces)\/)?[^/]+\/[^/]+\/resolve\/[^/]+\/./
+/** The Hub's headers a client reads on a resolve answer; Xet headers are left out on purpose. */
+const keptHubHeaders = ['x-repo-commit', 'x-linked-etag', 'x-linked-size', 'etag']
+
+export type HubResolution =
+  | { kind: 'lfs', key: TaskKey, location: string, headers: Record<string, string> }
+  | { kind: 'other', upstream: Dispatcher.ResponseData }
+
+/** A mirror-style (HF_ENDPOINT) GET of a Hub resolve URL. */
+export function isHubResolve (request: IncomingMessage, target: URL): boolean {
+  return request.method === 'GET' && (request.url ?? '').startsWith('/') && resolvePath.test(target.pathname)
+}
+
+/**
+ * Asks the Hub where a file lives without following the answer. An LFS file answers 302 to a
+ * signed CDN URL with its sha256 in X-Linked-Etag: the node then serves the bytes itself, from
+ * its task for that sha256, so clients pointed at it with HF_ENDPOINT never leave it.
+ */
+export async function resolveOnHub (request: IncomingMessage, target: URL, dispatcher: Dispatcher, signal: AbortSignal): Promise<HubResolution> {
+  const headers = endToEndHeaders(request.headers)
+  headers.host = target.host
+  let upstream: Dispatcher.ResponseData
+  try {
+    upstream = await dispatcher.request({ origin: target.origin, path: target.pathname + target.search, method: 'GET', headers, signal })
+  } catch (error) {
+    if (signal.aborted) throw error
+    throw new UpstreamUnreachableError(`cannot reach ${redactUrl(target.href)}: ${(error as Error).message}`, { cause: error })
+  }
+  const location = firstHeader(upstream.headers.location)
+  const oid = /^(?:W\/)?"?([0-9a-f]{64})"?$/.exec(firstHeader(upstream.headers['x-linked-etag']) ?? '')?.[1]
+  if (upstream.statusCode < 300 || upstream.statusCode >= 400 || location === undefined || oid === undefined) return { kind: 'other', upstream }
+  upstream.body.resume()
+  const kept: Record<string, string> = {}
+  for (const name of keptHubHeaders) {
+    const value = firstHeader(upstream.headers[name])
+    if (value !== undefined) kept[name] = value
+  }
+  const key = `sha256:${oid}`
+  return {
+    kind: 'lfs',
+    key: { key, id: createHash('sha256').update(key).digest('hex'), contentSha256: oid },
+    // Relative redirects are resolved against the Hub URL asked.
+    location: new URL(location, target).href,
+    headers: kept
+  }
+}
