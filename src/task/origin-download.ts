@@ -14,8 +14,6 @@ export interface OriginDownloadInit {
   file: FileHandle
   /** The latest source: clients that join bring fresher signed URLs. */
   source: () => OriginSource
-  /** Ranged GETs in flight at once. */
-  concurrency: number
   /** Called after each piece is written and hashed (the caller checkpoints metadata). */
   onPiece: (index: number) => void
   signal: AbortSignal
@@ -24,48 +22,8 @@ export interface OriginDownloadInit {
 /** Bytes gathered before one positional write: fewer syscalls, no copies (writev). */
 const writeBatchBytes = 512 * 1024
 
-/**
- * Fills a task's missing pieces from the origin with parallel ranged GETs. A piece cut off
- * mid-way is resumed from the byte it reached, its hash carried across the retry.
- */
-export async function downloadFromOrigin (components: OriginDownloadComponents, init: OriginDownloadInit): Promise<void> {
-  const { task } = init
-  const busy = new Set<number>()
-  const stop = new AbortController()
-  const signal = AbortSignal.any([init.signal, stop.signal])
-
-  const worker = async (): Promise<void> => {
-    for (let index = task.nextPiece(busy); index !== undefined; index = task.nextPiece(busy)) {
-      if (signal.aborted) throw new AbortedError()
-      busy.add(index)
-      try {
-        await fetchPiece(components, init, index, signal)
-      } finally {
-        busy.delete(index)
-      }
-    }
-  }
-
-  const workers = Array.from({ length: Math.max(1, Math.min(init.concurrency, task.plan.pieceCount)) }, async () => {
-    try {
-      await worker()
-    } catch (error) {
-      stop.abort()
-      throw error
-    }
-  })
-  const results = await Promise.allSettled(workers)
-  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
-  if (failed !== undefined) {
-    // The first real cause, not the AbortedError the others saw after it.
-    const cause = results.map(result => result.status === 'rejected' ? result.reason as unknown : undefined)
-      .find(reason => reason !== undefined && !(reason instanceof AbortedError))
-    throw cause ?? failed.reason
-  }
-}
-
 /** Fetches one piece from the origin into the task (resuming within the piece across retries). */
-export async function fetchPiece (components: OriginDownloadComponents, init: Pick<OriginDownloadInit, 'task' | 'file' | 'source' | 'onPiece'>, index: number, signal: AbortSignal): Promise<void> {
+export async function fetchPiece (components: OriginDownloadComponents, init: Omit<OriginDownloadInit, 'signal'>, index: number, signal: AbortSignal): Promise<void> {
   const { task } = init
   const pieceStart = task.plan.start(index)
   const pieceSize = task.plan.size(index)
@@ -135,7 +93,7 @@ async function writeBody (body: Readable, piece: PieceProgress, onWritten: () =>
 }
 
 /** For an origin that ignores Range: the body arrives whole and in order. */
-export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownloadInit, 'concurrency' | 'source'>): Promise<void> {
+export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownloadInit, 'source'>): Promise<void> {
   const { task, file } = init
   let index = 0
   let hash = createHash('sha256')

@@ -7,7 +7,7 @@ import type { OriginClient, OriginSource, ProbeResult } from '../origin/origin-c
 import type { TaskMeta } from '../storage/task-meta.js'
 import type { TaskStore } from '../storage/task-store.js'
 import { Bitmap } from '../storage/bitmap.js'
-import { downloadFromOrigin, fillFromWholeBody } from './origin-download.js'
+import { fillFromWholeBody } from './origin-download.js'
 import { PiecePlan, pieceSizeFor } from './piece-plan.js'
 import type { TaskKey } from './task-key.js'
 import { Task } from './task.js'
@@ -23,9 +23,8 @@ export interface TaskManagerComponents {
   store: TaskStore
   origin: OriginClient
   logger: Logger
-  /** The swarm; without it every task comes from the origin. */
-  swarm?: Swarm
-  scores?: PeerScores
+  swarm: Swarm
+  scores: PeerScores
 }
 
 export interface TaskManagerInit {
@@ -233,7 +232,6 @@ export class TaskManager implements LocalTasks {
       const probe = await this.components.origin.probe(request.source, signal)
       return { plan: { probe, holders, origin }, shape: probe }
     }
-    if (swarm === undefined) return await fromOrigin(() => 'all')
     const self = swarm.peerId
     if (request.elected !== undefined) {
       const elected = request.elected
@@ -262,7 +260,7 @@ export class TaskManager implements LocalTasks {
 
   private async askSeed (seed: string, request: TaskRequest, elected: string[], signal: AbortSignal): Promise<FetchResponse | undefined> {
     try {
-      return await this.components.swarm?.fetchFromSeed(seed, {
+      return await this.components.swarm.fetchFromSeed(seed, {
         task: request.key.id,
         key: request.key.key,
         url: request.source.url,
@@ -299,11 +297,11 @@ export class TaskManager implements LocalTasks {
     }
     this.active.set(task.id, active)
     const { swarm, scores } = this.components
-    swarm?.announceTask(task.id, false)
+    swarm.announceTask(task.id, false)
     let transfer: Promise<void>
     if (plan.probe?.wholeBody !== undefined) {
       transfer = fillFromWholeBody(plan.probe.wholeBody, { task, file, onPiece, signal })
-    } else if (swarm !== undefined && scores !== undefined) {
+    } else {
       transfer = new SwarmDownload({ origin: this.components.origin, swarm, scores, logger: this.components.logger }, {
         task,
         file,
@@ -316,13 +314,11 @@ export class TaskManager implements LocalTasks {
         onPiece,
         signal
       }).run()
-    } else {
-      transfer = downloadFromOrigin(this.components, { task, file, source: () => active.source, concurrency: this.init.concurrency, onPiece, signal })
     }
     active.done = transfer.then(
       () => {
         task.finish()
-        swarm?.announceTask(task.id, true)
+        swarm.announceTask(task.id, true)
         this.log.info('task complete', { task: task.id, bytes: task.length, pieces: task.plan.pieceCount - heldAtStart, ms: Date.now() - started })
       },
       (error: unknown) => {

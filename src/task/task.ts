@@ -118,18 +118,6 @@ export class Task {
     return this.wanted
   }
 
-  /** The next piece a fetcher should take, wanted ones first, skipping those in `busy`. */
-  nextPiece (busy: ReadonlySet<number>): number | undefined {
-    for (const index of this.wanted) {
-      if (this.bitmap.has(index)) this.wanted.delete(index)
-      else if (!busy.has(index)) return index
-    }
-    for (let index = 0; index < this.plan.pieceCount; index++) {
-      if (!this.bitmap.has(index) && !busy.has(index)) return index
-    }
-    return undefined
-  }
-
   markReceived (index: number, bytesFromPieceStart: number): void {
     this.received[index] = bytesFromPieceStart
     this.notify()
