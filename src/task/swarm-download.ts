@@ -208,9 +208,9 @@ export class SwarmDownload {
     const hash = createHash('sha256')
     let senderDigest: string | undefined
     try {
-      for (let offset = 0; offset < size || (size === 0 && offset === 0); offset += maxBlockBytes) {
+      // An empty piece has no blocks: its digest is that of no bytes.
+      for (let offset = 0; offset < size; offset += maxBlockBytes) {
         const length = Math.min(maxBlockBytes, size - offset)
-        if (length === 0) break
         const signal = AbortSignal.any([this.signal, AbortSignal.timeout(blockTimeoutMs)])
         const block = await swarm.block(peer, { task: task.id, piece: index, offset, length }, signal)
         if (block === undefined) {
