@@ -1,27 +1,17 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { downloadFile } from '@huggingface/hub'
 import { ProxyAgent, fetch as undiciFetch } from 'undici'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
-import { startNode, type RunningNode } from './helpers/nodes.js'
-import { repoRoot } from './helpers/repo-root.js'
+import { startNode, tempDir, type RunningNode } from './helpers/nodes.js'
+import { runPythonClient } from './helpers/python.js'
 
 const MiB = 1024 * 1024
-
-/** The first Python that has `requests` (the image's, or Debian's python3-requests). */
-function pythonWithRequests (): string {
-  for (const candidate of ['python3', '/usr/bin/python3']) {
-    try {
-      execFileSync(candidate, ['-c', 'import requests'], { stdio: 'ignore' })
-      return candidate
-    } catch {}
-  }
-  throw new Error('no python3 with the requests module: install python3-requests (.ci/run does)')
-}
 
 describe('real Hugging Face clients through the node', () => {
   let hub: FakeHub
@@ -29,7 +19,7 @@ describe('real Hugging Face clients through the node', () => {
 
   before(async () => {
     hub = await startFakeHub({
-      repos: [{ id: 'acme/clients', files: [{ path: 'weights.bin', size: 24 * MiB + 99 }, { path: 'other.bin', size: 16 * MiB }] }]
+      repos: [{ id: 'acme/clients', files: [{ path: 'weights.bin', size: 24 * MiB + 99 }, { path: 'other.bin', size: 16 * MiB }, { path: 'split.bin', size: 40 * MiB + 7 }] }]
     })
     node = await startNode()
   })
@@ -64,12 +54,9 @@ describe('real Hugging Face clients through the node', () => {
 
   it('a Python requests session configured as in Dragonfly’s guide', async () => {
     const file = hub.file('acme/clients', 'other.bin')
-    const script = join(repoRoot(), 'test', 'clients', 'requests_download.py')
     const url = `${hub.hubUrl}/acme/clients/resolve/main/other.bin`
-    const run = async (): Promise<{ status: number, size: number, sha256: string, history: number[], task_id: string }> => {
-      const { stdout } = await promisify(execFile)(pythonWithRequests(), [script, node.proxyUrl, url])
-      return JSON.parse(stdout)
-    }
+    const run = async (): Promise<{ status: number, size: number, sha256: string, history: number[], task_id: string }> =>
+      await runPythonClient('requests_download.py', [node.proxyUrl, url])
     hub.resetStats()
     const first = await run()
     assert.deepEqual([first.status, first.size, first.sha256, first.history], [200, file.size, file.sha256, [302]])
@@ -78,5 +65,20 @@ describe('real Hugging Face clients through the node', () => {
     assert.equal(second.sha256, file.sha256)
     assert.equal(second.task_id, first.task_id)
     assert.equal(hub.cdn.bytesServed, served, 'the second download must be a hit')
+  })
+
+  it('aria2c with 8 connections of ranged requests: byte-exact, the file fetched from the origin once', async () => {
+    const file = hub.file('acme/clients', 'split.bin')
+    const dir = await tempDir('damselfly-aria2-')
+    hub.resetStats()
+    await promisify(execFile)('aria2c', [
+      `--all-proxy=${node.proxyUrl}`, '--split=8', '--max-connection-per-server=8', '--min-split-size=1M',
+      '--file-allocation=none', '--console-log-level=warn', '--summary-interval=0', '--dir', dir, '--out', 'split.bin',
+      `${hub.hubUrl}/acme/clients/resolve/main/split.bin`
+    ], { timeout: 120_000 })
+    const hash = createHash('sha256')
+    for await (const chunk of createReadStream(join(dir, 'split.bin'))) hash.update(chunk as Buffer)
+    assert.equal(hash.digest('hex'), file.sha256)
+    assert.ok(hub.cdn.rangeRequests > 0 && hub.cdn.bytesServed <= file.size * 1.05, `CDN served ${hub.cdn.bytesServed} of ${file.size}`)
   })
 })

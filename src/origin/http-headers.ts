@@ -22,6 +22,47 @@ export function endToEndHeaders (headers: IncomingHttpHeaders | HeaderRecord): H
   return result
 }
 
+/**
+ * An upstream answer's headers as a client of the node should see them: end to end only, and
+ * without the Hub's Xet hints (`X-Xet-*`, a `Link` with rel="xet-auth"), so Hub clients take
+ * the plain HTTP path that the node can cache instead of the Xet protocol that bypasses it.
+ */
+export function clientResponseHeaders (headers: IncomingHttpHeaders | HeaderRecord): HeaderRecord {
+  const result = endToEndHeaders(headers)
+  for (const name of Object.keys(result)) {
+    if (name.startsWith('x-xet-')) delete result[name]
+  }
+  const link = result.link
+  if (link !== undefined) {
+    const kept = (Array.isArray(link) ? link : [link])
+      .flatMap(value => value.split(/,(?=\s*<)/))
+      .filter(entry => !/;\s*rel="?xet-/i.test(entry))
+      .map(entry => entry.trim())
+    if (kept.length === 0) delete result.link
+    else result.link = kept.join(', ')
+  }
+  return result
+}
+
+/**
+ * A client's request headers as the node forwards them upstream: end to end only, and without
+ * asking for the Hub's Xet file info (`Accept: application/vnd.xet-fileinfo+json`), which the
+ * Hub answers with Xet directions instead of the redirect to bytes the node can cache.
+ */
+export function upstreamRequestHeaders (headers: IncomingHttpHeaders): HeaderRecord {
+  const result = endToEndHeaders(headers)
+  const accept = result.accept
+  if (accept !== undefined) {
+    const kept = (Array.isArray(accept) ? accept.join(',') : accept)
+      .split(',')
+      .filter(type => !/^\s*application\/vnd\.xet-/i.test(type))
+      .map(type => type.trim())
+    if (kept.length === 0) delete result.accept
+    else result.accept = kept.join(', ')
+  }
+  return result
+}
+
 /** Headers the node sends the origin on a client's behalf when it fetches pieces. */
 export function originRequestHeaders (clientHeaders: IncomingHttpHeaders): Record<string, string> {
   const result: Record<string, string> = {}

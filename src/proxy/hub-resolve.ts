@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { createHash } from 'node:crypto'
 import type { Dispatcher } from 'undici'
 import { UpstreamUnreachableError, redactUrl } from '../errors.js'
-import { endToEndHeaders, firstHeader } from '../origin/http-headers.js'
+import { firstHeader, upstreamRequestHeaders } from '../origin/http-headers.js'
 import type { TaskKey } from '../task/task-key.js'
 
 /** `/{owner}/{repo}/resolve/{rev}/{path}`, also under `/datasets/` and `/spaces/`. */
@@ -14,9 +14,9 @@ export type HubResolution =
   | { kind: 'lfs', key: TaskKey, location: string, headers: Record<string, string> }
   | { kind: 'other', upstream: Dispatcher.ResponseData }
 
-/** A mirror-style (HF_ENDPOINT) GET of a Hub resolve URL. */
+/** A mirror-style (HF_ENDPOINT) GET or HEAD of a Hub resolve URL. */
 export function isHubResolve (request: IncomingMessage, target: URL): boolean {
-  return request.method === 'GET' && (request.url ?? '').startsWith('/') && resolvePath.test(target.pathname)
+  return (request.method === 'GET' || request.method === 'HEAD') && (request.url ?? '').startsWith('/') && resolvePath.test(target.pathname)
 }
 
 /**
@@ -25,11 +25,12 @@ export function isHubResolve (request: IncomingMessage, target: URL): boolean {
  * its task for that sha256, so clients pointed at it with HF_ENDPOINT never leave it.
  */
 export async function resolveOnHub (request: IncomingMessage, target: URL, dispatcher: Dispatcher, signal: AbortSignal): Promise<HubResolution> {
-  const headers = endToEndHeaders(request.headers)
+  const headers = upstreamRequestHeaders(request.headers)
   headers.host = target.host
   let upstream: Dispatcher.ResponseData
   try {
-    upstream = await dispatcher.request({ origin: target.origin, path: target.pathname + target.search, method: 'GET', headers, signal })
+    const method = request.method === 'HEAD' ? 'HEAD' : 'GET'
+    upstream = await dispatcher.request({ origin: target.origin, path: target.pathname + target.search, method, headers, signal })
   } catch (error) {
     if (signal.aborted) throw error
     throw new UpstreamUnreachableError(`cannot reach ${redactUrl(target.href)}: ${(error as Error).message}`, { cause: error })
@@ -50,5 +51,20 @@ export async function resolveOnHub (request: IncomingMessage, target: URL, dispa
     // Relative redirects are resolved against the Hub URL asked.
     location: new URL(location, target).href,
     headers: kept
+  }
+}
+
+/**
+ * A HEAD of an LFS file answered as the file itself would be (200, its size, the Hub's
+ * headers) instead of the Hub's redirect: huggingface_hub downloads from the `Location` of its
+ * HEAD when there is one, and a CDN URL there would send the bytes around the node.
+ */
+export function lfsHeadHeaders (resolution: Extract<HubResolution, { kind: 'lfs' }>): Record<string, string> {
+  const size = resolution.headers['x-linked-size']
+  return {
+    'content-type': 'application/octet-stream',
+    'accept-ranges': 'bytes',
+    ...(size === undefined ? {} : { 'content-length': size }),
+    ...resolution.headers
   }
 }

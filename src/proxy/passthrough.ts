@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
 import type { Dispatcher } from 'undici'
 import { UpstreamUnreachableError, redactUrl } from '../errors.js'
-import { endToEndHeaders } from '../origin/http-headers.js'
+import { clientResponseHeaders, upstreamRequestHeaders } from '../origin/http-headers.js'
 
 /**
  * Forwards a request the swarm has no business with (HEAD, POST, API calls, unmatched GETs)
@@ -11,7 +11,7 @@ import { endToEndHeaders } from '../origin/http-headers.js'
 export async function passThrough (request: IncomingMessage, response: ServerResponse, target: URL, dispatcher: Dispatcher, signal: AbortSignal): Promise<void> {
   const method = request.method ?? 'GET'
   const hasBody = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined
-  const headers = endToEndHeaders(request.headers)
+  const headers = upstreamRequestHeaders(request.headers)
   headers.host = target.host
   let upstream: Dispatcher.ResponseData
   try {
@@ -30,8 +30,8 @@ export async function passThrough (request: IncomingMessage, response: ServerRes
   await relay(upstream, response, signal)
 }
 
-/** Sends an origin's answer on to the client as it is, streaming the body. */
+/** Sends an origin's answer on to the client as it is (less Xet hints), streaming the body. */
 export async function relay (upstream: Dispatcher.ResponseData, response: ServerResponse, signal: AbortSignal): Promise<void> {
-  response.writeHead(upstream.statusCode, endToEndHeaders(upstream.headers as Record<string, string | string[]>))
+  response.writeHead(upstream.statusCode, clientResponseHeaders(upstream.headers as Record<string, string | string[]>))
   await pipeline(upstream.body, response, { signal })
 }

@@ -9,7 +9,7 @@ import type { TaskManager } from '../task/task-manager.js'
 import { taskKeyFor, type TaskKey } from '../task/task-key.js'
 import { tunnel } from './connect-tunnel.js'
 import { errorCodeHeader, errorTypeHeader, sendError } from './error-response.js'
-import { isHubResolve, resolveOnHub } from './hub-resolve.js'
+import { isHubResolve, lfsHeadHeaders, resolveOnHub } from './hub-resolve.js'
 import { passThrough, relay } from './passthrough.js'
 import { parseRangeHeader, type RangeSpec } from './range.js'
 import { resolveTarget } from './resolve-target.js'
@@ -126,6 +126,11 @@ export class ProxyServer {
     const resolution = await resolveOnHub(request, target, this.passthroughDispatcher, signal)
     if (resolution.kind === 'other') {
       await relay(resolution.upstream, response, signal)
+      return
+    }
+    if (request.method === 'HEAD') {
+      response.writeHead(200, lfsHeadHeaders(resolution))
+      response.end()
       return
     }
     await this.serveThroughTask(request, response, new URL(resolution.location), signal, {
