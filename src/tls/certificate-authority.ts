@@ -37,7 +37,9 @@ export async function createCertificateAuthority (init: CreateCertificateAuthori
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      // OpenSSL's strict mode (Python 3.13's default) wants it even on a root.
+      await x509.AuthorityKeyIdentifierExtension.create(keys.publicKey)
     ]
   })
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)
