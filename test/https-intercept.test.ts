@@ -135,6 +135,13 @@ describe('HTTPS interception', () => {
     assert.ok(task !== undefined && task.bytesFromPeers === file.size, `the second node took ${task?.bytesFromPeers} bytes from peers`)
   })
 
+  it('keeps the intercepted connection alive: a second request reuses the tunnel', async () => {
+    const url = `${hub.hubUrl}/acme/tls/resolve/main/config.json`
+    // %{num_connects}: new connections curl opened for each transfer; 0 means it reused one.
+    const { stdout } = await run('curl', ['-sS', '--proxy', first.proxyUrl, '--cacert', firstCa, '-w', '%{http_code} %{num_connects}\\n', '-o', '/dev/null', '-o', '/dev/null', url, url])
+    assert.deepEqual(stdout.trim().split('\n'), ['200 1', '200 0'])
+  })
+
   it('a host that is not listed stays a blind tunnel: the client sees the upstream\'s own certificate', async () => {
     // localhost is the same fake Hub under a name the nodes were not told to intercept.
     const file = hub.file('acme/tls', 'config.json')
