@@ -16,6 +16,9 @@ Options:
   --config FILE     a node configuration file to take those from
   -f, --force       replace an existing CA: clients that trust the old one must be given the new
   -h, --help        show this text
+
+Exit status: 0 when written, 1 when a CA exists (without --force) or cannot be written, 2 on a
+usage or configuration error.
 `
 
 export interface CaIo {

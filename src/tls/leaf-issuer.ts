@@ -49,12 +49,15 @@ export class LeafIssuer {
   /** The certificate for `host` (a DNS name or an IP address, without brackets or port). */
   async issue (host: string): Promise<LeafCertificate> {
     const name = host.toLowerCase()
-    const cached = this.cache.get(name)
-    if (cached !== undefined) {
+    for (let cached = this.cache.get(name); cached !== undefined; cached = this.cache.get(name)) {
       const leaf = await cached.catch(() => undefined)
       // Renewed a day before it runs out, so a long-running node never serves an expired one.
       if (leaf !== undefined && leaf.notAfter.getTime() - Date.now() > day) return leaf
-      if (this.cache.get(name) === cached) this.cache.delete(name)
+      // Otherwise drop it, unless a concurrent caller has already put a new one in its place.
+      if (this.cache.get(name) === cached) {
+        this.cache.delete(name)
+        break
+      }
     }
     const pending = this.make(name)
     this.cache.set(name, pending)
