@@ -68,6 +68,16 @@ export class UpstreamUnreachableError extends DamselflyError {
   }
 }
 
+/**
+ * The origin's TLS certificate did not verify against the trusted CAs (Node's roots and
+ * `--upstream-ca-file`). Never retried: it will not verify on the next try either.
+ */
+export class UpstreamCertificateError extends DamselflyError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('ERR_UPSTREAM_CERTIFICATE', message, options)
+  }
+}
+
 /** The origin sent something that contradicts what it said before (length, ETag, range). */
 export class UpstreamMismatchError extends DamselflyError {
   constructor (message: string) {

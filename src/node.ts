@@ -13,6 +13,7 @@ import { PeerScores } from './scheduling/peer-scores.js'
 import { loadOrCreateIdentity } from './p2p/identity.js'
 import { ProxyServer } from './proxy/proxy-server.js'
 import { TaskStore } from './storage/task-store.js'
+import { caDirOf, loadLeafIssuer, loadUpstreamCa } from './tls/index.js'
 import { TaskManager } from './task/task-manager.js'
 
 /** What `<data-dir>/node.json` holds, so scripts can find and bootstrap from a node. */
@@ -56,9 +57,12 @@ export class DamselflyNode {
     const { config } = this
     const { logger } = this.components
     await mkdir(config.dataDir, { recursive: true })
+    // Checked first: a missing CA or CA file must stop the start before anything listens.
+    const upstreamCa = await loadUpstreamCa(config.tls.upstreamCaFile)
+    const issuer = config.tls.interceptHosts.length === 0 ? undefined : await loadLeafIssuer(caDirOf(config), { logger })
     const store = new TaskStore({ logger }, { dataDir: config.dataDir })
     await store.init()
-    const origin = new OriginClient({ logger }, config.origin)
+    const origin = new OriginClient({ logger }, { ...config.origin, ca: upstreamCa })
     const psk = config.p2p.pskFile === '' ? undefined : await readPskFile(config.p2p.pskFile)
     const p2p = await createP2PHost({ privateKey: await loadOrCreateIdentity(config.dataDir), listen: config.p2p.listen, psk })
     const scores = new PeerScores()
@@ -83,8 +87,10 @@ export class DamselflyNode {
     })
     await tasks.start()
     await swarm.start()
-    const proxy = new ProxyServer({ tasks, logger }, {
+    const proxy = new ProxyServer({ tasks, logger, issuer }, {
       ...config.proxy.listen,
+      interceptHosts: config.tls.interceptHosts,
+      upstreamCa,
       registry: config.registry,
       rules: config.rules,
       filteredQueryParams: config.filteredQueryParams,

@@ -45,6 +45,7 @@ describe('defaults', () => {
       filteredQueryParams: ['Expires', 'Policy', 'Signature', 'Key-Pair-Id', 'X-Amz-*', 'response-content-*', 'X-Xet-Cas-Uid', 'x-id'],
       pieceSize: 0,
       origin: { concurrency: 4, retries: 5, retryDelayMs: 200, connectTimeoutMs: 10000, idleTimeoutMs: 30000 },
+      tls: { interceptHosts: [], caDir: '', upstreamCaFile: '' },
       log: { level: 'info', format: 'human' }
     })
   })

@@ -108,7 +108,7 @@ describe('Hub clients with HF_ENDPOINT at the node (a Hub that redirects git fil
     const file = hub.file('acme/llm', 'tokenizer/vocab.json')
     const result = await runPythonClient<HfFlowResult>('hf_flow_download.py', ['endpoint', first.proxyUrl, 'acme/llm', 'main', 'tokenizer/vocab.json'])
     assert.deepEqual([result.head_status, result.get_status, result.sha256], [200, 200, file.sha256])
-    const followed = await curl(`${first.proxyUrl}/acme/llm/resolve/main/tokenizer/vocab.json`, { follow: true })
+    const followed = await curl(`${first.proxyUrl}/acme/llm/resolve/main/tokenizer/vocab.json`, { followRedirects: true })
     assert.deepEqual([followed.status, followed.sha256], [200, file.sha256])
   })
 

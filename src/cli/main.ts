@@ -1,6 +1,7 @@
 import '../polyfill.js'
 import { readFileSync } from 'node:fs'
 import { DamselflyError } from '../errors.js'
+import { runCa } from './ca.js'
 import { runKeygen } from './keygen.js'
 import { runStart } from './start.js'
 
@@ -10,6 +11,8 @@ Commands:
   start        run a node: the download proxy on 127.0.0.1:65001, the admin port, the swarm
   keygen       write a private network key (damselfly keygen -o swarm.key); give it to every
                node with --psk-file so that nodes without it cannot join
+  ca init      write the node's CA for HTTPS interception (--intercept-host) and print how
+               clients trust it
   help         show this text; \`damselfly start --help\` lists every option
 
 Run \`damselfly start\` and send downloads through http://127.0.0.1:65001.
@@ -22,6 +25,8 @@ async function main (argv: string[]): Promise<number> {
       return await runStart(rest)
     case 'keygen':
       return await runKeygen(rest)
+    case 'ca':
+      return await runCa(rest)
     case '--version':
     case '-v':
     case 'version':

@@ -221,6 +221,36 @@ const table = [
     inFile: true
   },
   {
+    key: 'tls.interceptHosts',
+    flag: 'intercept-host',
+    env: 'DAMSELFLY_INTERCEPT_HOSTS',
+    kind: 'list',
+    valueName: 'HOST[:PORT]',
+    description: 'Hosts whose HTTPS (CONNECT) traffic the node decrypts with its own CA (`damselfly ca init`), so rules apply to it as to plain HTTP. HOST matches every port, HOST:PORT one; *.DOMAIN matches its subdomains; commas may separate several. Empty: every CONNECT is a blind tunnel.',
+    default: [],
+    inFile: true
+  },
+  {
+    key: 'tls.caDir',
+    flag: 'ca-dir',
+    env: 'DAMSELFLY_CA_DIR',
+    kind: 'string',
+    valueName: 'DIR',
+    description: 'Folder of the CA that signs intercepted hosts\' certificates (ca.crt, ca.key). Empty: <data-dir>/ca.',
+    default: '',
+    inFile: true
+  },
+  {
+    key: 'tls.upstreamCaFile',
+    flag: 'upstream-ca-file',
+    env: 'DAMSELFLY_UPSTREAM_CA_FILE',
+    kind: 'string',
+    valueName: 'FILE',
+    description: 'PEM file of extra CA certificates trusted for HTTPS upstreams (a private hub), besides the ones Node.js trusts. Empty: none.',
+    default: '',
+    inFile: true
+  },
+  {
     key: 'log.level',
     flag: 'log-level',
     env: 'DAMSELFLY_LOG_LEVEL',

@@ -12,6 +12,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import type { LogFormat, LogLevel } from '../logging/logger.js'
+import { parseHostPattern } from '../tls/host-patterns.js'
 import { logFormats, logLevels, nodeRoles, optionFor } from './options.js'
 import type { OptionKey } from './options.js'
 
@@ -51,6 +52,14 @@ export interface DamselflyConfig {
     connectTimeoutMs: number
     idleTimeoutMs: number
   }
+  tls: {
+    /** Normalised `--intercept-host` patterns; empty: every CONNECT is a blind tunnel. */
+    interceptHosts: string[]
+    /** Absolute path, or '' for `<dataDir>/ca` (see tls/ca-store.ts caDirOf). */
+    caDir: string
+    /** Absolute path, or '' for none. */
+    upstreamCaFile: string
+  }
   log: { level: LogLevel, format: LogFormat }
 }
 
@@ -74,6 +83,9 @@ export function createConfigSchema (init: ConfigSchemaInit): z.ZodType<SchemaCon
     .min(1, { error: 'must not be empty' })
     .transform(path => resolve(init.cwd, expandHome(path, init.homeDir)))
 
+  const optionalPath = z.string({ error: issue => `expected a path, got ${describeValue(issue.input)}` })
+    .transform(path => path === '' ? '' : resolve(init.cwd, expandHome(path, init.homeDir)))
+
   return z.strictObject({
     dataDir: withDefault('dataDir', dataDir),
     role: withDefault('role', oneOf(nodeRoles)),
@@ -95,6 +107,11 @@ export function createConfigSchema (init: ConfigSchemaInit): z.ZodType<SchemaCon
       retryDelayMs: withDefault('origin.retryDelayMs', wholeNumber(0, maxTimerMs)),
       connectTimeoutMs: withDefault('origin.connectTimeoutMs', wholeNumber(1, maxTimerMs)),
       idleTimeoutMs: withDefault('origin.idleTimeoutMs', wholeNumber(1, maxTimerMs))
+    }),
+    tls: section({
+      interceptHosts: withDefault('tls.interceptHosts', hostPatternList),
+      caDir: withDefault('tls.caDir', optionalPath),
+      upstreamCaFile: withDefault('tls.upstreamCaFile', optionalPath)
     }),
     log: section({
       level: withDefault('log.level', oneOf(logLevels)),
@@ -238,6 +255,10 @@ function parsedText<T> (expected: string, parse: (text: string) => T): z.ZodType
 const hostPort = parsedText('HOST:PORT', parseHostPort)
 const regexText = parsedText('a regular expression', checkRegex)
 const multiaddrText = parsedText('a multiaddr', checkMultiaddr)
+/** Host patterns, one per element; an element may hold several separated by commas. */
+const hostPatternList: z.ZodType<string[], string[]> = listOf(z.string({ error: issue => `expected a host pattern, got ${describeValue(issue.input)}` }))
+  .transform(items => items.flatMap(item => item.split(',')).map(item => item.trim()).filter(item => item !== ''))
+  .pipe(listOf(parsedText('HOST or HOST:PORT', parseHostPattern)))
 const queryParamName = z.string({ error: issue => `expected a parameter name, got ${describeValue(issue.input)}` })
   .min(1, { error: 'must not be empty' })
 

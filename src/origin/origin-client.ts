@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
 import { UpstreamMismatchError, UpstreamStatusError, UpstreamUnreachableError, redactUrl } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
+import { certificateFailure } from './certificate-failure.js'
 import { firstHeader, withoutCredentials, type HeaderRecord } from './http-headers.js'
 import { withRetries } from './retry.js'
 
@@ -19,6 +20,8 @@ export interface OriginClientInit {
   idleTimeoutMs: number
   /** Redirects followed before giving up. @default 8 */
   maxRedirections?: number
+  /** CAs trusted for HTTPS origins (PEM), replacing Node's list. @default Node's roots */
+  ca?: string[]
 }
 
 export interface OriginClientComponents {
@@ -54,7 +57,7 @@ export class OriginClient {
     this.init = init
     this.log = components.logger.forComponent('origin')
     this.dispatcher = new Agent({
-      connect: { timeout: init.connectTimeoutMs },
+      connect: { timeout: init.connectTimeoutMs, ca: init.ca },
       headersTimeout: init.idleTimeoutMs,
       bodyTimeout: init.idleTimeoutMs,
       keepAliveTimeout: 30_000
@@ -145,7 +148,7 @@ export class OriginClient {
         response = await this.dispatcher.request({ ...splitUrl(url), method: 'GET', headers, signal })
       } catch (error) {
         if (signal.aborted) throw error
-        throw new UpstreamUnreachableError(`cannot reach ${redactUrl(url)}: ${describe(error)}`, { cause: error })
+        throw certificateFailure(error, url) ?? new UpstreamUnreachableError(`cannot reach ${redactUrl(url)}: ${describe(error)}`, { cause: error })
       }
       const location = firstHeader(response.headers.location)
       if (response.statusCode < 300 || response.statusCode >= 400 || location === undefined || response.statusCode === 304) {

@@ -23,6 +23,7 @@ export function httpFailureOf (error: unknown): HttpFailure {
     case 'ERR_UPSTREAM_STATUS':
       return { status: (error as UpstreamStatusError).status, type: 'backend' }
     case 'ERR_UPSTREAM_UNREACHABLE':
+    case 'ERR_UPSTREAM_CERTIFICATE':
     case 'ERR_UPSTREAM_MISMATCH':
       return { status: 502, type: 'backend' }
     case 'ERR_STORAGE':

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
 import type { Dispatcher } from 'undici'
 import { UpstreamUnreachableError, redactUrl } from '../errors.js'
+import { certificateFailure } from '../origin/certificate-failure.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from '../origin/http-headers.js'
 
 /**
@@ -25,7 +26,7 @@ export async function passThrough (request: IncomingMessage, response: ServerRes
     })
   } catch (error) {
     if (signal.aborted) throw error
-    throw new UpstreamUnreachableError(`cannot reach ${redactUrl(target.href)}: ${(error as Error).message}`, { cause: error })
+    throw certificateFailure(error, target.href) ?? new UpstreamUnreachableError(`cannot reach ${redactUrl(target.href)}: ${(error as Error).message}`, { cause: error })
   }
   await relay(upstream, response, signal)
 }

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
 import { AbortedError, BadRequestError, DamselflyError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
+import type { LeafIssuer } from '../tls/leaf-issuer.js'
 import { firstHeader, originRequestHeaders, withoutCredentials } from '../origin/http-headers.js'
 import type { TaskManager } from '../task/task-manager.js'
 import { taskKeyFor, type TaskKey } from '../task/task-key.js'
@@ -15,10 +16,13 @@ import { parseRangeHeader, type RangeSpec } from './range.js'
 import { resolveTarget } from './resolve-target.js'
 import { ProxyRules } from './rules.js'
 import { serveTask } from './serve-task.js'
+import { TlsInterceptor } from './tls-intercept.js'
 
 export interface ProxyServerComponents {
   tasks: TaskManager
   logger: Logger
+  /** Makes certificates for intercepted hosts; needed when `interceptHosts` is not empty. */
+  issuer?: LeafIssuer
 }
 
 export interface ProxyServerInit {
@@ -30,6 +34,10 @@ export interface ProxyServerInit {
   connectTimeoutMs: number
   /** Largest request head accepted; larger ones get 431. @default 16384 */
   maxHeaderBytes?: number
+  /** CONNECT targets whose TLS is terminated here (`--intercept-host`). @default [] */
+  interceptHosts?: string[]
+  /** CAs trusted for HTTPS upstreams (PEM), replacing Node's list. @default Node's roots */
+  upstreamCa?: string[]
 }
 
 /**
@@ -43,6 +51,7 @@ export class ProxyServer {
   private readonly rules: ProxyRules
   private readonly server: Server
   private readonly passthroughDispatcher: Dispatcher
+  private readonly interceptor?: TlsInterceptor
   private readonly sockets = new Set<Socket | Duplex>()
   private readonly lifetime = new AbortController()
 
@@ -51,7 +60,16 @@ export class ProxyServer {
     this.init = init
     this.log = components.logger.forComponent('proxy')
     this.rules = new ProxyRules(init.rules)
-    this.passthroughDispatcher = new Agent({ connect: { timeout: init.connectTimeoutMs } })
+    this.passthroughDispatcher = new Agent({ connect: { timeout: init.connectTimeoutMs, ca: init.upstreamCa } })
+    if ((init.interceptHosts ?? []).length > 0) {
+      if (components.issuer === undefined) throw new Error('interceptHosts needs an issuer')
+      this.interceptor = new TlsInterceptor({
+        issuer: components.issuer,
+        logger: components.logger,
+        handle: (request, response) => { void this.handle(request, response) },
+        rejectMalformed
+      }, { hosts: init.interceptHosts ?? [], maxHeaderBytes: init.maxHeaderBytes ?? 16384 })
+    }
     this.server = createServer({ maxHeaderSize: init.maxHeaderBytes ?? 16384, requestTimeout: 0 }, (request, response) => {
       void this.handle(request, response)
     })
@@ -59,7 +77,8 @@ export class ProxyServer {
       this.track(socket)
       tunnel(request, socket, head, {
         connectTimeoutMs: init.connectTimeoutMs,
-        onError: (error, authority) => { this.log.debug('tunnel failed', { authority, error }) }
+        onError: (error, authority) => { this.log.debug('tunnel failed', { authority, error }) },
+        interceptor: this.interceptor
       })
     })
     this.server.on('connection', (socket: Socket) => { this.track(socket) })
@@ -86,6 +105,7 @@ export class ProxyServer {
     this.lifetime.abort()
     const closed = new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
     for (const socket of this.sockets) socket.destroy()
+    this.interceptor?.close()
     await closed
     await this.passthroughDispatcher.destroy()
   }

@@ -23,10 +23,12 @@ export interface ClientInit {
   headers?: Record<string, string>
   keepBody?: boolean
   method?: string
-  /** curl only: follow redirects (-L), as `requests` and browsers do. */
-  follow?: boolean
   /** curl only: write the body to /dev/null and skip hashing, to time the transfer alone. */
   discard?: boolean
+  /** curl only: the only CAs trusted for HTTPS (`--cacert`). */
+  caFile?: string
+  /** curl only: follow redirects (`-L`). */
+  followRedirects?: boolean
 }
 
 /** curl, exactly as a user would run it; the body is hashed as it streams. */
@@ -36,7 +38,8 @@ export async function curl (url: string, init: ClientInit = {}): Promise<Downloa
   const args = ['-sS', '--dump-header', headerFile, '-o', init.discard === true ? '/dev/null' : '-']
   if (init.discard === true) args.push('-w', '%{size_download}')
   if (init.proxy !== undefined) args.push('--proxy', init.proxy)
-  if (init.follow === true) args.push('--location')
+  if (init.caFile !== undefined) args.push('--cacert', init.caFile)
+  if (init.followRedirects === true) args.push('--location')
   if (init.method === 'HEAD') args.push('--head')
   else if (init.method !== undefined) args.push('-X', init.method)
   for (const [name, value] of Object.entries(init.headers ?? {})) args.push('-H', `${name}: ${value}`)
