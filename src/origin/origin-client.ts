@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
-import { UpstreamMismatchError, UpstreamStatusError, UpstreamUnreachableError, redactUrl } from '../errors.js'
+import { UpstreamMismatchError, UpstreamNotAllowedError, UpstreamStatusError, UpstreamUnreachableError, redactUrl } from '../errors.js'
+import type { UpstreamHosts } from '../limits/access-list.js'
 import type { Logger } from '../logging/logger.js'
 import { firstHeader, withoutCredentials, type HeaderRecord } from './http-headers.js'
 import { withRetries } from './retry.js'
@@ -19,6 +20,8 @@ export interface OriginClientInit {
   idleTimeoutMs: number
   /** Redirects followed before giving up. @default 8 */
   maxRedirections?: number
+  /** Hosts the node may fetch from, redirects included (a seed fetches URLs peers send it). @default every host */
+  allowedUpstreams?: UpstreamHosts
 }
 
 export interface OriginClientComponents {
@@ -139,6 +142,8 @@ export class OriginClient {
     let url = source.url
     let sourceHeaders = source.headers
     for (let redirects = 0; ; redirects++) {
+      const allowed = this.init.allowedUpstreams
+      if (allowed !== undefined && !allowed.allowsUrl(url)) throw new UpstreamNotAllowedError(new URL(url).hostname)
       let response: Dispatcher.ResponseData
       try {
         const headers = { ...sourceHeaders, ...extra, 'accept-encoding': 'identity' }

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises'
 import type { Dispatcher } from 'undici'
 import { UpstreamUnreachableError, redactUrl } from '../errors.js'
 import { endToEndHeaders } from '../origin/http-headers.js'
+import type { Pace } from '../limits/token-bucket.js'
 
 /**
  * Forwards a request the swarm has no business with (HEAD, POST, API calls, unmatched GETs)
@@ -30,8 +31,32 @@ export async function passThrough (request: IncomingMessage, response: ServerRes
   await relay(upstream, response, signal)
 }
 
+/**
+ * A GET straight from the origin, not cached (a content larger than the cache quota): the
+ * client's headers as given, the answer relayed, paced like any other origin traffic.
+ */
+export async function forwardGet (target: URL, headers: Record<string, string>, dispatcher: Dispatcher, response: ServerResponse, signal: AbortSignal, pace?: Pace): Promise<void> {
+  let upstream: Dispatcher.ResponseData
+  try {
+    upstream = await dispatcher.request({ origin: target.origin, path: target.pathname + target.search, method: 'GET', headers: { ...headers, host: target.host }, signal })
+  } catch (error) {
+    if (signal.aborted) throw error
+    throw new UpstreamUnreachableError(`cannot reach ${redactUrl(target.href)}: ${(error as Error).message}`, { cause: error })
+  }
+  await relay(upstream, response, signal, pace)
+}
+
 /** Sends an origin's answer on to the client as it is, streaming the body. */
-export async function relay (upstream: Dispatcher.ResponseData, response: ServerResponse, signal: AbortSignal): Promise<void> {
+export async function relay (upstream: Dispatcher.ResponseData, response: ServerResponse, signal: AbortSignal, pace?: Pace): Promise<void> {
   response.writeHead(upstream.statusCode, endToEndHeaders(upstream.headers as Record<string, string | string[]>))
-  await pipeline(upstream.body, response, { signal })
+  if (pace === undefined) {
+    await pipeline(upstream.body, response, { signal })
+    return
+  }
+  await pipeline(upstream.body, async function * (chunks: AsyncIterable<Buffer>) {
+    for await (const chunk of chunks) {
+      await pace(chunk.length, signal)
+      yield chunk
+    }
+  }, response, { signal })
 }
