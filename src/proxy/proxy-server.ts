@@ -68,6 +68,8 @@ export class ProxyServer {
     })
     this.server.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.track(socket)
+      // A refused client that resets its socket must not become an uncaught error.
+      socket.on('error', () => { socket.destroy() })
       try {
         this.admit(request)
         const host = /^\[?([^\]]*?)\]?(?::\d+)?$/.exec(request.url ?? '')?.[1] ?? ''

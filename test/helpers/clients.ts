@@ -25,6 +25,8 @@ export interface ClientInit {
   method?: string
   /** curl only: write the body to /dev/null and skip hashing, to time the transfer alone. */
   discard?: boolean
+  /** curl only: go through the proxy with CONNECT (--proxytunnel), even for http URLs. */
+  tunnel?: boolean
 }
 
 /** curl, exactly as a user would run it; the body is hashed as it streams. */
@@ -34,6 +36,7 @@ export async function curl (url: string, init: ClientInit = {}): Promise<Downloa
   const args = ['-sS', '--dump-header', headerFile, '-o', init.discard === true ? '/dev/null' : '-']
   if (init.discard === true) args.push('-w', '%{size_download}')
   if (init.proxy !== undefined) args.push('--proxy', init.proxy)
+  if (init.tunnel === true) args.push('--proxytunnel')
   if (init.method === 'HEAD') args.push('--head')
   else if (init.method !== undefined) args.push('-X', init.method)
   for (const [name, value] of Object.entries(init.headers ?? {})) args.push('-H', `${name}: ${value}`)
