@@ -84,6 +84,8 @@ export class CacheGc {
     if (quota <= 0) return true
     if (bytes > quota) return false
     const entries = this.components.tasks.entries()
+    // Nothing is evicted for a content that would not fit even then.
+    if (this.used(entries.filter(entry => entry.inUse)) + alsoReserved + bytes > quota) return false
     const used = this.used(entries) + alsoReserved
     if (used + bytes > quota * this.init.highWatermark) {
       for (const entry of chooseEvictions(entries, used, Math.floor(quota * this.init.lowWatermark), bytes)) this.evict(entry, 'quota')

@@ -5,6 +5,7 @@ import { AbortedError, StorageError, UpstreamMismatchError } from '../errors.js'
 import type { OriginClient, OriginSource } from '../origin/origin-client.js'
 import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
+import { writeFully } from '../storage/write-fully.js'
 
 export interface OriginDownloadComponents {
   origin: OriginClient
@@ -66,11 +67,7 @@ async function writeBody (body: Readable, piece: PieceProgress, onWritten: () =>
   let batchBytes = 0
   const flush = async (): Promise<void> => {
     if (batchBytes === 0) return
-    try {
-      await piece.file.writev(batch, piece.start + piece.written)
-    } catch (error) {
-      throw new StorageError(`cannot write piece data: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error })
-    }
+    await writeFully(piece.file, batch, piece.start + piece.written)
     for (const chunk of batch) piece.hash.update(chunk)
     piece.written += batchBytes
     batch = []
@@ -111,11 +108,7 @@ export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownlo
         if (index >= task.plan.pieceCount) throw new UpstreamMismatchError('origin sent more bytes than its Content-Length')
         const take = Math.min(chunk.length - offset, task.plan.size(index) - intoPiece)
         const part = chunk.subarray(offset, offset + take)
-        try {
-          await file.write(part, 0, part.length, task.plan.start(index) + intoPiece)
-        } catch (error) {
-          throw new StorageError(`cannot write piece data: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error })
-        }
+        await writeFully(file, [part], task.plan.start(index) + intoPiece)
         hash.update(part)
         intoPiece += take
         offset += take

@@ -12,6 +12,7 @@ import { Bitmap } from '../storage/bitmap.js'
 import { fetchPiece } from './origin-download.js'
 import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
+import { writeFully } from '../storage/write-fully.js'
 
 export interface SwarmDownloadComponents {
   origin: OriginClient
@@ -225,11 +226,11 @@ export class SwarmDownload {
         senderDigest ??= block.digest
         const chunks = [...block.data].map(chunk => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
         try {
-          await file.writev(chunks, task.plan.start(index) + offset)
+          await writeFully(file, chunks, task.plan.start(index) + offset)
         } catch (error) {
           // Our disk's fault (a full disk), not the peer's.
           this.picker.failed(peer, index, 'error')
-          this.fail(new StorageError(`cannot write piece data: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error }))
+          this.fail(error)
           return
         }
         for (const chunk of chunks) hash.update(chunk)

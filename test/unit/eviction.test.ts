@@ -55,6 +55,7 @@ describe('CacheGc', () => {
     assert.equal(gc.makeRoom(40), true)
     assert.deepEqual(tasks.evicted, ['a', 'b'])
     assert.equal(gc.makeRoom(80), false, 'c is in use: 30 + 80 cannot fit')
+    assert.deepEqual(tasks.evicted, ['a', 'b'], 'nothing more was evicted for it')
   })
 
   it('collects expired tasks and trims to the low watermark', async () => {
