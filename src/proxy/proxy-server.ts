@@ -33,7 +33,7 @@ export interface ProxyServerInit {
   connectTimeoutMs: number
   /** Largest request head accepted; larger ones get 431. @default 16384 */
   maxHeaderBytes?: number
-  /** Who may use the proxy (loopback always may). @default loopback only */
+  /** Who may use the proxy (loopback always may). @default every client */
   allowedClients?: ClientNetworks
   /** Hosts requests may go to. @default every host */
   allowedUpstreams?: UpstreamHosts
