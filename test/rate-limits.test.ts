@@ -85,6 +85,7 @@ describe('rate limits', () => {
       const joined = await curl(hub.signedUrl(repo, 'slow.bin'), { proxy: node.proxyUrl })
       assert.equal(joined.sha256, hub.file(repo, 'slow.bin').sha256, 'a second client of the running download is not refused')
       assert.equal((await slow).sha256, hub.file(repo, 'slow.bin').sha256)
+      await waitFor('the first download to finish', async () => (await nodeStatus(node.info.admin)).tasks.every(task => task.status === 'complete'))
       const later = await curl(hub.signedUrl(repo, 'other.bin'), { proxy: node.proxyUrl })
       assert.equal(later.status, 200)
       assert.equal(later.sha256, hub.file(repo, 'other.bin').sha256)

@@ -149,7 +149,9 @@ export class TaskManager implements LocalTasks, CachedTasks {
     let starting = this.starting.get(id)
     if (starting === undefined) {
       const max = this.init.maxConcurrentTasks ?? 0
-      if (max > 0 && this.active.size + this.starting.size >= max) {
+      // A finished download still closing its files no longer counts.
+      const downloading = [...this.active.values()].filter(active => active.task.status === 'downloading').length
+      if (max > 0 && downloading + this.starting.size >= max) {
         throw new LimitReachedError('ERR_TOO_MANY_TASKS', `${max} downloads are running, the most this node runs at once`, 2)
       }
       starting = this.begin(request, known)
