@@ -92,6 +92,41 @@ export class StorageError extends DamselflyError {
   }
 }
 
+/** The client's address is not in an allowed network (`--allowed-clients`): the answer is 403. */
+export class ClientNotAllowedError extends DamselflyError {
+  constructor (address: string) {
+    super('ERR_CLIENT_NOT_ALLOWED', `client ${address} is not in an allowed network`)
+  }
+}
+
+/** The upstream host is not allowed (`--allowed-upstreams`): the node neither forwards to nor fetches from it. */
+export class UpstreamNotAllowedError extends DamselflyError {
+  constructor (host: string) {
+    super('ERR_UPSTREAM_NOT_ALLOWED', `upstream host ${host} is not allowed`)
+  }
+}
+
+/** A limit was reached (request rate, concurrent tasks): the answer is 429 with Retry-After. */
+export class LimitReachedError extends DamselflyError {
+  /** Whole seconds the client should wait before trying again. */
+  readonly retryAfterSeconds: number
+
+  constructor (code: 'ERR_RATE_LIMITED' | 'ERR_TOO_MANY_TASKS', message: string, retryAfterSeconds: number) {
+    super(code, message)
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds))
+  }
+}
+
+/**
+ * A content cannot be cached within the quota (larger than the quota, or everything else is in
+ * use): the proxy streams it from the origin without keeping it. Never reaches a client.
+ */
+export class NotCacheableError extends DamselflyError {
+  constructor (message: string) {
+    super('ERR_NOT_CACHEABLE', message)
+  }
+}
+
 /** The operation was cancelled through its AbortSignal. */
 export class AbortedError extends DamselflyError {
   constructor (message = 'the operation was aborted') {

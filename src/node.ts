@@ -15,6 +15,9 @@ import { ProxyServer } from './proxy/proxy-server.js'
 import { TaskStore } from './storage/task-store.js'
 import { caDirOf, loadLeafIssuer, loadUpstreamCa } from './tls/index.js'
 import { TaskManager } from './task/task-manager.js'
+import { ClientNetworks, UpstreamHosts } from './limits/access-list.js'
+import { RequestLimiter } from './limits/request-limiter.js'
+import { paceOf } from './limits/token-bucket.js'
 
 /** What `<data-dir>/node.json` holds, so scripts can find and bootstrap from a node. */
 export interface NodeInfo {
@@ -38,6 +41,7 @@ export class DamselflyNode {
   readonly config: DamselflyConfig
   private readonly log: Logger
   private readonly components: DamselflyNodeComponents
+  private rates?: Record<'upload' | 'download' | 'origin', ReturnType<typeof paceOf>>
   private parts?: {
     tasks: TaskManager
     swarm: Swarm
@@ -62,7 +66,15 @@ export class DamselflyNode {
     const issuer = config.tls.interceptHosts.length === 0 ? undefined : await loadLeafIssuer(caDirOf(config), { logger })
     const store = new TaskStore({ logger }, { dataDir: config.dataDir })
     await store.init()
-    const origin = new OriginClient({ logger }, { ...config.origin, ca: upstreamCa })
+    // The registry's host is always an allowed upstream: mirror mode needs it.
+    const allowedUpstreams = new UpstreamHosts([...config.proxy.allowedUpstreams, new URL(config.registry).hostname])
+    const rates = {
+      upload: paceOf(config.limits.uploadRate),
+      download: paceOf(config.limits.downloadRate),
+      origin: paceOf(config.limits.originRate)
+    }
+    this.rates = rates
+    const origin = new OriginClient({ logger }, { ...config.origin, ca: upstreamCa, allowedUpstreams })
     const psk = config.p2p.pskFile === '' ? undefined : await readPskFile(config.p2p.pskFile)
     const p2p = await createP2PHost({ privateKey: await loadOrCreateIdentity(config.dataDir), listen: config.p2p.listen, psk })
     const scores = new PeerScores()
@@ -78,12 +90,18 @@ export class DamselflyNode {
     const swarm = new Swarm({ host: p2p, tasks: localTasks, logger }, {
       role: config.role,
       bootstrap: config.p2p.bootstrap,
-      corruptBlocks: process.env.DAMSELFLY_TEST_CORRUPT_BLOCKS === '1'
+      corruptBlocks: process.env.DAMSELFLY_TEST_CORRUPT_BLOCKS === '1',
+      maxStreamsPerPeer: config.limits.maxStreamsPerPeer,
+      uploadPace: rates.upload.bucket === undefined ? undefined : rates.upload.pace,
+      downloadPace: rates.download.bucket === undefined ? undefined : rates.download.pace
     })
     tasks = new TaskManager({ store, origin, logger, swarm, scores }, {
       pieceSize: config.pieceSize,
       concurrency: config.origin.concurrency,
-      backToSource: config.backToSource
+      backToSource: config.backToSource,
+      storage: config.storage,
+      maxConcurrentTasks: config.limits.maxConcurrentTasks,
+      originPace: rates.origin.bucket === undefined ? undefined : rates.origin.pace
     })
     await tasks.start()
     await swarm.start()
@@ -94,7 +112,11 @@ export class DamselflyNode {
       registry: config.registry,
       rules: config.rules,
       filteredQueryParams: config.filteredQueryParams,
-      connectTimeoutMs: config.origin.connectTimeoutMs
+      connectTimeoutMs: config.origin.connectTimeoutMs,
+      allowedClients: new ClientNetworks(config.proxy.allowedClients),
+      allowedUpstreams,
+      requestLimiter: new RequestLimiter({ perSecond: config.limits.requestRate }),
+      originPace: rates.origin.bucket === undefined ? undefined : rates.origin.pace
     })
     const admin = new AdminServer({ status: () => this.status() }, config.admin.listen)
     this.parts = { tasks, swarm, scores, p2p, proxy, admin }
@@ -151,7 +173,15 @@ export class DamselflyNode {
       })),
       bannedPeers: parts.scores.snapshot().filter(score => score.bannedUntil !== undefined && score.bannedUntil > Date.now()).map(score => score.peerId),
       peers: parts.swarm.connectedPeers(),
-      uploadedBytes: parts.swarm.uploaded
+      uploadedBytes: parts.swarm.uploaded,
+      cache: {
+        usedBytes: parts.tasks.gc.used(),
+        quotaBytes: this.config.storage.quota,
+        evicted: parts.tasks.gc.evicted
+      },
+      // Bytes that went through each rate limit (absent: unlimited).
+      rateLimited: Object.fromEntries(Object.entries(this.rates ?? {}).flatMap(([name, rate]) =>
+        rate.bucket === undefined ? [] : [[name, { bytesPerSecond: rate.bucket.ratePerSecond, bytes: rate.bucket.taken }]]))
     }
   }
 

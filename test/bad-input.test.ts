@@ -30,7 +30,7 @@ describe('bad input and failing origins', () => {
     hub = await startFakeHub({
       repos: [{ id: 'acme/faults', files: [{ path: 'a.bin', size: 24 * MiB }, { path: 'b.bin', size: 20 * MiB }, { path: 'c.bin', size: 12 * MiB }] }]
     })
-    node = await startNode(['--origin-retries', '3', '--origin-retry-delay-ms', '20'])
+    node = await startNode(['--origin-retries', '3', '--origin-retry-delay-ms', '20', '--allowed-upstreams', '*.invalid'])
   })
 
   after(async () => {

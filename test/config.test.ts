@@ -37,7 +37,7 @@ describe('defaults', () => {
       dataDir: join(homedir(), '.cache', 'damselfly'),
       role: 'peer',
       registry: 'https://huggingface.co',
-      proxy: { listen: { host: '127.0.0.1', port: 65001 } },
+      proxy: { listen: { host: '127.0.0.1', port: 65001 }, allowedClients: [], allowedUpstreams: ['huggingface.co', '*.huggingface.co', 'hf.co', '*.hf.co'] },
       admin: { listen: { host: '127.0.0.1', port: 65002 } },
       p2p: { listen: ['/ip4/0.0.0.0/tcp/65100'], bootstrap: [], pskFile: '' },
       backToSource: true,
@@ -46,7 +46,9 @@ describe('defaults', () => {
       pieceSize: 0,
       origin: { concurrency: 4, retries: 5, retryDelayMs: 200, connectTimeoutMs: 10000, idleTimeoutMs: 30000 },
       tls: { interceptHosts: [], caDir: '', upstreamCaFile: '' },
-      log: { level: 'info', format: 'human' }
+      log: { level: 'info', format: 'human' },
+      storage: { quota: 0, highWatermark: 0.9, lowWatermark: 0.8, ttl: 0 },
+      limits: { uploadRate: 0, downloadRate: 0, originRate: 0, requestRate: 0, maxConcurrentTasks: 0, maxStreamsPerPeer: 256 }
     })
   })
 

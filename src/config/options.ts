@@ -231,6 +231,16 @@ const table = [
     inFile: true
   },
   {
+    key: 'proxy.allowedClients',
+    flag: 'allowed-clients',
+    env: 'DAMSELFLY_ALLOWED_CLIENTS',
+    kind: 'list',
+    valueName: 'CIDR',
+    description: 'Networks whose clients may use the proxy (10.0.0.0/8, fd00::/8, or one address); loopback is always allowed, others get 403. Required when the proxy listens on a non-loopback address.',
+    default: [],
+    inFile: true
+  },
+  {
     key: 'tls.caDir',
     flag: 'ca-dir',
     env: 'DAMSELFLY_CA_DIR',
@@ -248,6 +258,116 @@ const table = [
     valueName: 'FILE',
     description: 'PEM file of extra CA certificates trusted for HTTPS upstreams (a private hub), besides the ones Node.js trusts. Empty: none.',
     default: '',
+    inFile: true
+  },
+  {
+    key: 'proxy.allowedUpstreams',
+    flag: 'allowed-upstreams',
+    env: 'DAMSELFLY_ALLOWED_UPSTREAMS',
+    kind: 'list',
+    valueName: 'HOST-GLOB',
+    description: 'Hosts the node forwards to, tunnels to and fetches from (a * matches any characters; a lone * allows every host). The registry host is always allowed; other hosts get 403.',
+    default: ['huggingface.co', '*.huggingface.co', 'hf.co', '*.hf.co'],
+    inFile: true
+  },
+  {
+    key: 'storage.quota',
+    flag: 'cache-quota',
+    env: 'DAMSELFLY_CACHE_QUOTA',
+    kind: 'number',
+    valueName: 'SIZE',
+    description: 'Most bytes of content the cache keeps (50GiB, 500GB); least recently used tasks are evicted to stay under it. 0: no quota.',
+    default: 0,
+    inFile: true
+  },
+  {
+    key: 'storage.highWatermark',
+    flag: 'cache-high-watermark',
+    env: 'DAMSELFLY_CACHE_HIGH_WATERMARK',
+    kind: 'number',
+    valueName: 'FRACTION',
+    description: 'Eviction starts when the cache holds more than this fraction of the quota, 0 to 1.',
+    default: 0.9,
+    inFile: true
+  },
+  {
+    key: 'storage.lowWatermark',
+    flag: 'cache-low-watermark',
+    env: 'DAMSELFLY_CACHE_LOW_WATERMARK',
+    kind: 'number',
+    valueName: 'FRACTION',
+    description: 'Eviction stops once the cache holds no more than this fraction of the quota, 0 to the high watermark.',
+    default: 0.8,
+    inFile: true
+  },
+  {
+    key: 'storage.ttl',
+    flag: 'cache-ttl',
+    env: 'DAMSELFLY_CACHE_TTL',
+    kind: 'string',
+    valueName: 'DURATION',
+    description: 'Tasks not used for this long are evicted (90s, 30m, 12h, 7d, or seconds). 0: no expiry.',
+    default: '0',
+    inFile: true
+  },
+  {
+    key: 'limits.uploadRate',
+    flag: 'upload-rate',
+    env: 'DAMSELFLY_UPLOAD_RATE',
+    kind: 'number',
+    valueName: 'RATE',
+    description: 'Bytes per second this node serves to peers, all streams together (100MiB, 1GB/s). 0: unlimited.',
+    default: 0,
+    inFile: true
+  },
+  {
+    key: 'limits.downloadRate',
+    flag: 'download-rate',
+    env: 'DAMSELFLY_DOWNLOAD_RATE',
+    kind: 'number',
+    valueName: 'RATE',
+    description: 'Bytes per second this node takes from peers, all streams together. 0: unlimited.',
+    default: 0,
+    inFile: true
+  },
+  {
+    key: 'limits.originRate',
+    flag: 'origin-rate',
+    env: 'DAMSELFLY_ORIGIN_RATE',
+    kind: 'number',
+    valueName: 'RATE',
+    description: 'Bytes per second this node fetches from the origin for tasks (back-to-source), all tasks together. 0: unlimited.',
+    default: 0,
+    inFile: true
+  },
+  {
+    key: 'limits.requestRate',
+    flag: 'request-rate',
+    env: 'DAMSELFLY_REQUEST_RATE',
+    kind: 'number',
+    valueName: 'N',
+    description: 'Proxy requests per second each client address may send (bursts of as many); more get 429 with Retry-After. 0: unlimited.',
+    default: 0,
+    inFile: true
+  },
+  {
+    key: 'limits.maxConcurrentTasks',
+    flag: 'max-concurrent-tasks',
+    env: 'DAMSELFLY_MAX_CONCURRENT_TASKS',
+    kind: 'number',
+    valueName: 'N',
+    description: 'Downloads running at once; a request that would start one more gets 429 with Retry-After (cache hits and joining a running download are not limited). 0: unlimited.',
+    default: 0,
+    inFile: true
+  },
+  {
+    key: 'limits.maxStreamsPerPeer',
+    flag: 'max-streams-per-peer',
+    env: 'DAMSELFLY_MAX_STREAMS_PER_PEER',
+    kind: 'number',
+    valueName: 'N',
+    description: 'Streams of each protocol one peer connection may have open towards this node at once; more are reset. 1 to 1024.',
+    default: 256,
     inFile: true
   },
   {

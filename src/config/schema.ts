@@ -11,6 +11,7 @@ import { resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { ConfigError } from '../errors.js'
+import { checkHostGlob, isLoopbackHost, parseCidr } from '../limits/access-list.js'
 import type { LogFormat, LogLevel } from '../logging/logger.js'
 import { parseHostPattern } from '../tls/host-patterns.js'
 import { logFormats, logLevels, nodeRoles, optionFor } from './options.js'
@@ -33,7 +34,8 @@ export interface DamselflyConfig {
   role: NodeRole
   /** http or https URL without a trailing slash. */
   registry: string
-  proxy: { listen: HostPort }
+  /** `allowedClients`: CIDRs allowed besides loopback; `allowedUpstreams`: host globs besides the registry host. */
+  proxy: { listen: HostPort, allowedClients: string[], allowedUpstreams: string[] }
   admin: { listen: HostPort }
   /** Multiaddrs. */
   /** `pskFile`: absolute path, or '' for an open swarm. */
@@ -61,6 +63,17 @@ export interface DamselflyConfig {
     upstreamCaFile: string
   }
   log: { level: LogLevel, format: LogFormat }
+  /** `quota` in bytes (0 = none); watermarks as fractions of it; `ttl` in milliseconds (0 = no expiry). */
+  storage: { quota: number, highWatermark: number, lowWatermark: number, ttl: number }
+  /** Byte rates per second and counts; 0 = unlimited. */
+  limits: {
+    uploadRate: number
+    downloadRate: number
+    originRate: number
+    requestRate: number
+    maxConcurrentTasks: number
+    maxStreamsPerPeer: number
+  }
 }
 
 /** What the schema yields; the loader adds `configFile`. */
@@ -90,7 +103,11 @@ export function createConfigSchema (init: ConfigSchemaInit): z.ZodType<SchemaCon
     dataDir: withDefault('dataDir', dataDir),
     role: withDefault('role', oneOf(nodeRoles)),
     registry: withDefault('registry', parsedText('an http or https URL', parseRegistryUrl)),
-    proxy: section({ listen: withDefault('proxy.listen', hostPort) }),
+    proxy: section({
+      listen: withDefault('proxy.listen', hostPort),
+      allowedClients: withDefault('proxy.allowedClients', listOf(cidrText)),
+      allowedUpstreams: withDefault('proxy.allowedUpstreams', listOf(hostGlobText))
+    }),
     admin: section({ listen: withDefault('admin.listen', hostPort) }),
     p2p: section({
       listen: withDefault('p2p.listen', listOf(multiaddrText)),
@@ -116,8 +133,47 @@ export function createConfigSchema (init: ConfigSchemaInit): z.ZodType<SchemaCon
     log: section({
       level: withDefault('log.level', oneOf(logLevels)),
       format: withDefault('log.format', oneOf(logFormats))
+    }),
+    storage: section({
+      quota: withDefault('storage.quota', byteCount),
+      highWatermark: withDefault('storage.highWatermark', fraction),
+      lowWatermark: withDefault('storage.lowWatermark', fraction),
+      ttl: withDefault('storage.ttl', duration)
+    }),
+    limits: section({
+      uploadRate: withDefault('limits.uploadRate', byteRate),
+      downloadRate: withDefault('limits.downloadRate', byteRate),
+      originRate: withDefault('limits.originRate', byteRate),
+      requestRate: withDefault('limits.requestRate', wholeNumber(0, 1_000_000)),
+      maxConcurrentTasks: withDefault('limits.maxConcurrentTasks', wholeNumber(0, 100_000)),
+      maxStreamsPerPeer: withDefault('limits.maxStreamsPerPeer', wholeNumber(1, 1024))
     })
+  }).superRefine((config, context) => {
+    if (config.storage.lowWatermark > config.storage.highWatermark) {
+      context.issues.push({ code: 'custom', path: ['storage', 'lowWatermark'], message: `must not be above the high watermark (${config.storage.highWatermark})`, input: config.storage.lowWatermark })
+    }
+    // Not an open relay: a proxy others can reach must say who may use it.
+    if (!isLoopbackHost(config.proxy.listen.host) && config.proxy.allowedClients.length === 0) {
+      context.issues.push({
+        code: 'custom',
+        path: ['proxy', 'allowedClients'],
+        message: `the proxy listens on ${formatHostPort(config.proxy.listen)}, which other hosts can reach: name the networks allowed to use it (--allowed-clients 10.0.0.0/8) or listen on 127.0.0.1`,
+        input: config.proxy.allowedClients
+      })
+    }
   })
+}
+
+/** A duration: seconds, or a number with s, m, h or d. '0' means never. */
+export function parseDuration (text: string | number): number {
+  if (typeof text === 'number') {
+    if (!Number.isFinite(text) || text < 0) throw new ConfigError(`expected a duration such as 90s, 30m, 12h or 7d, got ${describeValue(text)}`)
+    return Math.round(text * 1000)
+  }
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text)
+  if (match === null) throw new ConfigError(`expected a duration such as 90s, 30m, 12h or 7d, got ${describeValue(text)}`)
+  const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+  return Math.round(Number(match[1]) * (unitMs[(match[2] ?? 's').toLowerCase()] ?? 1000))
 }
 
 /** 'HOST:PORT', '[IPv6]:PORT', or ':PORT' for all interfaces (0.0.0.0). */
@@ -253,6 +309,8 @@ function parsedText<T> (expected: string, parse: (text: string) => T): z.ZodType
 }
 
 const hostPort = parsedText('HOST:PORT', parseHostPort)
+const cidrText = parsedText('a network such as 10.0.0.0/8', (text) => { parseCidr(text); return text })
+const hostGlobText = parsedText('a host name pattern such as *.hf.co', checkHostGlob)
 const regexText = parsedText('a regular expression', checkRegex)
 const multiaddrText = parsedText('a multiaddr', checkMultiaddr)
 /** Host patterns, one per element; an element may hold several separated by commas. */
@@ -279,7 +337,30 @@ const pieceSize = z.union([z.number(), z.string()], {
     { error: issue => `must be 0 (automatic) or a power of two from 64KiB to 256MiB, got ${describeValue(issue.input)} bytes` }
   ))
 
-/** A whole number given as a number (YAML) or as text (environment, flags). */
+/** A value parsed by `parse`, given as a number (YAML) or as text (environment, flags). */
+function numberOrText<T> (expected: string, parse: (value: string | number) => T): z.ZodType<T, number | string> {
+  return z.union([z.number(), z.string()], { error: issue => `expected ${expected}, got ${describeValue(issue.input)}` })
+    .transform((value, context) => {
+      try {
+        return parse(value)
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error
+        context.issues.push({ code: 'custom', message: error.message, input: value })
+        return z.NEVER
+      }
+    })
+}
+
+const byteCount = numberOrText('a byte size such as 50GiB', parseByteSize)
+/** Bytes per second: a byte size, optionally followed by /s. */
+const byteRate = numberOrText('a rate such as 100MiB/s', value => parseByteSize(typeof value === 'string' ? value.replace(/\/s$/i, '') : value))
+const duration = numberOrText('a duration such as 7d', parseDuration)
+const fraction = numberOrText('a fraction such as 0.9', (value) => {
+  const number = typeof value === 'number' ? value : Number(value.trim())
+  if (value === '' || !Number.isFinite(number) || number < 0 || number > 1) throw new ConfigError(`expected a fraction from 0 to 1, got ${describeValue(value)}`)
+  return number
+})
+
 /** true/false, also as text from the environment or a flag (yes/no, on/off, 1/0). */
 const booleanValue = z.union([
   z.boolean(),

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
-import { UpstreamMismatchError, UpstreamStatusError, UpstreamUnreachableError, redactUrl } from '../errors.js'
+import { UpstreamMismatchError, UpstreamNotAllowedError, UpstreamStatusError, UpstreamUnreachableError, redactUrl } from '../errors.js'
+import type { UpstreamHosts } from '../limits/access-list.js'
 import type { Logger } from '../logging/logger.js'
 import { certificateFailure } from './certificate-failure.js'
 import { firstHeader, withoutCredentials, type HeaderRecord } from './http-headers.js'
@@ -22,6 +23,8 @@ export interface OriginClientInit {
   maxRedirections?: number
   /** CAs trusted for HTTPS origins (PEM), replacing Node's list. @default Node's roots */
   ca?: string[]
+  /** Hosts the node may fetch from, redirects included (a seed fetches URLs peers send it). @default every host */
+  allowedUpstreams?: UpstreamHosts
 }
 
 export interface OriginClientComponents {
@@ -142,6 +145,8 @@ export class OriginClient {
     let url = source.url
     let sourceHeaders = source.headers
     for (let redirects = 0; ; redirects++) {
+      const allowed = this.init.allowedUpstreams
+      if (allowed !== undefined && !allowed.allowsUrl(url)) throw new UpstreamNotAllowedError(new URL(url).hostname)
       let response: Dispatcher.ResponseData
       try {
         const headers = { ...sourceHeaders, ...extra, 'accept-encoding': 'identity' }

@@ -1,22 +1,28 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { Uint8ArrayList } from 'uint8arraylist'
+import type { Pace } from '../limits/token-bucket.js'
 import type { Logger } from '../logging/logger.js'
 import type { LocalTasks } from './local-tasks.js'
 import { pieceRequest, pieceResponse, type PieceRequest } from './messages.js'
 import type { P2PHost } from './host.js'
 import { protocols } from './protocols.js'
 import { exchange, serveExchange } from './exchange.js'
-import { ProtocolError, readFrame, readPayload, writeFrame } from './wire.js'
+import { ProtocolError, readFrame, readPayload, writeFrame, type Wire } from './wire.js'
 
 /** The largest block one request may ask for: memory per stream stays bounded by it. */
 export const maxBlockBytes = 4 * 1024 * 1024
 /** Payload is sent in slices this large so that send() back-pressure has a say. */
 const sendSliceBytes = 1024 * 1024
 
+/** Slice size while a rate limit paces the stream: small enough to pace smoothly. */
+const pacedSliceBytes = 64 * 1024
+
 export interface PieceServerInit {
   /** Test-only fault injection: flip a byte in every block served. */
   corruptBlocks?: boolean
   onServed?: (bytes: number) => void
+  /** Paces the bytes served to peers (upload rate). @default unlimited */
+  pace?: Pace
 }
 
 /** Serves blocks of held pieces: one request, one response, per stream. */
@@ -33,8 +39,11 @@ export function handlePiece (tasks: LocalTasks, log: Logger, init: PieceServerIn
       }
       if (init.corruptBlocks === true && block.data.length > 0) block.data[0] = block.data[0]! ^ 0xff
       await writeFrame(bytes, block.digest === undefined ? { ok: true, length: block.data.length } : { ok: true, length: block.data.length, digest: block.digest }, signal)
-      for (let offset = 0; offset < block.data.length; offset += sendSliceBytes) {
-        await bytes.write(block.data.subarray(offset, offset + sendSliceBytes), { signal })
+      const slice = init.pace === undefined ? sendSliceBytes : pacedSliceBytes
+      for (let offset = 0; offset < block.data.length; offset += slice) {
+        const part = block.data.subarray(offset, offset + slice)
+        await init.pace?.(part.length, signal)
+        await bytes.write(part, { signal })
       }
       init.onServed?.(block.data.length)
     })
@@ -48,13 +57,24 @@ export interface ReceivedBlock {
 }
 
 /** Fetches one block from `peer`; undefined when the peer no longer has it. */
-export async function requestBlock (host: P2PHost, peer: PeerId, request: PieceRequest, signal: AbortSignal): Promise<ReceivedBlock | undefined> {
+export async function requestBlock (host: P2PHost, peer: PeerId, request: PieceRequest, signal: AbortSignal, pace?: Pace): Promise<ReceivedBlock | undefined> {
   return await exchange(host, peer, protocols.piece, request.length + 64 * 1024, signal, async (bytes) => {
     await writeFrame(bytes, request, signal)
     const response = await readFrame(bytes, pieceResponse, signal)
     if (!response.ok) return undefined
     if (response.length !== request.length) throw new ProtocolError(`peer answered ${response.length} bytes for a ${request.length}-byte block`)
-    const data = await readPayload(bytes, response.length, signal)
+    const data = pace === undefined ? await readPayload(bytes, response.length, signal) : await readPaced(bytes, response.length, pace, signal)
     return response.digest === undefined ? { data } : { data, digest: response.digest }
   })
+}
+
+/** Reads the payload slice by slice, taking tokens first: the yamux window then holds the sender back. */
+async function readPaced (bytes: Wire, length: number, pace: Pace, signal: AbortSignal): Promise<Uint8ArrayList> {
+  const data = new Uint8ArrayList()
+  for (let offset = 0; offset < length; offset += pacedSliceBytes) {
+    const part = Math.min(pacedSliceBytes, length - offset)
+    await pace(part, signal)
+    data.append(await readPayload(bytes, part, signal))
+  }
+  return data
 }

@@ -10,6 +10,7 @@ import { handleMeta, requestMeta } from './meta-protocol.js'
 import { handlePiece, requestBlock, type ReceivedBlock } from './piece-protocol.js'
 import { protocols, topics } from './protocols.js'
 import { taskCid } from './task-cid.js'
+import type { Pace } from '../limits/token-bucket.js'
 
 export interface SwarmComponents {
   host: P2PHost
@@ -22,6 +23,12 @@ export interface SwarmInit {
   bootstrap: string[]
   /** Test-only fault injection: serve corrupted blocks. */
   corruptBlocks?: boolean
+  /** Streams of each protocol one peer connection may have open towards us. @default 256 */
+  maxStreamsPerPeer?: number
+  /** Paces bytes served to peers. @default unlimited */
+  uploadPace?: Pace
+  /** Paces bytes taken from peers. @default unlimited */
+  downloadPace?: Pace
 }
 
 export interface Holder {
@@ -64,10 +71,12 @@ export class Swarm {
   }
 
   async start (): Promise<void> {
-    const limits = { maxInboundStreams: 256, maxOutboundStreams: 256 }
+    // libp2p counts inbound streams per connection and protocol, and resets those over the cap.
+    const limits = { maxInboundStreams: this.init.maxStreamsPerPeer ?? 256, maxOutboundStreams: 256 }
     await this.host.handle(protocols.meta, handleMeta(this.tasks, this.log), limits)
     await this.host.handle(protocols.piece, handlePiece(this.tasks, this.log, {
       corruptBlocks: this.init.corruptBlocks,
+      pace: this.init.uploadPace,
       onServed: (bytes) => { this.uploaded += bytes }
     }), limits)
     if (this.isSeed) await this.host.handle(protocols.fetch, handleFetch(this.tasks, this.log), limits)
@@ -193,7 +202,7 @@ export class Swarm {
   }
 
   async block (peer: string, request: PieceRequest, signal: AbortSignal): Promise<ReceivedBlock | undefined> {
-    return await requestBlock(this.host, peerIdFromString(peer), request, signal)
+    return await requestBlock(this.host, peerIdFromString(peer), request, signal, this.init.downloadPace)
   }
 
   async fetchFromSeed (seed: string, request: FetchRequest, signal: AbortSignal): Promise<FetchResponse> {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { DamselflyError, RangeNotSatisfiableError, StorageError, UpstreamStatusError } from '../errors.js'
+import { DamselflyError, LimitReachedError, RangeNotSatisfiableError, StorageError, UpstreamStatusError } from '../errors.js'
 import { endToEndHeaders } from '../origin/http-headers.js'
 
 /** Dragonfly's header, so its users' tooling keeps working: `backend` (the origin) or `proxy` (us). */
@@ -20,6 +20,12 @@ export function httpFailureOf (error: unknown): HttpFailure {
       return { status: 400, type: 'proxy' }
     case 'ERR_RANGE_NOT_SATISFIABLE':
       return { status: 416, type: 'proxy' }
+    case 'ERR_CLIENT_NOT_ALLOWED':
+    case 'ERR_UPSTREAM_NOT_ALLOWED':
+      return { status: 403, type: 'proxy' }
+    case 'ERR_RATE_LIMITED':
+    case 'ERR_TOO_MANY_TASKS':
+      return { status: 429, type: 'proxy' }
     case 'ERR_UPSTREAM_STATUS':
       return { status: (error as UpstreamStatusError).status, type: 'backend' }
     case 'ERR_UPSTREAM_UNREACHABLE':
@@ -62,6 +68,7 @@ export function sendError (response: ServerResponse, error: unknown): void {
     [errorCodeHeader]: code
   }
   if (error instanceof RangeNotSatisfiableError) headers['content-range'] = `bytes */${error.length}`
+  if (error instanceof LimitReachedError) headers['retry-after'] = error.retryAfterSeconds
   response.writeHead(status, headers)
   response.end(body)
 }

@@ -2,16 +2,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
-import { AbortedError, BadRequestError, DamselflyError } from '../errors.js'
+import { AbortedError, BadRequestError, ClientNotAllowedError, DamselflyError, LimitReachedError, NotCacheableError, UpstreamNotAllowedError } from '../errors.js'
+import type { ClientNetworks, UpstreamHosts } from '../limits/access-list.js'
+import type { RequestLimiter } from '../limits/request-limiter.js'
+import type { Pace } from '../limits/token-bucket.js'
 import type { Logger } from '../logging/logger.js'
 import type { LeafIssuer } from '../tls/leaf-issuer.js'
 import { firstHeader, originRequestHeaders, withoutCredentials } from '../origin/http-headers.js'
 import type { TaskManager } from '../task/task-manager.js'
 import { taskKeyFor, type TaskKey } from '../task/task-key.js'
 import { tunnel } from './connect-tunnel.js'
-import { errorCodeHeader, errorTypeHeader, sendError } from './error-response.js'
+import { errorCodeHeader, errorTypeHeader, httpFailureOf, sendError } from './error-response.js'
 import { isHubResolve, lfsHeadHeaders, resolveOnHub } from './hub-resolve.js'
-import { passThrough, relay } from './passthrough.js'
+import { forwardGet, passThrough, relay } from './passthrough.js'
 import { parseRangeHeader, type RangeSpec } from './range.js'
 import { resolveTarget } from './resolve-target.js'
 import { ProxyRules } from './rules.js'
@@ -38,6 +41,14 @@ export interface ProxyServerInit {
   interceptHosts?: string[]
   /** CAs trusted for HTTPS upstreams (PEM), replacing Node's list. @default Node's roots */
   upstreamCa?: string[]
+  /** Who may use the proxy (loopback always may). @default every client */
+  allowedClients?: ClientNetworks
+  /** Hosts requests may go to. @default every host */
+  allowedUpstreams?: UpstreamHosts
+  /** Requests per second per client address. @default unlimited */
+  requestLimiter?: RequestLimiter
+  /** Paces a content streamed from the origin without caching it. @default unlimited */
+  originPace?: Pace
 }
 
 /**
@@ -75,6 +86,16 @@ export class ProxyServer {
     })
     this.server.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.track(socket)
+      // A refused client that resets its socket must not become an uncaught error.
+      socket.on('error', () => { socket.destroy() })
+      try {
+        this.admit(request)
+        const host = /^\[?([^\]]*?)\]?(?::\d+)?$/.exec(request.url ?? '')?.[1] ?? ''
+        if (init.allowedUpstreams !== undefined && !init.allowedUpstreams.allows(host)) throw new UpstreamNotAllowedError(host)
+      } catch (error) {
+        refuseTunnel(socket, error as DamselflyError)
+        return
+      }
       tunnel(request, socket, head, {
         connectTimeoutMs: init.connectTimeoutMs,
         onError: (error, authority) => { this.log.debug('tunnel failed', { authority, error }) },
@@ -116,7 +137,9 @@ export class ProxyServer {
     response.once('close', onClose)
     const signal = AbortSignal.any([cancel.signal, this.lifetime.signal])
     try {
+      this.admit(request)
       const target = resolveTarget(request, { registry: this.init.registry })
+      if (this.init.allowedUpstreams !== undefined && !this.init.allowedUpstreams.allowsUrl(target)) throw new UpstreamNotAllowedError(target.hostname)
       if (this.isSelf(target)) throw new BadRequestError(`request target ${target.host} is this proxy: the request would loop`)
       if (isHubResolve(request, target)) {
         await this.serveHubResolve(request, response, target, signal)
@@ -169,14 +192,37 @@ export class ProxyServer {
       tag: firstHeader(request.headers['x-dragonfly-tag']),
       application: firstHeader(request.headers['x-dragonfly-application'])
     })
-    const { task, hit } = await this.components.tasks.acquire({
-      key,
-      source: { url: target.href, headers: known.sourceHeaders ?? originRequestHeaders(request.headers) }
-    }, signal)
+    const sourceHeaders = known.sourceHeaders ?? originRequestHeaders(request.headers)
+    let acquired
+    try {
+      acquired = await this.components.tasks.acquire({ key, source: { url: target.href, headers: sourceHeaders } }, signal)
+    } catch (error) {
+      if (!(error instanceof NotCacheableError)) throw error
+      // Larger than the cache may hold: the client still gets its bytes, straight from the origin.
+      this.log.info('streaming without caching', { reason: error.message })
+      const range = firstHeader(request.headers.range)
+      await forwardGet(target, range === undefined ? sourceHeaders : { ...sourceHeaders, range }, this.passthroughDispatcher, response, signal, this.init.originPace)
+      return
+    }
+    const { task, hit } = acquired
     // If-Range: a client resuming a file that has since changed must get it whole (RFC 9110 §13.1.5).
     const ifRange = firstHeader(request.headers['if-range'])
     const rangeStillValid = ifRange === undefined || ifRange === task.etag || ifRange === task.headers['last-modified']
-    await serveTask(response, { task, range: rangeStillValid ? range : undefined, hit, extraHeaders: known.extraHeaders, signal })
+    const release = task.retain()
+    try {
+      await serveTask(response, { task, range: rangeStillValid ? range : undefined, hit, extraHeaders: known.extraHeaders, signal })
+    } finally {
+      release()
+    }
+  }
+
+  /** Not an open relay, not a free-for-all: the client's network and request rate. */
+  private admit (request: IncomingMessage): void {
+    const address = request.socket.remoteAddress ?? 'unknown'
+    const { allowedClients, requestLimiter } = this.init
+    if (allowedClients !== undefined && !allowedClients.allows(address)) throw new ClientNotAllowedError(address)
+    const waitMs = requestLimiter?.admit(address) ?? 0
+    if (waitMs > 0) throw new LimitReachedError('ERR_RATE_LIMITED', `client ${address} sends more requests than the node allows`, waitMs / 1000)
   }
 
   private isSelf (target: URL): boolean {
@@ -190,6 +236,15 @@ export class ProxyServer {
     this.sockets.add(socket)
     socket.once('close', () => { this.sockets.delete(socket) })
   }
+}
+
+/** A CONNECT the node refuses (client or host not allowed, rate exceeded), answered on the raw socket. */
+function refuseTunnel (socket: Duplex, error: DamselflyError): void {
+  const { status, type } = httpFailureOf(error)
+  const reason = status === 429 ? 'Too Many Requests' : status === 403 ? 'Forbidden' : 'Bad Request'
+  const retryAfter = error instanceof LimitReachedError ? `retry-after: ${error.retryAfterSeconds}\r\n` : ''
+  const body = `${error.message}\n`
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${errorTypeHeader}: ${type}\r\n${errorCodeHeader}: ${error.code}\r\n${retryAfter}connection: close\r\n\r\n${body}`)
 }
 
 /** Requests Node's parser refuses never reach a handler: answer them here, then close. */

@@ -41,6 +41,9 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
   }
   Object.assign(headers, init.extraHeaders)
   if (init.hit) headers['x-dragonfly-task-download-finished'] = 'true'
+  // The status waits for the first byte on disk: a download that cannot store its bytes (a full
+  // disk) still gets an honest status (507) instead of a 200 cut short.
+  if (end >= start && task.status !== 'complete') await firstByteStored(task, start, init.signal)
   if (range !== undefined) headers['content-range'] = `bytes ${start}-${end}/${task.length}`
   response.writeHead(range === undefined ? 200 : 206, headers)
   if (end < start) {
@@ -80,6 +83,13 @@ async function followDownload (response: ServerResponse, task: Task, start: numb
     }
   } finally {
     await file.close()
+  }
+}
+
+async function firstByteStored (task: Task, offset: number, signal: AbortSignal): Promise<void> {
+  while (task.readableAt(offset) === 0 && task.status !== 'complete') {
+    task.want(offset)
+    await task.changed(signal)
   }
 }
 

@@ -22,6 +22,8 @@ export interface TaskStoreInit {
 export class TaskStore {
   private readonly root: string
   private readonly log: Logger
+  /** Per task, the last operation on its folder: writes and removal never interleave. */
+  private readonly queues = new Map<string, Promise<unknown>>()
 
   constructor (components: TaskStoreComponents, init: TaskStoreInit) {
     this.root = join(init.dataDir, 'tasks')
@@ -54,16 +56,22 @@ export class TaskStore {
   /** Creates the task folder and an empty data file of the right length; returns it open. */
   async create (meta: TaskMeta): Promise<FileHandle> {
     const folder = join(this.root, meta.id)
-    try {
-      await rm(folder, { recursive: true, force: true })
-      await mkdir(folder, { recursive: true })
-      const handle = await open(this.dataPath(meta.id), 'w+')
-      await handle.truncate(meta.length)
-      await this.writeMeta(meta)
-      return handle
-    } catch (error) {
-      throw toStorageError(`cannot create task ${meta.id}`, error)
-    }
+    return await this.serialized(meta.id, async () => {
+      let handle: FileHandle | undefined
+      try {
+        await rm(folder, { recursive: true, force: true })
+        await mkdir(folder, { recursive: true })
+        handle = await open(this.dataPath(meta.id), 'w+')
+        await handle.truncate(meta.length)
+        await this.writeMetaNow(meta)
+        return handle
+      } catch (error) {
+        // A full disk must not leave a half-made folder behind.
+        await handle?.close().catch(() => {})
+        await rm(folder, { recursive: true, force: true }).catch(() => {})
+        throw toStorageError(`cannot create task ${meta.id}`, error)
+      }
+    })
   }
 
   /** Opens an existing task's data file for writing more pieces. */
@@ -76,6 +84,10 @@ export class TaskStore {
   }
 
   async writeMeta (meta: TaskMeta): Promise<void> {
+    await this.serialized(meta.id, async () => { await this.writeMetaNow(meta) })
+  }
+
+  private async writeMetaNow (meta: TaskMeta): Promise<void> {
     const folder = join(this.root, meta.id)
     const temporary = join(folder, 'meta.json.tmp')
     const final = join(folder, 'meta.json')
@@ -96,7 +108,19 @@ export class TaskStore {
   }
 
   async remove (id: string): Promise<void> {
-    await rm(join(this.root, id), { recursive: true, force: true })
+    await this.serialized(id, async () => { await rm(join(this.root, id), { recursive: true, force: true }) })
+  }
+
+  /** Runs `operation` after every earlier one on the same task folder. */
+  private async serialized<T> (id: string, operation: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(id) ?? Promise.resolve()
+    const next = previous.catch(() => {}).then(operation)
+    this.queues.set(id, next)
+    try {
+      return await next
+    } finally {
+      if (this.queues.get(id) === next) this.queues.delete(id)
+    }
   }
 
   private async readMeta (id: string): Promise<TaskMeta | undefined> {

@@ -4,6 +4,8 @@ import type { Readable } from 'node:stream'
 import { AbortedError, StorageError, UpstreamMismatchError } from '../errors.js'
 import type { OriginClient, OriginSource } from '../origin/origin-client.js'
 import type { Task } from './task.js'
+import type { Pace } from '../limits/token-bucket.js'
+import { writeFully } from '../storage/write-fully.js'
 
 export interface OriginDownloadComponents {
   origin: OriginClient
@@ -16,6 +18,8 @@ export interface OriginDownloadInit {
   source: () => OriginSource
   /** Called after each piece is written and hashed (the caller checkpoints metadata). */
   onPiece: (index: number) => void
+  /** Paces the bytes taken from the origin (back-to-source rate). @default unlimited */
+  pace?: Pace
   signal: AbortSignal
 }
 
@@ -35,7 +39,7 @@ export async function fetchPiece (components: OriginDownloadComponents, init: Om
     await components.origin.retrying(signal, async () => {
       const body = await components.origin.fetchRange(
         init.source(), pieceStart + piece.written, pieceStart + pieceSize - 1, task.length, signal)
-      await writeBody(body, piece, () => { task.markReceived(index, piece.written) })
+      await writeBody(body, piece, () => { task.markReceived(index, piece.written) }, init.pace, signal)
       if (piece.written < pieceSize) throw new UpstreamMismatchError(`origin ended piece ${index} at ${piece.written} of ${pieceSize} bytes`)
     })
   }
@@ -58,16 +62,12 @@ interface PieceProgress {
  * Streams `body` into the piece after the bytes it already has, hashing as it goes. The
  * progress stays right when the body breaks off, so the caller can resume from it.
  */
-async function writeBody (body: Readable, piece: PieceProgress, onWritten: () => void): Promise<void> {
+async function writeBody (body: Readable, piece: PieceProgress, onWritten: () => void, pace: Pace | undefined, signal: AbortSignal): Promise<void> {
   let batch: Buffer[] = []
   let batchBytes = 0
   const flush = async (): Promise<void> => {
     if (batchBytes === 0) return
-    try {
-      await piece.file.writev(batch, piece.start + piece.written)
-    } catch (error) {
-      throw new StorageError(`cannot write piece data: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error })
-    }
+    await writeFully(piece.file, batch, piece.start + piece.written)
     for (const chunk of batch) piece.hash.update(chunk)
     piece.written += batchBytes
     batch = []
@@ -79,6 +79,8 @@ async function writeBody (body: Readable, piece: PieceProgress, onWritten: () =>
       if (piece.written + batchBytes + chunk.length > piece.size) {
         throw new UpstreamMismatchError(`origin sent more than the ${piece.size} bytes of the piece`)
       }
+      // Taking the tokens before reading on lets TCP back-pressure slow the origin itself.
+      if (pace !== undefined) await pace(chunk.length, signal)
       batch.push(chunk)
       batchBytes += chunk.length
       if (batchBytes >= writeBatchBytes) await flush()
@@ -100,12 +102,13 @@ export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownlo
   let intoPiece = 0
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (init.pace !== undefined) await init.pace(chunk.length, init.signal)
       let offset = 0
       while (offset < chunk.length) {
         if (index >= task.plan.pieceCount) throw new UpstreamMismatchError('origin sent more bytes than its Content-Length')
         const take = Math.min(chunk.length - offset, task.plan.size(index) - intoPiece)
         const part = chunk.subarray(offset, offset + take)
-        await file.write(part, 0, part.length, task.plan.start(index) + intoPiece)
+        await writeFully(file, [part], task.plan.start(index) + intoPiece)
         hash.update(part)
         intoPiece += take
         offset += take

@@ -11,6 +11,8 @@ import type { PeerScores } from '../scheduling/peer-scores.js'
 import { Bitmap } from '../storage/bitmap.js'
 import { fetchPiece } from './origin-download.js'
 import type { Task } from './task.js'
+import type { Pace } from '../limits/token-bucket.js'
+import { writeFully } from '../storage/write-fully.js'
 
 export interface SwarmDownloadComponents {
   origin: OriginClient
@@ -28,6 +30,8 @@ export interface SwarmDownloadInit {
   /** The latest origin source; undefined when the origin may not be used. */
   source: () => OriginSource | undefined
   originConcurrency: number
+  /** Paces bytes from the origin. @default unlimited */
+  originPace?: Pace
   originPlan: OriginPlan
   /** Fetch from the origin what no peer has once peers made no progress for `stallMs`. */
   backToSource: boolean
@@ -179,6 +183,7 @@ export class SwarmDownload {
         task,
         file,
         source: () => this.init.source() ?? { url: 'about:blank', headers: {} },
+        pace: this.init.originPace,
         onPiece: (landed) => { this.recorded(landed) }
       }, index, this.signal)
       this.picker.completed(originId, index)
@@ -220,7 +225,14 @@ export class SwarmDownload {
         }
         senderDigest ??= block.digest
         const chunks = [...block.data].map(chunk => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
-        await file.writev(chunks, task.plan.start(index) + offset)
+        try {
+          await writeFully(file, chunks, task.plan.start(index) + offset)
+        } catch (error) {
+          // Our disk's fault (a full disk), not the peer's.
+          this.picker.failed(peer, index, 'error')
+          this.fail(error)
+          return
+        }
         for (const chunk of chunks) hash.update(chunk)
       }
       const digest = hash.digest('hex')

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto'
 import { open, type FileHandle } from 'node:fs/promises'
 import { abortable } from '../abort.js'
-import { AbortedError, redactUrl } from '../errors.js'
+import { AbortedError, LimitReachedError, NotCacheableError, redactUrl } from '../errors.js'
+import type { Pace } from '../limits/token-bucket.js'
+import { CacheGc, type CacheGcInit, type CachedTasks } from '../storage/cache-gc.js'
+import type { CacheEntry } from '../storage/eviction.js'
 import type { Logger } from '../logging/logger.js'
 import type { OriginClient, OriginSource, ProbeResult } from '../origin/origin-client.js'
 import type { TaskMeta } from '../storage/task-meta.js'
@@ -38,6 +41,12 @@ export interface TaskManagerInit {
   backToSource?: boolean
   /** How long peers may make no progress before the origin is used. @default 10000 */
   stallMs?: number
+  /** Quota, watermarks and TTL of the cache. @default no quota, no expiry */
+  storage?: Omit<CacheGcInit, 'intervalMs'>
+  /** Downloads running at once; 0 = unlimited. @default 0 */
+  maxConcurrentTasks?: number
+  /** Paces every byte taken from the origin (back-to-source rate). @default unlimited */
+  originPace?: Pace
 }
 
 export interface TaskRequest {
@@ -84,7 +93,7 @@ interface DownloadPlan {
  * callers asking for the same content at once share one probe and one set of fetches. With a
  * swarm, content comes from peers first; a cold task is fetched by the elected seeds.
  */
-export class TaskManager implements LocalTasks {
+export class TaskManager implements LocalTasks, CachedTasks {
   private readonly components: TaskManagerComponents
   private readonly init: TaskManagerInit
   private readonly log: Logger
@@ -92,11 +101,15 @@ export class TaskManager implements LocalTasks {
   private readonly starting = new Map<string, Promise<Task>>()
   private readonly active = new Map<string, ActiveDownload>()
   private readonly lifetime = new AbortController()
+  /** Bytes promised to tasks being created, not yet in `tasks`. */
+  private reservedBytes = 0
+  readonly gc: CacheGc
 
   constructor (components: TaskManagerComponents, init: TaskManagerInit) {
     this.components = components
     this.init = init
     this.log = components.logger.forComponent('tasks')
+    this.gc = new CacheGc({ tasks: this, logger: components.logger }, init.storage ?? { quota: 0, highWatermark: 1, lowWatermark: 1, ttl: 0 })
   }
 
   /** Loads the tasks a previous run left: complete ones serve at once, partial ones resume on demand. */
@@ -106,6 +119,9 @@ export class TaskManager implements LocalTasks {
     }
     const partial = [...this.tasks.values()].filter(task => task.status !== 'complete').length
     this.log.info('cache loaded', { tasks: this.tasks.size, partial })
+    // A quota lowered since the last run is enforced at once.
+    await this.gc.collect()
+    this.gc.start()
   }
 
   get (id: string): Task | undefined {
@@ -123,10 +139,8 @@ export class TaskManager implements LocalTasks {
   async acquire (request: TaskRequest, signal: AbortSignal): Promise<AcquiredTask> {
     const id = request.key.id
     const known = this.tasks.get(id)
-    if (known?.status === 'complete') {
-      known.touch()
-      return { task: known, hit: true }
-    }
+    known?.touch()
+    if (known?.status === 'complete') return { task: known, hit: true }
     const running = this.active.get(id)
     if (running !== undefined) {
       running.source = request.source
@@ -134,6 +148,12 @@ export class TaskManager implements LocalTasks {
     }
     let starting = this.starting.get(id)
     if (starting === undefined) {
+      const max = this.init.maxConcurrentTasks ?? 0
+      // A finished download still closing its files no longer counts.
+      const downloading = [...this.active.values()].filter(active => active.task.status === 'downloading').length
+      if (max > 0 && downloading + this.starting.size >= max) {
+        throw new LimitReachedError('ERR_TOO_MANY_TASKS', `${max} downloads are running, the most this node runs at once`, 2)
+      }
       starting = this.begin(request, known)
       this.starting.set(id, starting)
       const forget = (): void => { this.starting.delete(id) }
@@ -146,7 +166,35 @@ export class TaskManager implements LocalTasks {
   async stop (): Promise<void> {
     this.lifetime.abort()
     await Promise.allSettled([...this.starting.values(), ...[...this.active.values()].map(active => active.done)])
+    await this.gc.stop()
     await this.components.origin.close()
+  }
+
+  // ---- CachedTasks: what the cache collector may see and do ------------------------------
+
+  entries (): CacheEntry[] {
+    return [...this.tasks.values()].map(task => ({
+      id: task.id,
+      bytes: task.length,
+      lastAccessAt: task.lastAccessAt,
+      inUse: task.inUse || this.active.has(task.id) || this.starting.has(task.id)
+    }))
+  }
+
+  evict (id: string): void {
+    if (!this.tasks.delete(id)) return
+    this.components.swarm.withdrawTask(id)
+    this.components.store.remove(id).catch((error: unknown) => { this.log.error('cannot remove evicted task', { task: id, error }) })
+  }
+
+  async persistAccessTimes (): Promise<void> {
+    for (const task of this.tasks.values()) {
+      // A running download's checkpoints carry the access time already.
+      if (!task.accessUnsaved || this.active.has(task.id) || this.starting.has(task.id)) continue
+      await this.components.store.writeMeta(task.toMeta()).catch((error: unknown) => {
+        this.log.warn('cannot save access time', { task: task.id, error })
+      })
+    }
   }
 
   // ---- LocalTasks: what peers may ask of this node --------------------------------------
@@ -173,6 +221,7 @@ export class TaskManager implements LocalTasks {
     const task = this.tasks.get(taskId)
     if (task === undefined || piece >= task.plan.pieceCount || !task.bitmap.has(piece)) return undefined
     if (offset + length > task.plan.size(piece)) return undefined
+    task.touch()
     const file = await open(task.dataPath, 'r')
     try {
       const data = Buffer.allocUnsafe(length)
@@ -207,9 +256,22 @@ export class TaskManager implements LocalTasks {
       file = await this.components.store.openForWrite(task.id)
       this.log.info('resuming task', { task: task.id, held: task.bitmap.count, pieces: task.plan.pieceCount })
     } else {
-      if (task !== undefined) this.log.warn('content changed, starting the task over', { task: task.id })
+      if (task !== undefined) {
+        this.log.warn('content changed, starting the task over', { task: task.id })
+        this.tasks.delete(task.id)
+      }
+      // The whole content's room is taken now, so the download never fails halfway for want of quota.
+      if (!this.gc.makeRoom(shape.length, this.reservedBytes)) {
+        plan.probe?.wholeBody?.destroy()
+        throw new NotCacheableError(`a ${shape.length}-byte content does not fit in the cache quota beside the tasks in use`)
+      }
       const meta = newMeta(request, shape, this.init.pieceSize)
-      file = await this.components.store.create(meta)
+      this.reservedBytes += shape.length
+      try {
+        file = await this.components.store.create(meta)
+      } finally {
+        this.reservedBytes -= shape.length
+      }
       task = new Task(meta, this.components.store.dataPath(meta.id))
       this.tasks.set(task.id, task)
     }
@@ -300,13 +362,14 @@ export class TaskManager implements LocalTasks {
     swarm.announceTask(task.id, false)
     let transfer: Promise<void>
     if (plan.probe?.wholeBody !== undefined) {
-      transfer = fillFromWholeBody(plan.probe.wholeBody, { task, file, onPiece, signal })
+      transfer = fillFromWholeBody(plan.probe.wholeBody, { task, file, onPiece, signal, pace: this.init.originPace })
     } else {
       transfer = new SwarmDownload({ origin: this.components.origin, swarm, scores, logger: this.components.logger }, {
         task,
         file,
         source: () => active.source,
         originConcurrency: this.init.concurrency,
+        originPace: this.init.originPace,
         originPlan: plan.origin(task.plan.pieceCount),
         backToSource: this.init.backToSource ?? true,
         stallMs: this.init.stallMs ?? 10_000,

@@ -27,6 +27,7 @@ export class Task {
   readonly bytesBySource = { origin: 0, peers: 0 }
   private currentStatus: TaskStatus
   private lastFailure?: Error
+  private readers = 0
 
   constructor (meta: TaskMeta, dataPath: string) {
     this.meta = meta
@@ -156,12 +157,38 @@ export class Task {
     this.notify()
   }
 
+  /** Records a use (a request, a peer's read): the cache evicts least recently used tasks first. */
   touch (): void {
     this.meta.lastAccessAt = Date.now()
+    this.accessUnsaved = true
+  }
+
+  get lastAccessAt (): number {
+    return this.meta.lastAccessAt
+  }
+
+  /** The last access time changed since the metadata file was last written. */
+  accessUnsaved = false
+
+  /** Marks the task as being served until the returned call: the cache never evicts it meanwhile. */
+  retain (): () => void {
+    this.readers++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.readers--
+    }
+  }
+
+  /** Clients being served from this task right now. */
+  get inUse (): boolean {
+    return this.readers > 0
   }
 
   /** A snapshot for the metadata file: only pieces in the bitmap count. */
   toMeta (): TaskMeta {
+    this.accessUnsaved = false
     return { ...this.meta, bitmap: this.bitmap.toBase64(), digests: [...this.digests] }
   }
 

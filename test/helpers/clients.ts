@@ -29,6 +29,8 @@ export interface ClientInit {
   caFile?: string
   /** curl only: follow redirects (`-L`). */
   followRedirects?: boolean
+  /** curl only: go through the proxy with CONNECT (--proxytunnel), even for http URLs. */
+  tunnel?: boolean
 }
 
 /** curl, exactly as a user would run it; the body is hashed as it streams. */
@@ -40,6 +42,7 @@ export async function curl (url: string, init: ClientInit = {}): Promise<Downloa
   if (init.proxy !== undefined) args.push('--proxy', init.proxy)
   if (init.caFile !== undefined) args.push('--cacert', init.caFile)
   if (init.followRedirects === true) args.push('--location')
+  if (init.tunnel === true) args.push('--proxytunnel')
   if (init.method === 'HEAD') args.push('--head')
   else if (init.method !== undefined) args.push('-X', init.method)
   for (const [name, value] of Object.entries(init.headers ?? {})) args.push('-H', `${name}: ${value}`)

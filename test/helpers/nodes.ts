@@ -9,10 +9,14 @@ import { createLogger, silentLogger } from '../../src/logging/logger.js'
 import { DamselflyNode, type NodeInfo } from '../../src/node.js'
 import { repoRoot } from './repo-root.js'
 
-/** Flags every test node gets: loopback only, ephemeral ports, its own data dir. */
+/**
+ * Flags every test node gets: loopback only, ephemeral ports, its own data dir, and the fake
+ * Hub's host (127.0.0.1) as an allowed upstream. A test's own --allowed-upstreams adds to it.
+ */
 function testFlags (dataDir: string, extra: string[]): string[] {
   return [
     '--data-dir', dataDir,
+    '--allowed-upstreams', '127.0.0.1',
     '--proxy-listen', '127.0.0.1:0',
     '--admin-listen', '127.0.0.1:0',
     '--p2p-listen', '/ip4/127.0.0.1/tcp/0',
