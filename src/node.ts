@@ -83,7 +83,7 @@ export class DamselflyNode {
     })
     await tasks.start()
     await swarm.start()
-    const proxy = new ProxyServer({ tasks, logger }, {
+    const proxy = new ProxyServer({ tasks, logger, origin }, {
       ...config.proxy.listen,
       registry: config.registry,
       rules: config.rules,

@@ -24,6 +24,7 @@ export function httpFailureOf (error: unknown): HttpFailure {
       return { status: (error as UpstreamStatusError).status, type: 'backend' }
     case 'ERR_UPSTREAM_UNREACHABLE':
     case 'ERR_UPSTREAM_MISMATCH':
+    case 'ERR_INTEGRITY':
       return { status: 502, type: 'backend' }
     case 'ERR_STORAGE':
       return { status: isDiskFull(error) ? 507 : 500, type: 'proxy' }

@@ -5,8 +5,10 @@ import { Agent, type Dispatcher } from 'undici'
 import { AbortedError, BadRequestError, DamselflyError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
 import { firstHeader, originRequestHeaders, withoutCredentials } from '../origin/http-headers.js'
+import type { OriginClient } from '../origin/origin-client.js'
 import type { TaskManager } from '../task/task-manager.js'
 import { taskKeyFor, type TaskKey } from '../task/task-key.js'
+import { AccessCheck, hasCredentials } from './access-check.js'
 import { tunnel } from './connect-tunnel.js'
 import { errorCodeHeader, errorTypeHeader, sendError } from './error-response.js'
 import { isHubResolve, resolveOnHub } from './hub-resolve.js'
@@ -15,10 +17,13 @@ import { parseRangeHeader, type RangeSpec } from './range.js'
 import { resolveTarget } from './resolve-target.js'
 import { ProxyRules } from './rules.js'
 import { serveTask } from './serve-task.js'
+import type { Task } from '../task/task.js'
 
 export interface ProxyServerComponents {
   tasks: TaskManager
   logger: Logger
+  /** For access checks on private tasks. */
+  origin: Pick<OriginClient, 'probe'>
 }
 
 export interface ProxyServerInit {
@@ -45,9 +50,11 @@ export class ProxyServer {
   private readonly passthroughDispatcher: Dispatcher
   private readonly sockets = new Set<Socket | Duplex>()
   private readonly lifetime = new AbortController()
+  private readonly access: AccessCheck
 
   constructor (components: ProxyServerComponents, init: ProxyServerInit) {
     this.components = components
+    this.access = new AccessCheck({ origin: components.origin })
     this.init = init
     this.log = components.logger.forComponent('proxy')
     this.rules = new ProxyRules(init.rules)
@@ -133,25 +140,41 @@ export class ProxyServer {
       extraHeaders: resolution.headers,
       range,
       // The client's Hub token stays with the Hub: the CDN URL is signed.
-      sourceHeaders: withoutCredentials(originRequestHeaders(request.headers))
+      sourceHeaders: withoutCredentials(originRequestHeaders(request.headers)),
+      // The Hub just accepted (or did not need) this client's credentials for this file.
+      accessChecked: true,
+      private: hasCredentials(request.headers)
     })
   }
 
-  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, known: { key?: TaskKey, extraHeaders?: Record<string, string>, range?: RangeSpec, sourceHeaders?: Record<string, string> } = {}): Promise<void> {
+  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, known: ThroughTask = {}): Promise<void> {
     const range = 'range' in known ? known.range : parseRangeHeader(firstHeader(request.headers.range))
     const key = known.key ?? taskKeyFor(target, {
       filteredQueryParams: this.init.filteredQueryParams,
       tag: firstHeader(request.headers['x-dragonfly-tag']),
       application: firstHeader(request.headers['x-dragonfly-application'])
     })
-    const { task, hit } = await this.components.tasks.acquire({
-      key,
-      source: { url: target.href, headers: known.sourceHeaders ?? originRequestHeaders(request.headers) }
-    }, signal)
+    const source = { url: target.href, headers: known.sourceHeaders ?? originRequestHeaders(request.headers) }
+    const taskRequest = { key, source, private: known.private ?? hasCredentials(source.headers) }
+    // A private task is checked before this client's URL can join its download, and again
+    // if the task appeared meanwhile (the check is cached, so that costs nothing twice).
+    const checkAccess = async (candidate: Task | undefined): Promise<void> => {
+      if (candidate !== undefined && known.accessChecked !== true) await this.access.check(candidate, source, signal)
+    }
+    await checkAccess(this.components.tasks.get(key.id))
+    const { task, hit } = await this.components.tasks.acquire(taskRequest, signal)
+    await checkAccess(task)
     // If-Range: a client resuming a file that has since changed must get it whole (RFC 9110 §13.1.5).
     const ifRange = firstHeader(request.headers['if-range'])
     const rangeStillValid = ifRange === undefined || ifRange === task.etag || ifRange === task.headers['last-modified']
-    await serveTask(response, { task, range: rangeStillValid ? range : undefined, hit, extraHeaders: known.extraHeaders, signal })
+    await serveTask(response, {
+      task,
+      range: rangeStillValid ? range : undefined,
+      hit,
+      extraHeaders: known.extraHeaders,
+      repair: async (index) => await this.components.tasks.repair(taskRequest, task, index, signal),
+      signal
+    })
   }
 
   private isSelf (target: URL): boolean {
@@ -165,6 +188,18 @@ export class ProxyServer {
     this.sockets.add(socket)
     socket.once('close', () => { this.sockets.delete(socket) })
   }
+}
+
+/** What a caller already knows about a request it sends through a task. */
+interface ThroughTask {
+  key?: TaskKey
+  extraHeaders?: Record<string, string>
+  range?: RangeSpec
+  sourceHeaders?: Record<string, string>
+  /** The origin already accepted this client's credentials for this content. */
+  accessChecked?: boolean
+  /** The request carried credentials, even if they are not sent on to the task's source. */
+  private?: boolean
 }
 
 /** Requests Node's parser refuses never reach a handler: answer them here, then close. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { open, type FileHandle } from 'node:fs/promises'
 import { abortable } from '../abort.js'
-import { AbortedError, redactUrl } from '../errors.js'
+import { AbortedError, IntegrityError, redactUrl } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
 import type { OriginClient, OriginSource, ProbeResult } from '../origin/origin-client.js'
 import type { TaskMeta } from '../storage/task-meta.js'
@@ -18,6 +18,7 @@ import type { PeerScores } from '../scheduling/peer-scores.js'
 import { electSeeds, shareOf } from '../scheduling/rendezvous.js'
 import { withoutCredentials } from '../origin/http-headers.js'
 import { SwarmDownload, type OriginPlan } from './swarm-download.js'
+import { checkWholeFile } from './whole-file-check.js'
 
 export interface TaskManagerComponents {
   store: TaskStore
@@ -46,6 +47,11 @@ export interface TaskRequest {
   source: OriginSource
   /** Set when an elected seed fetches for a peer: the seeds elected, to derive this seed's share. */
   elected?: string[]
+  /**
+   * The client sent credentials (Authorization, Cookie), or the Hub needed them to resolve the
+   * file: a task this request creates is private (TaskMeta.private).
+   */
+  private?: boolean
 }
 
 export interface AcquiredTask {
@@ -69,6 +75,8 @@ interface ContentShape {
   pieceSize?: number
   etag?: string
   headers: Record<string, string>
+  /** A peer's copy was private: ours is too. */
+  private?: boolean
 }
 
 /** How a download is to be run once the task exists. */
@@ -92,6 +100,10 @@ export class TaskManager implements LocalTasks {
   private readonly starting = new Map<string, Promise<Task>>()
   private readonly active = new Map<string, ActiveDownload>()
   private readonly lifetime = new AbortController()
+  /** Tasks whose last copy failed its sha256 check: the next download skips peers. */
+  private readonly refetchFromOrigin = new Set<string>()
+  /** Whole-file checks of complete tasks found unverified on disk (one per task). */
+  private readonly storedChecks = new Map<string, Promise<void>>()
 
   constructor (components: TaskManagerComponents, init: TaskManagerInit) {
     this.components = components
@@ -102,6 +114,9 @@ export class TaskManager implements LocalTasks {
   /** Loads the tasks a previous run left: complete ones serve at once, partial ones resume on demand. */
   async start (): Promise<void> {
     for (const meta of await this.components.store.list()) {
+      // Tasks written before whole-file checks existed: their key still names the sha256.
+      meta.sha256 ??= /^sha256:([0-9a-f]{64})$/.exec(meta.key)?.[1]
+      if (meta.sha256 === undefined) delete meta.sha256
       this.tasks.set(meta.id, new Task(meta, this.components.store.dataPath(meta.id)))
     }
     const partial = [...this.tasks.values()].filter(task => task.status !== 'complete').length
@@ -122,9 +137,15 @@ export class TaskManager implements LocalTasks {
    */
   async acquire (request: TaskRequest, signal: AbortSignal): Promise<AcquiredTask> {
     const id = request.key.id
+    // A task that just failed its check is being moved aside: wait, then start afresh.
+    const condemned = this.active.get(id)
+    if (condemned?.task.status === 'quarantined') await abortable(condemned.done, signal)
+    const storedCheck = this.storedChecks.get(id)
+    if (this.tasks.get(id)?.status === 'quarantined' && storedCheck !== undefined) await abortable(storedCheck, signal)
     const known = this.tasks.get(id)
     if (known?.status === 'complete') {
       known.touch()
+      if (known.awaitingWholeFileCheck) this.checkStored(known)
       return { task: known, hit: true }
     }
     const running = this.active.get(id)
@@ -145,7 +166,7 @@ export class TaskManager implements LocalTasks {
   /** Stops every download, leaving durable metadata for a later resume. */
   async stop (): Promise<void> {
     this.lifetime.abort()
-    await Promise.allSettled([...this.starting.values(), ...[...this.active.values()].map(active => active.done)])
+    await Promise.allSettled([...this.starting.values(), ...[...this.active.values()].map(active => active.done), ...this.storedChecks.values()])
     await this.components.origin.close()
   }
 
@@ -166,6 +187,7 @@ export class TaskManager implements LocalTasks {
       complete: task.bitmap.complete
     }
     if (meta.etag !== undefined) result.etag = meta.etag
+    if (task.private) result.private = true
     return result
   }
 
@@ -190,7 +212,7 @@ export class TaskManager implements LocalTasks {
     if (createHash('sha256').update(request.key).digest('hex') !== request.task) throw new Error('task id does not match its key')
     const oid = /^sha256:([0-9a-f]{64})$/.exec(request.key)?.[1]
     const key: TaskKey = oid === undefined ? { key: request.key, id: request.task } : { key: request.key, id: request.task, contentSha256: oid }
-    const { task } = await this.acquire({ key, source: { url: request.url, headers: request.headers }, elected: request.share?.elected }, signal)
+    const { task } = await this.acquire({ key, source: { url: request.url, headers: request.headers }, elected: request.share?.elected, private: request.private }, signal)
     const meta = this.metadata(task.id)
     if (meta === undefined) throw new Error('task vanished')
     return meta
@@ -203,7 +225,7 @@ export class TaskManager implements LocalTasks {
     const { plan, shape } = await this.plan(request, signal)
     let task = known
     let file: FileHandle
-    if (task !== undefined && this.canResume(task, shape, request.key)) {
+    if (task !== undefined && task.status !== 'quarantined' && this.canResume(task, shape, request.key)) {
       file = await this.components.store.openForWrite(task.id)
       this.log.info('resuming task', { task: task.id, held: task.bitmap.count, pieces: task.plan.pieceCount })
     } else {
@@ -231,6 +253,10 @@ export class TaskManager implements LocalTasks {
     const fromOrigin = async (origin: (pieceCount: number) => OriginPlan, holders: Holder[] = []): Promise<{ plan: DownloadPlan, shape: ContentShape }> => {
       const probe = await this.components.origin.probe(request.source, signal)
       return { plan: { probe, holders, origin }, shape: probe }
+    }
+    if (this.refetchFromOrigin.has(request.key.id)) {
+      this.log.info('refetching a task that failed its sha256 check from the origin', { task: request.key.id })
+      return await fromOrigin(() => 'all')
     }
     const self = swarm.peerId
     if (request.elected !== undefined) {
@@ -266,7 +292,9 @@ export class TaskManager implements LocalTasks {
         url: request.source.url,
         // Tokens go to the origin, never to peers.
         headers: withoutCredentials(request.source.headers),
-        share: { elected }
+        share: { elected },
+        // The seed's copy must be guarded as ours is.
+        ...(request.private === true ? { private: true } : {})
       }, AbortSignal.any([signal, AbortSignal.timeout(30_000)]))
     } catch (error) {
       this.log.debug('seed did not answer a fetch request', { seed, error })
@@ -315,13 +343,29 @@ export class TaskManager implements LocalTasks {
         signal
       }).run()
     }
-    active.done = transfer.then(
+    // The whole-file hash follows the download piece by piece; the task is complete only once
+    // it matches. Its outcome matters once the transfer is done (a failed transfer pauses the
+    // task, which ends the check too).
+    const checking = task.awaitingWholeFileCheck ? checkWholeFile(task, signal) : undefined
+    checking?.catch(() => {})
+    const checked = transfer.then(async () => {
+      if (checking === undefined) return
+      const result = await checking
+      if (!result.ok) throw result.error
+      task.markVerified()
+      this.refetchFromOrigin.delete(task.id)
+    })
+    active.done = checked.then(
       () => {
         task.finish()
         swarm.announceTask(task.id, true)
         this.log.info('task complete', { task: task.id, bytes: task.length, pieces: task.plan.pieceCount - heldAtStart, ms: Date.now() - started })
       },
       (error: unknown) => {
+        if (error instanceof IntegrityError) {
+          this.condemn(task, error)
+          return
+        }
         task.pause(error instanceof Error ? error : new Error(String(error)))
         if (!(error instanceof AbortedError)) this.log.warn('task download stopped', { task: task.id, url: redactUrl(active.source.url), error })
       }
@@ -329,8 +373,59 @@ export class TaskManager implements LocalTasks {
       clearTimeout(active.checkpointTimer)
       await this.checkpoint(active)
       await file.close().catch(() => {})
+      if (task.status === 'quarantined') await this.moveAside(task)
       this.active.delete(task.id)
     })
+  }
+
+  /**
+   * A piece of a complete task failed its sha256 when read back from disk: it is dropped and
+   * fetched again (from peers or the origin) while the caller follows the download.
+   */
+  async repair (request: TaskRequest, task: Task, index: number, signal: AbortSignal): Promise<Task> {
+    this.log.warn('piece failed its sha256 check on read: refetching it', { task: task.id, piece: index })
+    if (task.bitmap.has(index) && !this.active.has(task.id)) {
+      task.invalidatePiece(index)
+      await this.components.store.writeMeta(task.toMeta())
+    }
+    return (await this.acquire(request, signal)).task
+  }
+
+  /**
+   * The whole file is wrong. Readers are cut, the copy is moved aside, the next request goes
+   * to the origin, and the peers that supplied pieces lose standing (not a ban: they may have
+   * relayed in good faith what a lying origin gave a seed).
+   */
+  private condemn (task: Task, error: IntegrityError): void {
+    task.quarantine(error)
+    this.refetchFromOrigin.add(task.id)
+    this.components.swarm.withdrawTask(task.id)
+    const peers = [...task.peerSuppliers()]
+    for (const peer of peers) this.components.scores.failed(peer, 'bad-file')
+    this.log.error('task failed its sha256 check: quarantined', { task: task.id, peers, error })
+  }
+
+  private async moveAside (task: Task): Promise<void> {
+    await this.components.store.quarantine(task.id)
+    if (this.tasks.get(task.id) === task) this.tasks.delete(task.id)
+  }
+
+  /** A complete task on disk whose whole-file hash was never checked (a crash, an older node). */
+  private checkStored (task: Task): void {
+    if (this.storedChecks.has(task.id)) return
+    const check = (async () => {
+      const result = await checkWholeFile(task, this.lifetime.signal)
+      if (result.ok) {
+        task.markVerified()
+        await this.components.store.writeMeta(task.toMeta())
+        return
+      }
+      this.condemn(task, result.error)
+      await this.moveAside(task)
+    })().catch((error: unknown) => {
+      this.log.warn('cannot check a stored task', { task: task.id, error })
+    }).finally(() => { this.storedChecks.delete(task.id) })
+    this.storedChecks.set(task.id, check)
   }
 
   private scheduleCheckpoint (active: ActiveDownload): void {
@@ -371,5 +466,7 @@ function newMeta (request: TaskRequest, probe: ContentShape, configuredPieceSize
     lastAccessAt: now
   }
   if (probe.etag !== undefined) meta.etag = probe.etag
+  if (request.key.contentSha256 !== undefined) meta.sha256 = request.key.contentSha256
+  if (request.private === true || probe.private === true) meta.private = true
   return meta
 }

@@ -110,7 +110,7 @@ describe('peer scores', () => {
       bytesPerMs: undefined,
       reliability: 0.7,
       completed: 0,
-      failures: { timeout: 0, corrupt: 1, refused: 0, error: 0 },
+      failures: { timeout: 0, corrupt: 1, refused: 0, error: 0, 'bad-file': 0 },
       offences: 1,
       bannedUntil: now() + 10 * minute
     })
