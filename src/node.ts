@@ -141,10 +141,13 @@ export class DamselflyNode {
         pieces: task.plan.pieceCount,
         held: task.bitmap.count,
         bytesFromOrigin: task.bytesBySource.origin,
-        bytesFromPeers: task.bytesBySource.peers
+        bytesFromPeers: task.bytesBySource.peers,
+        verified: !task.awaitingWholeFileCheck,
+        private: task.private
       })),
       bannedPeers: parts.scores.snapshot().filter(score => score.bannedUntil !== undefined && score.bannedUntil > Date.now()).map(score => score.peerId),
       peers: parts.swarm.connectedPeers(),
+      peerScores: parts.scores.snapshot(),
       uploadedBytes: parts.swarm.uploaded
     }
   }
