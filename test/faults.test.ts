@@ -50,3 +50,37 @@ describe('a seed killed while a peer downloads from it', () => {
     assert.equal((await fetch(`http://${peer.info.admin}/healthy`)).status, 200)
   })
 })
+
+describe('a signed URL that expires while its download runs', () => {
+  let hub: FakeHub
+  let node: NodeProcess
+
+  before(async () => {
+    hub = await startFakeHub({ repos: [{ id: 'acme/expiring', files: [{ path: 'slow.bin', size: 48 * MiB }] }] })
+    node = await spawnNode(['--origin-retries', '2', '--origin-retry-delay-ms', '20'])
+  })
+
+  after(async () => {
+    await node.stop()
+    await hub.close()
+  })
+
+  it('cuts the client (never a complete body), stays up, and a fresh URL finishes the file', async () => {
+    const file = hub.file('acme/expiring', 'slow.bin')
+    hub.setBandwidth({ total: 12 * MiB })
+    let cut
+    try {
+      hub.resetStats()
+      cut = await curl(hub.signedUrl('acme/expiring', 'slow.bin', { expiresInSeconds: 2 }), { proxy: node.proxyUrl })
+    } finally {
+      hub.setBandwidth({})
+    }
+    assert.ok(cut.error !== undefined, 'the transfer must be reported failed')
+    assert.ok(cut.bytes < file.size)
+    assert.ok((hub.cdn.statusCounts[403] ?? 0) > 0, 'the origin refused the expired signature')
+    assert.equal((await fetch(`http://${node.info.admin}/healthy`)).status, 200)
+    const fresh = await curl(hub.signedUrl('acme/expiring', 'slow.bin'), { proxy: node.proxyUrl })
+    assert.equal(fresh.error, undefined)
+    assert.equal(fresh.sha256, file.sha256)
+  })
+})

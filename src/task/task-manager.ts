@@ -174,7 +174,7 @@ export class TaskManager implements LocalTasks {
 
   metadata (taskId: string): TaskMetadata | undefined {
     const task = this.tasks.get(taskId)
-    if (task === undefined) return undefined
+    if (task === undefined || task.status === 'quarantined') return undefined
     const meta = task.toMeta()
     const result: TaskMetadata = {
       task: task.id,
@@ -193,7 +193,7 @@ export class TaskManager implements LocalTasks {
 
   async readBlock (taskId: string, piece: number, offset: number, length: number): Promise<{ data: Buffer, digest?: string } | undefined> {
     const task = this.tasks.get(taskId)
-    if (task === undefined || piece >= task.plan.pieceCount || !task.bitmap.has(piece)) return undefined
+    if (task === undefined || task.status === 'quarantined' || piece >= task.plan.pieceCount || !task.bitmap.has(piece)) return undefined
     if (offset + length > task.plan.size(piece)) return undefined
     const file = await open(task.dataPath, 'r')
     try {
