@@ -1,11 +1,11 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { access, open, readFile } from 'node:fs/promises'
+import { access, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl, type DownloadResult } from './helpers/clients.js'
-import { spawnNode, startNode, type NodeProcess, type RunningNode } from './helpers/nodes.js'
+import { spawnNode, startNode, tempDir, type NodeProcess, type RunningNode } from './helpers/nodes.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
 
@@ -166,5 +166,47 @@ describe('a swarm whose origin lies', () => {
     assert.ok(!status.bannedPeers.includes(seed.info.peerId), 'but not banned: it passed on what the origin gave it')
     assert.equal((await fetch(`http://${seed.info.admin}/healthy`)).status, 200)
     assert.equal((await fetch(`http://${peer.info.admin}/healthy`)).status, 200)
+  })
+})
+
+describe('a complete task whose whole-file check never ran (a crash right after the last piece)', () => {
+  let hub: FakeHub
+  let dataDir: string
+
+  before(async () => {
+    hub = await startFakeHub({ repos: [{ id: 'acme/unchecked', files: [{ path: 'f.bin', size: 9 * MiB }] }] })
+    dataDir = await tempDir()
+  })
+
+  after(async () => {
+    await hub.close()
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('is checked before its final bytes are served', async () => {
+    const file = hub.file('acme/unchecked', 'f.bin')
+    const metaPath = join(dataDir, 'tasks', taskIdOf(file.sha256), 'meta.json')
+    let node = await startNode([], dataDir)
+    try {
+      assert.equal((await curl(hub.signedUrl('acme/unchecked', 'f.bin'), { proxy: node.proxyUrl })).sha256, file.sha256)
+    } finally {
+      await node.stop()
+    }
+    const meta = JSON.parse(await readFile(metaPath, 'utf8')) as Record<string, unknown>
+    delete meta.verified
+    await writeFile(metaPath, JSON.stringify(meta))
+    node = await startNode([], dataDir)
+    try {
+      hub.resetStats()
+      const hit = await curl(hub.signedUrl('acme/unchecked', 'f.bin'), { proxy: node.proxyUrl })
+      assert.equal(hit.sha256, file.sha256)
+      assert.equal(hit.headers['x-dragonfly-task-download-finished'], 'true')
+      assert.equal(hub.cdn.bytesServed, 0)
+      const status = await nodeStatus(node.info.admin)
+      assert.equal(status.tasks[0]?.verified, true)
+    } finally {
+      await node.stop()
+    }
+    assert.equal((JSON.parse(await readFile(metaPath, 'utf8')) as { verified?: boolean }).verified, true)
   })
 })

@@ -422,8 +422,12 @@ export class TaskManager implements LocalTasks {
       }
       this.condemn(task, result.error)
       await this.moveAside(task)
-    })().catch((error: unknown) => {
-      this.log.warn('cannot check a stored task', { task: task.id, error })
+    })().catch(async (error: unknown) => {
+      if (this.lifetime.signal.aborted) return
+      // Readers wait for this check: a copy that cannot be checked is not served (fail closed).
+      this.log.warn('cannot check a stored task: refetching it', { task: task.id, error })
+      this.condemn(task, new IntegrityError(`task ${task.id} could not be checked: ${(error as Error).message}`))
+      await this.moveAside(task).catch(() => {})
     }).finally(() => { this.storedChecks.delete(task.id) })
     this.storedChecks.set(task.id, check)
   }
