@@ -16,7 +16,7 @@ describe('a private file cached by one client', () => {
   let dataDir: string
 
   before(async () => {
-    hub = await startFakeHub({ repos: [{ id: 'acme/secret', private: true, token, files: [{ path: 'weights.bin', size: 8 * MiB + 1 }] }] })
+    hub = await startFakeHub({ repos: [{ id: 'acme/secret', private: true, token, files: [{ path: 'weights.bin', size: 8 * MiB + 1 }, { path: 'second.bin', size: 6 * MiB }] }] })
     dataDir = await tempDir()
     node = await startNode(['--registry', hub.hubUrl], dataDir)
   })
@@ -72,6 +72,19 @@ describe('a private file cached by one client', () => {
     assert.equal(proxied.sha256, file.sha256)
     assert.equal(proxied.headers['x-dragonfly-task-download-finished'], 'true')
     assert.ok(hub.cdn.bytesServed <= 1, `the CDN served ${hub.cdn.bytesServed} bytes`)
+  })
+
+  it('is private too when only the Hub resolve carried the token (proxy path, as huggingface_hub does)', async () => {
+    const file = hub.file('acme/secret', 'second.bin')
+    // The resolve goes through the node to the Hub with the token; the redirect is followed
+    // without it, as clients drop credentials when the host changes.
+    const resolved = await curl(`${hub.hubUrl}/acme/secret/resolve/main/second.bin`, { proxy: node.proxyUrl, headers: { Authorization: `Bearer ${token}` } })
+    assert.equal(resolved.status, 302)
+    const a = await curl(resolved.headers.location ?? '', { proxy: node.proxyUrl })
+    assert.equal(a.sha256, file.sha256)
+    const stranger = await curl(`${hub.cdnUrl}${file.cdnPath}`, { proxy: node.proxyUrl })
+    assert.equal(stranger.status, 403)
+    assert.notEqual(stranger.sha256, file.sha256)
   })
 
   it('stays private across a restart', async () => {

@@ -8,7 +8,7 @@ import { endToEndHeaders } from '../origin/http-headers.js'
  * Forwards a request the swarm has no business with (HEAD, POST, API calls, unmatched GETs)
  * to the origin as it is, streaming both bodies; redirects go back to the client to follow.
  */
-export async function passThrough (request: IncomingMessage, response: ServerResponse, target: URL, dispatcher: Dispatcher, signal: AbortSignal): Promise<void> {
+export async function passThrough (request: IncomingMessage, response: ServerResponse, target: URL, dispatcher: Dispatcher, signal: AbortSignal, onAnswer?: (upstream: Dispatcher.ResponseData) => void): Promise<void> {
   const method = request.method ?? 'GET'
   const hasBody = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined
   const headers = endToEndHeaders(request.headers)
@@ -27,6 +27,7 @@ export async function passThrough (request: IncomingMessage, response: ServerRes
     if (signal.aborted) throw error
     throw new UpstreamUnreachableError(`cannot reach ${redactUrl(target.href)}: ${(error as Error).message}`, { cause: error })
   }
+  onAnswer?.(upstream)
   await relay(upstream, response, signal)
 }
 

@@ -11,7 +11,7 @@ import { taskKeyFor, type TaskKey } from '../task/task-key.js'
 import { AccessCheck, hasCredentials } from './access-check.js'
 import { tunnel } from './connect-tunnel.js'
 import { errorCodeHeader, errorTypeHeader, sendError } from './error-response.js'
-import { isHubResolve, resolveOnHub } from './hub-resolve.js'
+import { isHubResolve, lfsTaskKey, linkedOid, resolveOnHub } from './hub-resolve.js'
 import { passThrough, relay } from './passthrough.js'
 import { parseRangeHeader, type RangeSpec } from './range.js'
 import { resolveTarget } from './resolve-target.js'
@@ -110,7 +110,7 @@ export class ProxyServer {
       } else if (request.method === 'GET' && this.rules.matches(target)) {
         await this.serveThroughTask(request, response, target, signal)
       } else {
-        await passThrough(request, response, target, this.passthroughDispatcher, signal)
+        await passThrough(request, response, target, this.passthroughDispatcher, signal, upstream => { this.notePrivateResolve(request, upstream) })
       }
     } catch (error) {
       if (signal.aborted) {
@@ -175,6 +175,17 @@ export class ProxyServer {
       repair: async (index) => await this.components.tasks.repair(taskRequest, task, index, signal),
       signal
     })
+  }
+
+  /**
+   * A Hub answer relayed to a client that sent credentials, naming an LFS file (a resolve's
+   * redirect or HEAD): the file may be private, so its task is guarded like one fetched with
+   * the token, although the client will fetch the signed CDN URL without it.
+   */
+  private notePrivateResolve (request: IncomingMessage, upstream: Dispatcher.ResponseData): void {
+    if (!hasCredentials(request.headers)) return
+    const oid = linkedOid(upstream.headers)
+    if (oid !== undefined) this.components.tasks.notePrivate(lfsTaskKey(oid).id)
   }
 
   private isSelf (target: URL): boolean {

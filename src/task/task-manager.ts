@@ -102,6 +102,8 @@ export class TaskManager implements LocalTasks {
   private readonly lifetime = new AbortController()
   /** Tasks whose last copy failed its sha256 check: the next download skips peers. */
   private readonly refetchFromOrigin = new Set<string>()
+  /** Tasks not created yet that a client with credentials resolved (oldest first, bounded). */
+  private readonly privateSoon = new Set<string>()
   /** Whole-file checks of complete tasks found unverified on disk (one per task). */
   private readonly storedChecks = new Map<string, Promise<void>>()
 
@@ -161,6 +163,30 @@ export class TaskManager implements LocalTasks {
       starting.then(forget, forget)
     }
     return { task: await abortable(starting, signal), hit: false }
+  }
+
+  /**
+   * A client with credentials was shown this content by the Hub: the task, now or once
+   * created, is private (TaskMeta.private).
+   */
+  notePrivate (id: string): void {
+    const task = this.tasks.get(id)
+    if (task === undefined) {
+      this.privateSoon.delete(id)
+      this.privateSoon.add(id)
+      for (const oldest of this.privateSoon) {
+        if (this.privateSoon.size <= 10_000) break
+        this.privateSoon.delete(oldest)
+      }
+      return
+    }
+    if (task.private) return
+    task.markPrivate()
+    if (!this.active.has(id)) {
+      void this.components.store.writeMeta(task.toMeta()).catch((error: unknown) => {
+        this.log.warn('cannot record a task as private', { task: id, error })
+      })
+    }
   }
 
   /** Stops every download, leaving durable metadata for a later resume. */
@@ -230,7 +256,7 @@ export class TaskManager implements LocalTasks {
       this.log.info('resuming task', { task: task.id, held: task.bitmap.count, pieces: task.plan.pieceCount })
     } else {
       if (task !== undefined) this.log.warn('content changed, starting the task over', { task: task.id })
-      const meta = newMeta(request, shape, this.init.pieceSize)
+      const meta = newMeta({ ...request, private: request.private === true || this.privateSoon.delete(request.key.id) }, shape, this.init.pieceSize)
       file = await this.components.store.create(meta)
       task = new Task(meta, this.components.store.dataPath(meta.id))
       this.tasks.set(task.id, task)
