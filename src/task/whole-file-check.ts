@@ -8,15 +8,16 @@ const readChunkBytes = 1024 * 1024
 
 export type WholeFileResult =
   | { ok: true }
-  /** `badPiece`: the piece on disk no longer matches the digest recorded when it landed. */
-  | { ok: false, error: IntegrityError, badPiece?: number }
+  | { ok: false, error: IntegrityError }
 
 /**
  * Hashes the task's content in piece order while the download fills it: each piece is read
  * back as soon as it and every piece before it are held (so from the page cache, right after it
- * was written, not in one pass over the whole file at the end), checked against its own
- * digest on the way, and fed to one running sha256 of the whole file. Resolves once every
- * piece was read; rejects (with the task's failure) if the download stops first.
+ * was written, not in one pass over the whole file at the end) and fed to one running sha256 of
+ * the whole file. Pieces are not re-checked against their own digests here: that would be a
+ * third hash of every byte, and a piece that went bad on disk fails the whole hash anyway.
+ * Resolves once every piece was read; rejects (with the task's failure) if the download stops
+ * first.
  */
 export async function checkWholeFile (task: Task, signal: AbortSignal): Promise<WholeFileResult> {
   const expected = task.expectedSha256
@@ -27,10 +28,7 @@ export async function checkWholeFile (task: Task, signal: AbortSignal): Promise<
     const buffer = Buffer.allocUnsafe(readChunkBytes)
     for (let index = 0; index < task.plan.pieceCount; index++) {
       while (!task.bitmap.has(index)) await task.changed(signal)
-      const digest = await hashPiece(file, task, index, buffer, signal, whole)
-      if (digest !== task.digestOf(index)) {
-        return { ok: false, badPiece: index, error: new IntegrityError(`piece ${index} of task ${task.id} does not match its recorded sha256 on disk`) }
-      }
+      await feedPiece(file, task, index, buffer, signal, whole)
     }
     const actual = whole.digest('hex')
     if (actual !== expected) {
@@ -42,12 +40,15 @@ export async function checkWholeFile (task: Task, signal: AbortSignal): Promise<
   }
 }
 
-/**
- * The sha256 of piece `index` as it is on disk now, read in `buffer`-sized chunks; each
- * chunk is also fed to `alsoInto` when given (the whole-file hash).
- */
-export async function hashPiece (file: FileHandle, task: Task, index: number, buffer: Buffer, signal: AbortSignal, alsoInto?: Hash): Promise<string> {
+/** The sha256 of piece `index` as it is on disk now, read in `buffer`-sized chunks. */
+export async function hashPiece (file: FileHandle, task: Task, index: number, buffer: Buffer, signal: AbortSignal): Promise<string> {
   const hash = createHash('sha256')
+  await feedPiece(file, task, index, buffer, signal, hash)
+  return hash.digest('hex')
+}
+
+/** Reads piece `index` from disk into `hash`. */
+async function feedPiece (file: FileHandle, task: Task, index: number, buffer: Buffer, signal: AbortSignal, hash: Hash): Promise<void> {
   const start = task.plan.start(index)
   const size = task.plan.size(index)
   for (let done = 0; done < size;) {
@@ -60,12 +61,9 @@ export async function hashPiece (file: FileHandle, task: Task, index: number, bu
       throw new StorageError(`cannot read task ${task.id}`, { cause: error })
     }
     if (bytesRead === 0) throw new StorageError(`task ${task.id} data ends at ${start + done}`)
-    const chunk = buffer.subarray(0, bytesRead)
-    hash.update(chunk)
-    alsoInto?.update(chunk)
+    hash.update(buffer.subarray(0, bytesRead))
     done += bytesRead
   }
-  return hash.digest('hex')
 }
 
 async function openForCheck (task: Task): Promise<FileHandle> {
