@@ -85,6 +85,17 @@ export class UpstreamMismatchError extends DamselflyError {
   }
 }
 
+/**
+ * Bytes failed a hash check: the whole file did not hash to the sha256 its key names (the
+ * origin or a peer supplied wrong bytes), or a piece read back from disk no longer hashes to
+ * the digest recorded when it was written (bit rot, a torn write, tampering).
+ */
+export class IntegrityError extends DamselflyError {
+  constructor (message: string) {
+    super('ERR_INTEGRITY', message)
+  }
+}
+
 /** Reading or writing the cache failed. */
 export class StorageError extends DamselflyError {
   constructor (message: string, options?: ErrorOptions) {

@@ -105,7 +105,7 @@ export class DamselflyNode {
     })
     await tasks.start()
     await swarm.start()
-    const proxy = new ProxyServer({ tasks, logger, issuer }, {
+    const proxy = new ProxyServer({ tasks, logger, issuer, origin }, {
       ...config.proxy.listen,
       interceptHosts: config.tls.interceptHosts,
       upstreamCa,
@@ -169,10 +169,13 @@ export class DamselflyNode {
         pieces: task.plan.pieceCount,
         held: task.bitmap.count,
         bytesFromOrigin: task.bytesBySource.origin,
-        bytesFromPeers: task.bytesBySource.peers
+        bytesFromPeers: task.bytesBySource.peers,
+        verified: !task.awaitingWholeFileCheck,
+        private: task.private
       })),
       bannedPeers: parts.scores.snapshot().filter(score => score.bannedUntil !== undefined && score.bannedUntil > Date.now()).map(score => score.peerId),
       peers: parts.swarm.connectedPeers(),
+      peerScores: parts.scores.snapshot(),
       uploadedBytes: parts.swarm.uploaded,
       cache: {
         usedBytes: parts.tasks.gc.used(),

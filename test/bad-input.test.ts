@@ -90,6 +90,7 @@ describe('bad input and failing origins', () => {
     assert.equal(expired.status, 403)
     assert.equal(expired.headers['x-dragonfly-error-type'], 'backend')
     assert.match(expired.body?.toString() ?? '', /AccessDenied/)
+    await nodeIsUp()
     // A path the rules send through a task, which the origin does not have.
     const missing = await curl(`${hub.hubUrl}/repos/no/such/file.bin`, { proxy: node.proxyUrl })
     assert.equal(missing.status, 404)

@@ -289,6 +289,21 @@ describe('fake hub', () => {
     assert.equal((await get(`${hub.hubUrl}/api/models/${MODEL_REPO}`)).status, 200)
   })
 
+  it('flips one byte of what it serves with corruptByteAt, in whole bodies and ranges', async () => {
+    hub.setFaults({ corruptByteAt: 3 * MiB + 5 })
+    const file = hub.file(MODEL_REPO, MODEL_FILE)
+    const url = hub.signedUrl(MODEL_REPO, MODEL_FILE)
+    const whole = await get(url)
+    assert.equal(whole.body.length, MODEL_SIZE)
+    assert.notEqual(sha256(whole.body), file.sha256)
+    const original = await readSlice(file.localPath, 3 * MiB, 16)
+    assert.equal(whole.body[3 * MiB + 5], (original[5] ?? 0) ^ 0xff)
+    const range = await get(url, { Range: `bytes=${3 * MiB}-${3 * MiB + 15}` })
+    assert.equal(range.body[5], (original[5] ?? 0) ^ 0xff)
+    assert.deepEqual(range.body.subarray(0, 5), original.subarray(0, 5))
+    assert.deepEqual((await get(url, { Range: 'bytes=0-99' })).body, await readSlice(file.localPath, 0, 100))
+  })
+
   it('is downloadable by @huggingface/hub', async () => {
     const blob = await downloadFile({ repo: MODEL_REPO, path: MODEL_FILE, hubUrl: hub.hubUrl, xet: false })
     assert.ok(blob !== null)

@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl } from './helpers/clients.js'
 import { spawnNode, tempDir } from './helpers/nodes.js'
@@ -45,6 +46,11 @@ describe('a node killed mid-download', () => {
       assert.ok(hub.cdn.bytesServed <= file.size * 1.25, `CDN served ${(hub.cdn.bytesServed / file.size).toFixed(2)}× the file`)
       const hit = await curl(hub.signedUrl('acme/restart', 'big.bin'), { proxy: second.proxyUrl })
       assert.equal(hit.headers['x-dragonfly-task-download-finished'], 'true')
+      assert.equal(hit.sha256, file.sha256)
+      // The whole-file sha256 was checked across the kill: pieces from before it were read back.
+      const meta = JSON.parse(await readFile(join(dataDir, 'tasks', resumed.headers['x-dragonfly-task-id'] ?? '', 'meta.json'), 'utf8')) as { sha256?: string, verified?: boolean }
+      assert.equal(meta.sha256, file.sha256)
+      assert.equal(meta.verified, true)
     } finally {
       await second.stop()
     }

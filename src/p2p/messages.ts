@@ -21,7 +21,9 @@ export const taskMetadata = z.object({
   /** Base64 bitmap of the pieces the holder has now. */
   bitmap: z.string().max(1024 * 1024),
   digests: z.array(digest.nullable()).max(1_000_000),
-  complete: z.boolean()
+  complete: z.boolean(),
+  /** The holder's copy is private (TaskMeta.private): a receiving node guards its copy too. */
+  private: z.boolean().optional()
 }).strict()
 export type TaskMetadata = z.infer<typeof taskMetadata>
 
@@ -54,7 +56,9 @@ export const fetchRequest = z.object({
   /** The client's headers minus credentials: tokens never go to peers. */
   headers: z.record(z.string().max(256), z.string().max(8192)),
   /** The seeds elected for this task: each derives its own share of the pieces from it. */
-  share: z.object({ elected: z.array(z.string().min(1).max(128)).min(1).max(16) }).strict().optional()
+  share: z.object({ elected: z.array(z.string().min(1).max(128)).min(1).max(16) }).strict().optional(),
+  /** The client had credentials: the seed marks its copy private (the credentials stay home). */
+  private: z.boolean().optional()
 }).strict()
 export type FetchRequest = z.infer<typeof fetchRequest>
 

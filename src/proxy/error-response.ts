@@ -31,6 +31,7 @@ export function httpFailureOf (error: unknown): HttpFailure {
     case 'ERR_UPSTREAM_UNREACHABLE':
     case 'ERR_UPSTREAM_CERTIFICATE':
     case 'ERR_UPSTREAM_MISMATCH':
+    case 'ERR_INTEGRITY':
       return { status: 502, type: 'backend' }
     case 'ERR_STORAGE':
       return { status: isDiskFull(error) ? 507 : 500, type: 'proxy' }

@@ -14,6 +14,17 @@ export type HubResolution =
   | { kind: 'lfs', key: TaskKey, location: string, headers: Record<string, string> }
   | { kind: 'other', upstream: Dispatcher.ResponseData }
 
+/** The LFS oid (sha256) a Hub answer names in X-Linked-Etag, if any. */
+export function linkedOid (headers: Record<string, string | string[] | undefined>): string | undefined {
+  return /^(?:W\/)?"?([0-9a-f]{64})"?$/.exec(firstHeader(headers['x-linked-etag']) ?? '')?.[1]
+}
+
+/** The task key of an LFS file named by its oid. */
+export function lfsTaskKey (oid: string): TaskKey {
+  const key = `sha256:${oid}`
+  return { key, id: createHash('sha256').update(key).digest('hex'), contentSha256: oid }
+}
+
 /** A mirror-style (HF_ENDPOINT) GET or HEAD of a Hub resolve URL. */
 export function isHubResolve (request: IncomingMessage, target: URL): boolean {
   return (request.method === 'GET' || request.method === 'HEAD') && (request.url ?? '').startsWith('/') && resolvePath.test(target.pathname)
@@ -36,7 +47,7 @@ export async function resolveOnHub (request: IncomingMessage, target: URL, dispa
     throw new UpstreamUnreachableError(`cannot reach ${redactUrl(target.href)}: ${(error as Error).message}`, { cause: error })
   }
   const location = firstHeader(upstream.headers.location)
-  const oid = /^(?:W\/)?"?([0-9a-f]{64})"?$/.exec(firstHeader(upstream.headers['x-linked-etag']) ?? '')?.[1]
+  const oid = linkedOid(upstream.headers)
   if (upstream.statusCode < 300 || upstream.statusCode >= 400 || location === undefined || oid === undefined) return { kind: 'other', upstream }
   upstream.body.resume()
   const kept: Record<string, string> = {}
@@ -44,10 +55,9 @@ export async function resolveOnHub (request: IncomingMessage, target: URL, dispa
     const value = firstHeader(upstream.headers[name])
     if (value !== undefined) kept[name] = value
   }
-  const key = `sha256:${oid}`
   return {
     kind: 'lfs',
-    key: { key, id: createHash('sha256').update(key).digest('hex'), contentSha256: oid },
+    key: lfsTaskKey(oid),
     // Relative redirects are resolved against the Hub URL asked.
     location: new URL(location, target).href,
     headers: kept

@@ -10,7 +10,7 @@ import type { Pace } from '../limits/token-bucket.js'
  * Forwards a request the swarm has no business with (HEAD, POST, API calls, unmatched GETs)
  * to the origin as it is, streaming both bodies; redirects go back to the client to follow.
  */
-export async function passThrough (request: IncomingMessage, response: ServerResponse, target: URL, dispatcher: Dispatcher, signal: AbortSignal): Promise<void> {
+export async function passThrough (request: IncomingMessage, response: ServerResponse, target: URL, dispatcher: Dispatcher, signal: AbortSignal, onAnswer?: (upstream: Dispatcher.ResponseData) => void): Promise<void> {
   const method = request.method ?? 'GET'
   const hasBody = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined
   const headers = upstreamRequestHeaders(request.headers)
@@ -20,6 +20,7 @@ export async function passThrough (request: IncomingMessage, response: ServerRes
     headers,
     body: hasBody ? request : null
   }, dispatcher, signal)
+  onAnswer?.(upstream)
   await relay(upstream, response, signal)
 }
 

@@ -9,23 +9,28 @@ import type { Pace } from '../limits/token-bucket.js'
 import type { Logger } from '../logging/logger.js'
 import type { LeafIssuer } from '../tls/leaf-issuer.js'
 import { firstHeader, originRequestHeaders, withoutCredentials } from '../origin/http-headers.js'
+import type { OriginClient } from '../origin/origin-client.js'
 import type { TaskManager } from '../task/task-manager.js'
 import { taskKeyFor, type TaskKey } from '../task/task-key.js'
+import { AccessCheck, hasCredentials } from './access-check.js'
 import { tunnel } from './connect-tunnel.js'
 import { errorCodeHeader, errorTypeHeader, httpFailureOf, sendError } from './error-response.js'
-import { isHubResolve, lfsHeadHeaders, resolveOnHub } from './hub-resolve.js'
+import { isHubResolve, lfsHeadHeaders, lfsTaskKey, linkedOid, resolveOnHub } from './hub-resolve.js'
 import { forwardGet, passThrough, relay } from './passthrough.js'
 import { parseRangeHeader, type RangeSpec } from './range.js'
 import { resolveTarget } from './resolve-target.js'
 import { ProxyRules } from './rules.js'
 import { serveTask } from './serve-task.js'
 import { TlsInterceptor } from './tls-intercept.js'
+import type { Task } from '../task/task.js'
 
 export interface ProxyServerComponents {
   tasks: TaskManager
   logger: Logger
   /** Makes certificates for intercepted hosts; needed when `interceptHosts` is not empty. */
   issuer?: LeafIssuer
+  /** For access checks on private tasks. */
+  origin: Pick<OriginClient, 'probe'>
 }
 
 export interface ProxyServerInit {
@@ -65,9 +70,11 @@ export class ProxyServer {
   private readonly interceptor?: TlsInterceptor
   private readonly sockets = new Set<Socket | Duplex>()
   private readonly lifetime = new AbortController()
+  private readonly access: AccessCheck
 
   constructor (components: ProxyServerComponents, init: ProxyServerInit) {
     this.components = components
+    this.access = new AccessCheck({ origin: components.origin })
     this.init = init
     this.log = components.logger.forComponent('proxy')
     this.rules = new ProxyRules(init.rules)
@@ -146,7 +153,7 @@ export class ProxyServer {
       } else if (request.method === 'GET' && this.rules.matches(target)) {
         await this.serveThroughTask(request, response, target, signal)
       } else {
-        await passThrough(request, response, target, this.passthroughDispatcher, signal)
+        await passThrough(request, response, target, this.passthroughDispatcher, signal, upstream => { this.notePrivateResolve(request, upstream) })
       }
     } catch (error) {
       if (signal.aborted) {
@@ -181,36 +188,54 @@ export class ProxyServer {
       extraHeaders: resolution.headers,
       range,
       // The client's Hub token stays with the Hub: the CDN URL is signed.
-      sourceHeaders: withoutCredentials(originRequestHeaders(request.headers))
+      sourceHeaders: withoutCredentials(originRequestHeaders(request.headers)),
+      // The Hub just accepted (or did not need) this client's credentials for this file.
+      accessChecked: true,
+      private: hasCredentials(request.headers)
     })
   }
 
-  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, known: { key?: TaskKey, extraHeaders?: Record<string, string>, range?: RangeSpec, sourceHeaders?: Record<string, string> } = {}): Promise<void> {
+  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, known: ThroughTask = {}): Promise<void> {
     const range = 'range' in known ? known.range : parseRangeHeader(firstHeader(request.headers.range))
     const key = known.key ?? taskKeyFor(target, {
       filteredQueryParams: this.init.filteredQueryParams,
       tag: firstHeader(request.headers['x-dragonfly-tag']),
       application: firstHeader(request.headers['x-dragonfly-application'])
     })
-    const sourceHeaders = known.sourceHeaders ?? originRequestHeaders(request.headers)
+    const source = { url: target.href, headers: known.sourceHeaders ?? originRequestHeaders(request.headers) }
+    const taskRequest = { key, source, private: known.private ?? hasCredentials(source.headers) }
+    // A private task is checked before this client's URL can join its download, and again
+    // if the task appeared meanwhile (the check is cached, so that costs nothing twice).
+    const checkAccess = async (candidate: Task | undefined): Promise<void> => {
+      if (candidate !== undefined && known.accessChecked !== true) await this.access.check(candidate, source, signal)
+    }
+    await checkAccess(this.components.tasks.get(key.id))
     let acquired
     try {
-      acquired = await this.components.tasks.acquire({ key, source: { url: target.href, headers: sourceHeaders } }, signal)
+      acquired = await this.components.tasks.acquire(taskRequest, signal)
     } catch (error) {
       if (!(error instanceof NotCacheableError)) throw error
       // Larger than the cache may hold: the client still gets its bytes, straight from the origin.
       this.log.info('streaming without caching', { reason: error.message })
-      const range = firstHeader(request.headers.range)
-      await forwardGet(target, range === undefined ? sourceHeaders : { ...sourceHeaders, range }, this.passthroughDispatcher, response, signal, this.init.originPace)
+      const clientRange = firstHeader(request.headers.range)
+      await forwardGet(target, clientRange === undefined ? source.headers : { ...source.headers, range: clientRange }, this.passthroughDispatcher, response, signal, this.init.originPace)
       return
     }
     const { task, hit } = acquired
+    await checkAccess(task)
     // If-Range: a client resuming a file that has since changed must get it whole (RFC 9110 §13.1.5).
     const ifRange = firstHeader(request.headers['if-range'])
     const rangeStillValid = ifRange === undefined || ifRange === task.etag || ifRange === task.headers['last-modified']
     const release = task.retain()
     try {
-      await serveTask(response, { task, range: rangeStillValid ? range : undefined, hit, extraHeaders: known.extraHeaders, signal })
+      await serveTask(response, {
+        task,
+        range: rangeStillValid ? range : undefined,
+        hit,
+        extraHeaders: known.extraHeaders,
+        repair: async (index) => await this.components.tasks.repair(taskRequest, task, index, signal),
+        signal
+      })
     } finally {
       release()
     }
@@ -223,6 +248,17 @@ export class ProxyServer {
     if (allowedClients !== undefined && !allowedClients.allows(address)) throw new ClientNotAllowedError(address)
     const waitMs = requestLimiter?.admit(address) ?? 0
     if (waitMs > 0) throw new LimitReachedError('ERR_RATE_LIMITED', `client ${address} sends more requests than the node allows`, waitMs / 1000)
+  }
+
+  /**
+   * A Hub answer relayed to a client that sent credentials, naming an LFS file (a resolve's
+   * redirect or HEAD): the file may be private, so its task is guarded like one fetched with
+   * the token, although the client will fetch the signed CDN URL without it.
+   */
+  private notePrivateResolve (request: IncomingMessage, upstream: Dispatcher.ResponseData): void {
+    if (!hasCredentials(request.headers)) return
+    const oid = linkedOid(upstream.headers)
+    if (oid !== undefined) this.components.tasks.notePrivate(lfsTaskKey(oid).id)
   }
 
   private isSelf (target: URL): boolean {
@@ -245,6 +281,18 @@ function refuseTunnel (socket: Duplex, error: DamselflyError): void {
   const retryAfter = error instanceof LimitReachedError ? `retry-after: ${error.retryAfterSeconds}\r\n` : ''
   const body = `${error.message}\n`
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${errorTypeHeader}: ${type}\r\n${errorCodeHeader}: ${error.code}\r\n${retryAfter}connection: close\r\n\r\n${body}`)
+}
+
+/** What a caller already knows about a request it sends through a task. */
+interface ThroughTask {
+  key?: TaskKey
+  extraHeaders?: Record<string, string>
+  range?: RangeSpec
+  sourceHeaders?: Record<string, string>
+  /** The origin already accepted this client's credentials for this content. */
+  accessChecked?: boolean
+  /** The request carried credentials, even if they are not sent on to the task's source. */
+  private?: boolean
 }
 
 /** Requests Node's parser refuses never reach a handler: answer them here, then close. */

@@ -1,10 +1,10 @@
-import { createReadStream } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
 import { once } from 'node:events'
-import { pipeline } from 'node:stream/promises'
-import { AbortedError, StorageError } from '../errors.js'
+import { AbortedError, IntegrityError, StorageError } from '../errors.js'
 import type { Task } from '../task/task.js'
+import { hashPiece } from '../task/whole-file-check.js'
+import { heldBackFrom } from './hold-back.js'
 import { resolveRange, type ByteRange, type RangeSpec } from './range.js'
 
 export interface ServeTaskInit {
@@ -14,6 +14,11 @@ export interface ServeTaskInit {
   hit: boolean
   /** Headers added to the answer (a mirror's Hub headers: X-Repo-Commit, X-Linked-Etag…). */
   extraHeaders?: Record<string, string>
+  /**
+   * Drops a piece that failed its sha256 on read and fetches it again; resolves with the task
+   * to follow while it downloads. Without it such a piece cuts the response.
+   */
+  repair?: (index: number) => Promise<Task>
   signal: AbortSignal
 }
 
@@ -21,11 +26,13 @@ export interface ServeTaskInit {
 const readChunkBytes = 1024 * 1024
 
 /**
- * Sends a task's bytes (or one range of them) as they land on disk: a hit streams straight
- * from the file; a download in progress is followed piece by piece, never ahead of the data.
+ * Sends a task's bytes (or one range of them) as they land on disk. A complete task is
+ * trusted only as far as verified: each piece is hashed from disk before any of its bytes go
+ * out. A download in progress is followed piece by piece, never ahead of the data. Either way
+ * the final bytes wait for the whole-file sha256 check when one is pending (hold-back.ts).
  */
 export async function serveTask (response: ServerResponse, init: ServeTaskInit): Promise<void> {
-  const { task } = init
+  let task = init.task
   const range: ByteRange | undefined = init.range === undefined ? undefined : resolveRange(init.range, task.length)
   const start = range?.start ?? 0
   const end = range?.end ?? task.length - 1
@@ -50,37 +57,16 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
     response.end()
     return
   }
-  if (task.status === 'complete') {
-    await pipeline(createReadStream(task.dataPath, { start, end, highWaterMark: readChunkBytes }), response, { signal: init.signal })
-    return
-  }
-  await followDownload(response, task, start, end, init.signal)
-}
-
-async function followDownload (response: ServerResponse, task: Task, start: number, end: number, signal: AbortSignal): Promise<void> {
   const file = await open(task.dataPath, 'r').catch((error: unknown) => {
     throw new StorageError(`cannot read task ${task.id}`, { cause: error })
   })
   try {
+    const sender: Sender = { response, file, end, holdFrom: 0, signal: init.signal }
+    // Fixed once: a repaired task must still hold back the bytes this response promised to hold.
+    sender.holdFrom = heldBackFrom({ length: task.length, start, end, awaitingCheck: task.expectedSha256 !== undefined })
     let position = start
-    while (position <= end) {
-      const readable = task.readableAt(position)
-      if (readable === 0) {
-        task.want(position)
-        await task.changed(signal)
-        continue
-      }
-      const length = Math.min(readable, end - position + 1, readChunkBytes)
-      const buffer = Buffer.allocUnsafe(length)
-      const { bytesRead } = await file.read(buffer, 0, length, position)
-      if (bytesRead !== length) throw new StorageError(`task ${task.id} data ended at ${position + bytesRead}`)
-      position += length
-      if (position > end) {
-        response.end(buffer)
-        break
-      }
-      if (!response.write(buffer)) await drained(response, signal)
-    }
+    if (task.status === 'complete') ({ position, task } = await serveStored(sender, task, position, init.repair))
+    if (position <= end) await followDownload(sender, task, position)
   } finally {
     await file.close()
   }
@@ -91,6 +77,68 @@ async function firstByteStored (task: Task, offset: number, signal: AbortSignal)
     task.want(offset)
     await task.changed(signal)
   }
+}
+
+interface Sender {
+  response: ServerResponse
+  file: FileHandle
+  /** Last byte of the response. */
+  end: number
+  /** Bytes from here on wait for the whole-file check. */
+  holdFrom: number
+  signal: AbortSignal
+}
+
+/**
+ * A complete task, piece by piece: hash the piece on disk (read 1), then send it (read 2, from
+ * the page cache). Returns where it stopped: the end, or a piece that is being refetched.
+ */
+async function serveStored (sender: Sender, task: Task, from: number, repair: ServeTaskInit['repair']): Promise<{ position: number, task: Task }> {
+  const buffer = Buffer.allocUnsafe(readChunkBytes)
+  let position = from
+  while (position <= sender.end) {
+    const index = task.plan.indexOf(position)
+    if (task.status !== 'complete' || !task.bitmap.has(index)) return { position, task }
+    const digest = await hashPiece(sender.file, task, index, buffer, sender.signal)
+    if (digest !== task.digestOf(index)) {
+      if (repair === undefined) throw new IntegrityError(`piece ${index} of task ${task.id} does not match its recorded sha256 on disk`)
+      return { position, task: await repair(index) }
+    }
+    const pieceEnd = Math.min(sender.end, task.plan.start(index) + task.plan.size(index) - 1)
+    while (position <= pieceEnd) position = await sendChunk(sender, task, position, pieceEnd - position + 1)
+  }
+  return { position, task }
+}
+
+async function followDownload (sender: Sender, task: Task, from: number): Promise<void> {
+  let position = from
+  while (position <= sender.end) {
+    const readable = task.readableAt(position)
+    if (readable === 0) {
+      task.want(position)
+      await task.changed(sender.signal)
+      continue
+    }
+    position = await sendChunk(sender, task, position, Math.min(readable, sender.end - position + 1))
+  }
+}
+
+/** Sends up to `available` bytes from `position` (one read); returns the next position. */
+async function sendChunk (sender: Sender, task: Task, position: number, available: number): Promise<number> {
+  const { response, file, end, holdFrom, signal } = sender
+  if (position >= holdFrom) await task.whenVerified(signal)
+  const untilHold = position < holdFrom ? holdFrom - position : Infinity
+  const length = Math.min(available, readChunkBytes, untilHold)
+  const buffer = Buffer.allocUnsafe(length)
+  const { bytesRead } = await file.read(buffer, 0, length, position)
+  if (bytesRead !== length) throw new StorageError(`task ${task.id} data ended at ${position + bytesRead}`)
+  const next = position + length
+  if (next > end) {
+    response.end(buffer)
+    return next
+  }
+  if (!response.write(buffer)) await drained(response, signal)
+  return next
 }
 
 async function drained (response: ServerResponse, signal: AbortSignal): Promise<void> {

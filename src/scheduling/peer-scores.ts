@@ -10,8 +10,11 @@
  * - `corrupt`: the bytes did not hash to the piece digest.
  * - `refused`: the peer answered that it does not hold the piece (a stale `have`).
  * - `error`: anything else (stream reset, protocol error, peer at capacity).
+ * - `bad-file`: the peer's pieces matched their digests, but the whole file they belong to did
+ *   not hash to its sha256. Scored down, not banned: the peer may have passed on what a lying
+ *   origin gave it in good faith, and its pieces cannot be told from the others'.
  */
-export type FailureReason = 'timeout' | 'corrupt' | 'refused' | 'error'
+export type FailureReason = 'timeout' | 'corrupt' | 'refused' | 'error' | 'bad-file'
 
 export interface PeerScoresInit {
   /** Clock in milliseconds. @default Date.now */
@@ -180,7 +183,7 @@ export class PeerScores {
         bytesPerMs: undefined,
         reliability: 1,
         completed: 0,
-        failures: { timeout: 0, corrupt: 0, refused: 0, error: 0 },
+        failures: { timeout: 0, corrupt: 0, refused: 0, error: 0, 'bad-file': 0 },
         timeoutStreak: 0,
         offences: 0,
         bannedUntil: 0

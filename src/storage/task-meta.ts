@@ -17,6 +17,15 @@ export interface TaskMeta {
   bitmap: string
   /** Hex sha256 of each held piece, null where not held. */
   digests: Array<string | null>
+  /** The content's sha256 when the key names it: the whole file is checked against it. */
+  sha256?: string
+  /** The whole file hashed to `sha256` (set once, cleared when a piece is refetched). */
+  verified?: boolean
+  /**
+   * First fetched with client credentials (a token, a cookie, a Hub resolve that needed one):
+   * a later client is served only once the origin accepts that client's own request.
+   */
+  private?: boolean
   createdAt: number
   lastAccessAt: number
 }

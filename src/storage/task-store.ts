@@ -21,12 +21,14 @@ export interface TaskStoreInit {
  */
 export class TaskStore {
   private readonly root: string
+  private readonly quarantineRoot: string
   private readonly log: Logger
   /** Per task, the last operation on its folder: writes and removal never interleave. */
   private readonly queues = new Map<string, Promise<unknown>>()
 
   constructor (components: TaskStoreComponents, init: TaskStoreInit) {
     this.root = join(init.dataDir, 'tasks')
+    this.quarantineRoot = join(init.dataDir, 'quarantine')
     this.log = components.logger.forComponent('storage')
   }
 
@@ -120,6 +122,23 @@ export class TaskStore {
       return await next
     } finally {
       if (this.queues.get(id) === next) this.queues.delete(id)
+    }
+  }
+
+  /**
+   * Moves a task whose bytes failed their sha256 check out of `tasks/` to `quarantine/<id>`,
+   * where no request can reach it but an operator can still look at what was received. One
+   * copy per task is kept: a newer quarantine of the same task replaces the older.
+   */
+  async quarantine (id: string): Promise<void> {
+    const target = join(this.quarantineRoot, id)
+    try {
+      await mkdir(this.quarantineRoot, { recursive: true })
+      await rm(target, { recursive: true, force: true })
+      await rename(join(this.root, id), target)
+    } catch (error) {
+      this.log.warn('cannot move a quarantined task aside: removing it', { id, error })
+      await this.remove(id)
     }
   }
 

@@ -267,7 +267,7 @@ export class SwarmDownload {
   /** A verified piece from a peer is on disk: record it, tell readers and the swarm. */
   private landed (source: string, index: number, digest: string): void {
     if (!this.task.bitmap.has(index)) {
-      this.task.markPieceComplete(index, digest)
+      this.task.markPieceComplete(index, digest, source)
       this.task.bytesBySource.peers += this.task.plan.size(index)
       this.recorded(index)
     }

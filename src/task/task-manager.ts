@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { open, type FileHandle } from 'node:fs/promises'
 import { abortable } from '../abort.js'
-import { AbortedError, LimitReachedError, NotCacheableError, redactUrl } from '../errors.js'
+import { AbortedError, IntegrityError, LimitReachedError, NotCacheableError, redactUrl } from '../errors.js'
 import type { Pace } from '../limits/token-bucket.js'
 import { CacheGc, type CacheGcInit, type CachedTasks } from '../storage/cache-gc.js'
 import type { CacheEntry } from '../storage/eviction.js'
@@ -21,6 +21,7 @@ import type { PeerScores } from '../scheduling/peer-scores.js'
 import { electSeeds, shareOf } from '../scheduling/rendezvous.js'
 import { withoutCredentials } from '../origin/http-headers.js'
 import { SwarmDownload, type OriginPlan } from './swarm-download.js'
+import { checkWholeFile } from './whole-file-check.js'
 
 export interface TaskManagerComponents {
   store: TaskStore
@@ -55,6 +56,11 @@ export interface TaskRequest {
   source: OriginSource
   /** Set when an elected seed fetches for a peer: the seeds elected, to derive this seed's share. */
   elected?: string[]
+  /**
+   * The client sent credentials (Authorization, Cookie), or the Hub needed them to resolve the
+   * file: a task this request creates is private (TaskMeta.private).
+   */
+  private?: boolean
 }
 
 export interface AcquiredTask {
@@ -78,6 +84,8 @@ interface ContentShape {
   pieceSize?: number
   etag?: string
   headers: Record<string, string>
+  /** A peer's copy was private: ours is too. */
+  private?: boolean
 }
 
 /** How a download is to be run once the task exists. */
@@ -104,6 +112,12 @@ export class TaskManager implements LocalTasks, CachedTasks {
   /** Bytes promised to tasks being created, not yet in `tasks`. */
   private reservedBytes = 0
   readonly gc: CacheGc
+  /** Tasks whose last copy failed its sha256 check: the next download skips peers. */
+  private readonly refetchFromOrigin = new Set<string>()
+  /** Tasks not created yet that a client with credentials resolved (oldest first, bounded). */
+  private readonly privateSoon = new Set<string>()
+  /** Whole-file checks of complete tasks found unverified on disk (one per task). */
+  private readonly storedChecks = new Map<string, Promise<void>>()
 
   constructor (components: TaskManagerComponents, init: TaskManagerInit) {
     this.components = components
@@ -115,6 +129,9 @@ export class TaskManager implements LocalTasks, CachedTasks {
   /** Loads the tasks a previous run left: complete ones serve at once, partial ones resume on demand. */
   async start (): Promise<void> {
     for (const meta of await this.components.store.list()) {
+      // Tasks written before whole-file checks existed: their key still names the sha256.
+      meta.sha256 ??= /^sha256:([0-9a-f]{64})$/.exec(meta.key)?.[1]
+      if (meta.sha256 === undefined) delete meta.sha256
       this.tasks.set(meta.id, new Task(meta, this.components.store.dataPath(meta.id)))
     }
     const partial = [...this.tasks.values()].filter(task => task.status !== 'complete').length
@@ -138,9 +155,17 @@ export class TaskManager implements LocalTasks, CachedTasks {
    */
   async acquire (request: TaskRequest, signal: AbortSignal): Promise<AcquiredTask> {
     const id = request.key.id
+    // A task that just failed its check is being moved aside: wait, then start afresh.
+    const condemned = this.active.get(id)
+    if (condemned?.task.status === 'quarantined') await abortable(condemned.done, signal)
+    const storedCheck = this.storedChecks.get(id)
+    if (this.tasks.get(id)?.status === 'quarantined' && storedCheck !== undefined) await abortable(storedCheck, signal)
     const known = this.tasks.get(id)
     known?.touch()
-    if (known?.status === 'complete') return { task: known, hit: true }
+    if (known?.status === 'complete') {
+      if (known.awaitingWholeFileCheck) this.checkStored(known)
+      return { task: known, hit: true }
+    }
     const running = this.active.get(id)
     if (running !== undefined) {
       running.source = request.source
@@ -162,10 +187,34 @@ export class TaskManager implements LocalTasks, CachedTasks {
     return { task: await abortable(starting, signal), hit: false }
   }
 
+  /**
+   * A client with credentials was shown this content by the Hub: the task, now or once
+   * created, is private (TaskMeta.private).
+   */
+  notePrivate (id: string): void {
+    const task = this.tasks.get(id)
+    if (task === undefined) {
+      this.privateSoon.delete(id)
+      this.privateSoon.add(id)
+      for (const oldest of this.privateSoon) {
+        if (this.privateSoon.size <= 10_000) break
+        this.privateSoon.delete(oldest)
+      }
+      return
+    }
+    if (task.private) return
+    task.markPrivate()
+    if (!this.active.has(id)) {
+      void this.components.store.writeMeta(task.toMeta()).catch((error: unknown) => {
+        this.log.warn('cannot record a task as private', { task: id, error })
+      })
+    }
+  }
+
   /** Stops every download, leaving durable metadata for a later resume. */
   async stop (): Promise<void> {
     this.lifetime.abort()
-    await Promise.allSettled([...this.starting.values(), ...[...this.active.values()].map(active => active.done)])
+    await Promise.allSettled([...this.starting.values(), ...[...this.active.values()].map(active => active.done), ...this.storedChecks.values()])
     await this.gc.stop()
     await this.components.origin.close()
   }
@@ -201,7 +250,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
 
   metadata (taskId: string): TaskMetadata | undefined {
     const task = this.tasks.get(taskId)
-    if (task === undefined) return undefined
+    if (task === undefined || task.status === 'quarantined') return undefined
     const meta = task.toMeta()
     const result: TaskMetadata = {
       task: task.id,
@@ -214,12 +263,13 @@ export class TaskManager implements LocalTasks, CachedTasks {
       complete: task.bitmap.complete
     }
     if (meta.etag !== undefined) result.etag = meta.etag
+    if (task.private) result.private = true
     return result
   }
 
   async readBlock (taskId: string, piece: number, offset: number, length: number): Promise<{ data: Buffer, digest?: string } | undefined> {
     const task = this.tasks.get(taskId)
-    if (task === undefined || piece >= task.plan.pieceCount || !task.bitmap.has(piece)) return undefined
+    if (task === undefined || task.status === 'quarantined' || piece >= task.plan.pieceCount || !task.bitmap.has(piece)) return undefined
     if (offset + length > task.plan.size(piece)) return undefined
     task.touch()
     const file = await open(task.dataPath, 'r')
@@ -239,7 +289,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
     if (createHash('sha256').update(request.key).digest('hex') !== request.task) throw new Error('task id does not match its key')
     const oid = /^sha256:([0-9a-f]{64})$/.exec(request.key)?.[1]
     const key: TaskKey = oid === undefined ? { key: request.key, id: request.task } : { key: request.key, id: request.task, contentSha256: oid }
-    const { task } = await this.acquire({ key, source: { url: request.url, headers: request.headers }, elected: request.share?.elected }, signal)
+    const { task } = await this.acquire({ key, source: { url: request.url, headers: request.headers }, elected: request.share?.elected, private: request.private }, signal)
     const meta = this.metadata(task.id)
     if (meta === undefined) throw new Error('task vanished')
     return meta
@@ -252,7 +302,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
     const { plan, shape } = await this.plan(request, signal)
     let task = known
     let file: FileHandle
-    if (task !== undefined && this.canResume(task, shape, request.key)) {
+    if (task !== undefined && task.status !== 'quarantined' && this.canResume(task, shape, request.key)) {
       file = await this.components.store.openForWrite(task.id)
       this.log.info('resuming task', { task: task.id, held: task.bitmap.count, pieces: task.plan.pieceCount })
     } else {
@@ -265,7 +315,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
         plan.probe?.wholeBody?.destroy()
         throw new NotCacheableError(`a ${shape.length}-byte content does not fit in the cache quota beside the tasks in use`)
       }
-      const meta = newMeta(request, shape, this.init.pieceSize)
+      const meta = newMeta({ ...request, private: request.private === true || this.privateSoon.delete(request.key.id) }, shape, this.init.pieceSize)
       this.reservedBytes += shape.length
       try {
         file = await this.components.store.create(meta)
@@ -293,6 +343,10 @@ export class TaskManager implements LocalTasks, CachedTasks {
     const fromOrigin = async (origin: (pieceCount: number) => OriginPlan, holders: Holder[] = []): Promise<{ plan: DownloadPlan, shape: ContentShape }> => {
       const probe = await this.components.origin.probe(request.source, signal)
       return { plan: { probe, holders, origin }, shape: probe }
+    }
+    if (this.refetchFromOrigin.has(request.key.id)) {
+      this.log.info('refetching a task that failed its sha256 check from the origin', { task: request.key.id })
+      return await fromOrigin(() => 'all')
     }
     const self = swarm.peerId
     if (request.elected !== undefined) {
@@ -328,7 +382,9 @@ export class TaskManager implements LocalTasks, CachedTasks {
         url: request.source.url,
         // Tokens go to the origin, never to peers.
         headers: withoutCredentials(request.source.headers),
-        share: { elected }
+        share: { elected },
+        // The seed's copy must be guarded as ours is.
+        ...(request.private === true ? { private: true } : {})
       }, AbortSignal.any([signal, AbortSignal.timeout(30_000)]))
     } catch (error) {
       this.log.debug('seed did not answer a fetch request', { seed, error })
@@ -378,13 +434,29 @@ export class TaskManager implements LocalTasks, CachedTasks {
         signal
       }).run()
     }
-    active.done = transfer.then(
+    // The whole-file hash follows the download piece by piece; the task is complete only once
+    // it matches. Its outcome matters once the transfer is done (a failed transfer pauses the
+    // task, which ends the check too).
+    const checking = task.awaitingWholeFileCheck ? checkWholeFile(task, signal) : undefined
+    checking?.catch(() => {})
+    const checked = transfer.then(async () => {
+      if (checking === undefined) return
+      const result = await checking
+      if (!result.ok) throw result.error
+      task.markVerified()
+      this.refetchFromOrigin.delete(task.id)
+    })
+    active.done = checked.then(
       () => {
         task.finish()
         swarm.announceTask(task.id, true)
         this.log.info('task complete', { task: task.id, bytes: task.length, pieces: task.plan.pieceCount - heldAtStart, ms: Date.now() - started })
       },
       (error: unknown) => {
+        if (error instanceof IntegrityError) {
+          this.condemn(task, error)
+          return
+        }
         task.pause(error instanceof Error ? error : new Error(String(error)))
         if (!(error instanceof AbortedError)) this.log.warn('task download stopped', { task: task.id, url: redactUrl(active.source.url), error })
       }
@@ -392,8 +464,63 @@ export class TaskManager implements LocalTasks, CachedTasks {
       clearTimeout(active.checkpointTimer)
       await this.checkpoint(active)
       await file.close().catch(() => {})
+      if (task.status === 'quarantined') await this.moveAside(task)
       this.active.delete(task.id)
     })
+  }
+
+  /**
+   * A piece of a complete task failed its sha256 when read back from disk: it is dropped and
+   * fetched again (from peers or the origin) while the caller follows the download.
+   */
+  async repair (request: TaskRequest, task: Task, index: number, signal: AbortSignal): Promise<Task> {
+    this.log.warn('piece failed its sha256 check on read: refetching it', { task: task.id, piece: index })
+    if (task.bitmap.has(index) && !this.active.has(task.id)) {
+      task.invalidatePiece(index)
+      await this.components.store.writeMeta(task.toMeta())
+    }
+    return (await this.acquire(request, signal)).task
+  }
+
+  /**
+   * The whole file is wrong. Readers are cut, the copy is moved aside, the next request goes
+   * to the origin, and the peers that supplied pieces lose standing (not a ban: they may have
+   * relayed in good faith what a lying origin gave a seed).
+   */
+  private condemn (task: Task, error: IntegrityError): void {
+    task.quarantine(error)
+    this.refetchFromOrigin.add(task.id)
+    this.components.swarm.withdrawTask(task.id)
+    const peers = [...task.peerSuppliers()]
+    for (const peer of peers) this.components.scores.failed(peer, 'bad-file')
+    this.log.error('task failed its sha256 check: quarantined', { task: task.id, peers, error })
+  }
+
+  private async moveAside (task: Task): Promise<void> {
+    await this.components.store.quarantine(task.id)
+    if (this.tasks.get(task.id) === task) this.tasks.delete(task.id)
+  }
+
+  /** A complete task on disk whose whole-file hash was never checked (a crash, an older node). */
+  private checkStored (task: Task): void {
+    if (this.storedChecks.has(task.id)) return
+    const check = (async () => {
+      const result = await checkWholeFile(task, this.lifetime.signal)
+      if (result.ok) {
+        task.markVerified()
+        await this.components.store.writeMeta(task.toMeta())
+        return
+      }
+      this.condemn(task, result.error)
+      await this.moveAside(task)
+    })().catch(async (error: unknown) => {
+      if (this.lifetime.signal.aborted) return
+      // Readers wait for this check: a copy that cannot be checked is not served (fail closed).
+      this.log.warn('cannot check a stored task: refetching it', { task: task.id, error })
+      this.condemn(task, new IntegrityError(`task ${task.id} could not be checked: ${(error as Error).message}`))
+      await this.moveAside(task).catch(() => {})
+    }).finally(() => { this.storedChecks.delete(task.id) })
+    this.storedChecks.set(task.id, check)
   }
 
   private scheduleCheckpoint (active: ActiveDownload): void {
@@ -434,5 +561,7 @@ function newMeta (request: TaskRequest, probe: ContentShape, configuredPieceSize
     lastAccessAt: now
   }
   if (probe.etag !== undefined) meta.etag = probe.etag
+  if (request.key.contentSha256 !== undefined) meta.sha256 = request.key.contentSha256
+  if (request.private === true || probe.private === true) meta.private = true
   return meta
 }

@@ -1,9 +1,16 @@
-import { AbortedError } from '../errors.js'
+import { AbortedError, IntegrityError } from '../errors.js'
 import { Bitmap } from '../storage/bitmap.js'
 import type { TaskMeta } from '../storage/task-meta.js'
 import { PiecePlan } from './piece-plan.js'
 
-export type TaskStatus = 'downloading' | 'complete' | 'paused'
+/**
+ * `quarantined`: the whole file failed its sha256 check; the task is never served again and
+ * the next request starts a new one.
+ */
+export type TaskStatus = 'downloading' | 'complete' | 'paused' | 'quarantined'
+
+/** Who supplied a piece: `origin`, or a peer id. */
+export const originSource = 'origin'
 
 /**
  * One content on this node: its piece plan, which pieces are held, how far each piece in
@@ -22,6 +29,8 @@ export class Task {
   private readonly received: Float64Array
   /** Pieces a blocked reader needs next; fetched before the rest. */
   private readonly wanted = new Set<number>()
+  /** Who supplied each piece this run (not persisted: only needed to blame a bad whole file). */
+  private readonly sources: Array<string | undefined>
   private waiters = new Set<() => void>()
   /** Bytes of this task this node took from each kind of source (this run only). */
   readonly bytesBySource = { origin: 0, peers: 0 }
@@ -38,6 +47,7 @@ export class Task {
     this.bitmap = Bitmap.fromBase64(this.plan.pieceCount, meta.bitmap)
     this.digests = Array.from({ length: this.plan.pieceCount }, (_, index) => this.bitmap.has(index) ? meta.digests[index] ?? null : null)
     this.received = new Float64Array(this.plan.pieceCount)
+    this.sources = new Array<string | undefined>(this.plan.pieceCount)
     for (let index = 0; index < this.plan.pieceCount; index++) {
       if (this.bitmap.has(index)) this.received[index] = this.plan.size(index)
     }
@@ -59,6 +69,49 @@ export class Task {
   /** Headers replayed to clients (content type, disposition, last-modified, etag). */
   get headers (): Readonly<Record<string, string>> {
     return this.meta.headers
+  }
+
+  /** The sha256 the whole content must hash to, when its key names it. */
+  get expectedSha256 (): string | undefined {
+    return this.meta.sha256
+  }
+
+  /** Bytes may not be trusted whole until the file hashed to `expectedSha256`. */
+  get awaitingWholeFileCheck (): boolean {
+    return this.meta.sha256 !== undefined && this.meta.verified !== true
+  }
+
+  /** Later clients must show the origin their own credentials first (see TaskMeta.private). */
+  get private (): boolean {
+    return this.meta.private === true
+  }
+
+  markPrivate (): void {
+    this.meta.private = true
+  }
+
+  /** The whole file hashed to its sha256. */
+  markVerified (): void {
+    this.meta.verified = true
+    this.notify()
+  }
+
+  /** Peers that supplied pieces during this run (to blame when the whole file is wrong). */
+  peerSuppliers (): Set<string> {
+    const peers = new Set<string>()
+    for (const source of this.sources) if (source !== undefined && source !== originSource) peers.add(source)
+    return peers
+  }
+
+  /**
+   * Resolves once the whole file is known good (at once when there is no sha256 to check);
+   * rejects when the check failed or the download stopped first.
+   */
+  async whenVerified (signal: AbortSignal): Promise<void> {
+    while (this.awaitingWholeFileCheck) {
+      if (this.currentStatus === 'quarantined') throw this.lastFailure ?? new IntegrityError(`task ${this.id} failed its sha256 check`)
+      await this.changed(signal)
+    }
   }
 
   /** Why the last download stopped, if it did. */
@@ -86,6 +139,7 @@ export class Task {
 
   /** Resolves at the next progress or status change; rejects once the download has stopped. */
   async changed (signal: AbortSignal): Promise<void> {
+    if (this.currentStatus === 'quarantined') throw this.lastFailure ?? new IntegrityError(`task ${this.id} is quarantined`)
     if (this.currentStatus === 'paused') throw this.lastFailure ?? new AbortedError('task is not downloading')
     if (signal.aborted) throw new AbortedError()
     await new Promise<void>((resolve, reject) => {
@@ -129,11 +183,34 @@ export class Task {
     if (!this.bitmap.has(index)) this.received[index] = 0
   }
 
-  markPieceComplete (index: number, digest: string): void {
+  markPieceComplete (index: number, digest: string, source: string = originSource): void {
     this.received[index] = this.plan.size(index)
+    this.sources[index] = source
     this.digests[index] = digest
     this.bitmap.set(index)
     this.wanted.delete(index)
+    this.notify()
+  }
+
+  /**
+   * A held piece turned out bad on disk: it is no longer held, the whole-file check must run
+   * again, and readers wait for the piece to be fetched anew.
+   */
+  invalidatePiece (index: number): void {
+    this.bitmap.clear(index)
+    this.digests[index] = null
+    this.received[index] = 0
+    this.sources[index] = undefined
+    this.meta.verified = false
+    if (this.currentStatus === 'complete') this.currentStatus = 'paused'
+    this.lastFailure = new IntegrityError(`piece ${index} of task ${this.id} is being refetched`)
+    this.notify()
+  }
+
+  /** The whole file is wrong: never serve it; readers fail with `failure`. */
+  quarantine (failure: IntegrityError): void {
+    this.lastFailure = failure
+    this.currentStatus = 'quarantined'
     this.notify()
   }
 
@@ -150,6 +227,7 @@ export class Task {
 
   /** The download stopped before the end; what was written stays for a later resume. */
   pause (failure: Error): void {
+    if (this.currentStatus === 'quarantined') return
     this.lastFailure = failure
     this.currentStatus = this.bitmap.complete ? 'complete' : 'paused'
     // Partial pieces are refetched whole on resume, so readers must not use their bytes now.

@@ -3,8 +3,9 @@ export interface NodeStatus {
   node: { peerId: string }
   peers: string[]
   bannedPeers: string[]
+  peerScores: Array<{ peerId: string, reliability: number, failures: Record<string, number> }>
   uploadedBytes: number
-  tasks: Array<{ id: string, status: string, held: number, pieces: number, bytesFromOrigin: number, bytesFromPeers: number }>
+  tasks: Array<{ id: string, status: string, held: number, pieces: number, bytesFromOrigin: number, bytesFromPeers: number, verified: boolean, private: boolean }>
 }
 
 export async function nodeStatus (admin: string): Promise<NodeStatus> {

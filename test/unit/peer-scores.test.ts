@@ -43,6 +43,15 @@ describe('peer scores', () => {
     assert.ok(scores.score('erratic')! > 4_990)
   })
 
+  it('scores down, without banning, a peer whose pieces made up a file that failed its sha256', () => {
+    const scores = new PeerScores({ now: clock().now })
+    for (const peerId of ['relay', 'other']) scores.completed(peerId, 5_000, 1)
+    scores.failed('relay', 'bad-file')
+    assert.equal(scores.isBanned('relay'), false)
+    assert.deepEqual(scores.rank(['relay', 'other']), ['other', 'relay'])
+    assert.equal(scores.snapshot().find(row => row.peerId === 'relay')?.failures['bad-file'], 1)
+  })
+
   it('bans for a corrupt piece for 10 minutes, doubling for repeat offenders, capped', () => {
     const { now, advance } = clock()
     const scores = new PeerScores({ now, maxBanMs: 30 * minute })
@@ -110,7 +119,7 @@ describe('peer scores', () => {
       bytesPerMs: undefined,
       reliability: 0.7,
       completed: 0,
-      failures: { timeout: 0, corrupt: 1, refused: 0, error: 0 },
+      failures: { timeout: 0, corrupt: 1, refused: 0, error: 0, 'bad-file': 0 },
       offences: 1,
       bannedUntil: now() + 10 * minute
     })

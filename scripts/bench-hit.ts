@@ -1,0 +1,65 @@
+/**
+ * bench-hit — how fast a node serves a cache hit (the file already complete on its disk).
+ *
+ * Starts a fake Hub and one node (its own process, loopback), fetches the file once cold, then
+ * times `--runs` hits with curl writing to /dev/null. Written for issue 6 to measure what
+ * verifying pieces on read costs on the hit path: run it before and after, compare the medians.
+ * Also reports the node process's CPU seconds per GiB served (Linux /proc), which a busy machine
+ * distorts far less than wall-clock throughput.
+ *
+ *   node dist/scripts/bench-hit.js [--size 1GiB] [--runs 5] [--out results/bench-hit.json]
+ */
+import '../src/polyfill.js'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { parseArgs } from 'node:util'
+import { parseByteSize } from '../src/config/index.js'
+import { startFakeHub } from '../test/fixtures/fake-hub/index.js'
+import { curl } from '../test/helpers/clients.js'
+import { spawnNode } from '../test/helpers/nodes.js'
+
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: '1GiB' },
+    runs: { type: 'string', default: '5' },
+    out: { type: 'string', default: 'results/bench-hit.json' }
+  }
+})
+const size = parseByteSize(values.size)
+const runs = Number(values.runs)
+
+/** User + system CPU seconds of a process so far (Linux). */
+async function cpuSeconds (pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ')
+  // After the command name: state is field 3, utime 14 and stime 15 (1-based), in clock ticks.
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+const hub = await startFakeHub({ repos: [{ id: 'bench/hit', files: [{ path: 'f.bin', size }] }] })
+const node = await spawnNode()
+try {
+  const url = hub.signedUrl('bench/hit', 'f.bin')
+  const cold = await curl(url, { proxy: node.proxyUrl, discard: true })
+  if (cold.error !== undefined || cold.bytes !== size) throw new Error(`cold download failed: ${cold.error ?? `${cold.bytes} bytes`}`)
+  const mbps: number[] = []
+  const cpuPerGiB: number[] = []
+  for (let run = 0; run < runs; run++) {
+    const started = performance.now()
+    const cpuBefore = await cpuSeconds(node.child.pid!)
+    const hit = await curl(url, { proxy: node.proxyUrl, discard: true })
+    const seconds = (performance.now() - started) / 1000
+    if (hit.error !== undefined || hit.bytes !== size || hit.headers['x-dragonfly-task-download-finished'] !== 'true') throw new Error(`hit failed: ${hit.error ?? `${hit.bytes} bytes`}`)
+    mbps.push(size / 1e6 / seconds)
+    cpuPerGiB.push((await cpuSeconds(node.child.pid!) - cpuBefore) / (size / 2 ** 30))
+  }
+  const sorted = [...mbps].sort((a, b) => a - b)
+  const median = sorted[Math.floor(sorted.length / 2)] ?? 0
+  const cpuMedian = [...cpuPerGiB].sort((a, b) => a - b)[Math.floor(cpuPerGiB.length / 2)] ?? 0
+  console.log('| hit runs (MB/s) | median MB/s | node CPU s per GiB (runs) | median |\n|---|---|---|---|')
+  console.log(`| ${mbps.map(value => value.toFixed(0)).join(', ')} | ${median.toFixed(0)} | ${cpuPerGiB.map(value => value.toFixed(2)).join(', ')} | ${cpuMedian.toFixed(2)} |`)
+  await mkdir(dirname(values.out), { recursive: true })
+  await writeFile(values.out, JSON.stringify({ size, runs: mbps, medianMBps: median, cpuSecondsPerGiB: cpuPerGiB, medianCpuSecondsPerGiB: cpuMedian }, null, 2) + '\n')
+} finally {
+  await node.stop()
+  await hub.close()
+}

@@ -1,0 +1,75 @@
+import { createHash, type Hash } from 'node:crypto'
+import { open, type FileHandle } from 'node:fs/promises'
+import { AbortedError, IntegrityError, StorageError } from '../errors.js'
+import type { Task } from './task.js'
+
+/** Bytes read from disk at a time while hashing. */
+const readChunkBytes = 1024 * 1024
+
+export type WholeFileResult =
+  | { ok: true }
+  | { ok: false, error: IntegrityError }
+
+/**
+ * Hashes the task's content in piece order while the download fills it: each piece is read
+ * back as soon as it and every piece before it are held (so from the page cache, right after it
+ * was written, not in one pass over the whole file at the end) and fed to one running sha256 of
+ * the whole file. Pieces are not re-checked against their own digests here: that would be a
+ * third hash of every byte, and a piece that went bad on disk fails the whole hash anyway.
+ * Resolves once every piece was read; rejects (with the task's failure) if the download stops
+ * first.
+ */
+export async function checkWholeFile (task: Task, signal: AbortSignal): Promise<WholeFileResult> {
+  const expected = task.expectedSha256
+  if (expected === undefined) return { ok: true }
+  const file = await openForCheck(task)
+  try {
+    const whole = createHash('sha256')
+    const buffer = Buffer.allocUnsafe(readChunkBytes)
+    for (let index = 0; index < task.plan.pieceCount; index++) {
+      while (!task.bitmap.has(index)) await task.changed(signal)
+      await feedPiece(file, task, index, buffer, signal, whole)
+    }
+    const actual = whole.digest('hex')
+    if (actual !== expected) {
+      return { ok: false, error: new IntegrityError(`task ${task.id} hashed to sha256 ${actual}, not the ${expected} its key names`) }
+    }
+    return { ok: true }
+  } finally {
+    await file.close()
+  }
+}
+
+/** The sha256 of piece `index` as it is on disk now, read in `buffer`-sized chunks. */
+export async function hashPiece (file: FileHandle, task: Task, index: number, buffer: Buffer, signal: AbortSignal): Promise<string> {
+  const hash = createHash('sha256')
+  await feedPiece(file, task, index, buffer, signal, hash)
+  return hash.digest('hex')
+}
+
+/** Reads piece `index` from disk into `hash`. */
+async function feedPiece (file: FileHandle, task: Task, index: number, buffer: Buffer, signal: AbortSignal, hash: Hash): Promise<void> {
+  const start = task.plan.start(index)
+  const size = task.plan.size(index)
+  for (let done = 0; done < size;) {
+    if (signal.aborted) throw new AbortedError()
+    const length = Math.min(buffer.length, size - done)
+    let bytesRead: number
+    try {
+      ({ bytesRead } = await file.read(buffer, 0, length, start + done))
+    } catch (error) {
+      throw new StorageError(`cannot read task ${task.id}`, { cause: error })
+    }
+    if (bytesRead === 0) throw new StorageError(`task ${task.id} data ends at ${start + done}`)
+    hash.update(buffer.subarray(0, bytesRead))
+    done += bytesRead
+  }
+}
+
+async function openForCheck (task: Task): Promise<FileHandle> {
+  try {
+    return await open(task.dataPath, 'r')
+  } catch (error) {
+    throw new StorageError(`cannot read task ${task.id}`, { cause: error })
+  }
+}
