@@ -74,6 +74,7 @@ export class DamselflyNode {
     const swarm = new Swarm({ host: p2p, tasks: localTasks, logger }, {
       role: config.role,
       bootstrap: config.p2p.bootstrap,
+      bootstrapDns: config.p2p.bootstrapDns,
       corruptBlocks: process.env.DAMSELFLY_TEST_CORRUPT_BLOCKS === '1'
     })
     tasks = new TaskManager({ store, origin, logger, swarm, scores }, {

@@ -2,6 +2,7 @@ import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../logging/logger.js'
 import { BootstrapRedialer } from './bootstrap-redialer.js'
+import type { DnsBootstrapName } from './dns-bootstrap.js'
 import { handleFetch, requestFetch } from './fetch-protocol.js'
 import type { P2PHost } from './host.js'
 import type { LocalTasks } from './local-tasks.js'
@@ -20,6 +21,8 @@ export interface SwarmComponents {
 export interface SwarmInit {
   role: 'peer' | 'seed'
   bootstrap: string[]
+  /** DNS names (a headless Service of the seeds) whose every address is a bootstrap node. @default [] */
+  bootstrapDns?: DnsBootstrapName[]
   /** Test-only fault injection: serve corrupted blocks. */
   corruptBlocks?: boolean
 }
@@ -52,7 +55,7 @@ export class Swarm {
     this.tasks = components.tasks
     this.log = components.logger.forComponent('p2p')
     this.init = init
-    this.redialer = new BootstrapRedialer({ host: this.host, logger: components.logger }, { addresses: init.bootstrap })
+    this.redialer = new BootstrapRedialer({ host: this.host, logger: components.logger }, { addresses: init.bootstrap, names: init.bootstrapDns })
   }
 
   get peerId (): string {
