@@ -2,6 +2,7 @@ import '../polyfill.js'
 import { readFileSync } from 'node:fs'
 import { DamselflyError } from '../errors.js'
 import { runKeygen } from './keygen.js'
+import { runPreheat } from './preheat.js'
 import { runStart } from './start.js'
 
 const usage = `Usage: damselfly <command> [options]
@@ -10,6 +11,8 @@ Commands:
   start        run a node: the download proxy on 127.0.0.1:65001, the admin port, the swarm
   keygen       write a private network key (damselfly keygen -o swarm.key); give it to every
                node with --psk-file so that nodes without it cannot join
+  preheat      warm the swarm with a Hub repo ahead of time (damselfly preheat hf://owner/repo):
+               the seeds fetch its files; progress and a summary
   help         show this text; \`damselfly start --help\` lists every option
 
 Run \`damselfly start\` and send downloads through http://127.0.0.1:65001.
@@ -22,6 +25,8 @@ async function main (argv: string[]): Promise<number> {
       return await runStart(rest)
     case 'keygen':
       return await runKeygen(rest)
+    case 'preheat':
+      return await runPreheat(rest)
     case '--version':
     case '-v':
     case 'version':

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { createHash } from 'node:crypto'
 import type { Dispatcher } from 'undici'
 import { UpstreamUnreachableError, redactUrl } from '../errors.js'
-import { endToEndHeaders, firstHeader } from '../origin/http-headers.js'
+import { endToEndHeaders, firstHeader, type HeaderRecord } from '../origin/http-headers.js'
 import type { TaskKey } from '../task/task-key.js'
 
 /** `/{owner}/{repo}/resolve/{rev}/{path}`, also under `/datasets/` and `/spaces/`. */
@@ -25,8 +25,15 @@ export function isHubResolve (request: IncomingMessage, target: URL): boolean {
  * its task for that sha256, so clients pointed at it with HF_ENDPOINT never leave it.
  */
 export async function resolveOnHub (request: IncomingMessage, target: URL, dispatcher: Dispatcher, signal: AbortSignal): Promise<HubResolution> {
-  const headers = endToEndHeaders(request.headers)
-  headers.host = target.host
+  return await resolveHubFile(target, endToEndHeaders(request.headers), dispatcher, signal)
+}
+
+/**
+ * The same question asked with the given headers (the client's, or a preheat's token): an LFS
+ * file's task key and signed CDN URL, or the Hub's own answer for anything else.
+ */
+export async function resolveHubFile (target: URL, clientHeaders: HeaderRecord, dispatcher: Dispatcher, signal: AbortSignal): Promise<HubResolution> {
+  const headers = { ...clientHeaders, host: target.host }
   let upstream: Dispatcher.ResponseData
   try {
     upstream = await dispatcher.request({ origin: target.origin, path: target.pathname + target.search, method: 'GET', headers, signal })

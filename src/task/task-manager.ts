@@ -15,7 +15,7 @@ import type { LocalTasks } from '../p2p/local-tasks.js'
 import type { FetchRequest, FetchResponse, TaskMetadata } from '../p2p/messages.js'
 import type { Holder, Swarm } from '../p2p/swarm.js'
 import type { PeerScores } from '../scheduling/peer-scores.js'
-import { electSeeds, shareOf } from '../scheduling/rendezvous.js'
+import { electForColdTask, shareOf } from '../scheduling/rendezvous.js'
 import { withoutCredentials } from '../origin/http-headers.js'
 import { SwarmDownload, type OriginPlan } from './swarm-download.js'
 
@@ -241,7 +241,7 @@ export class TaskManager implements LocalTasks {
     const complete = holders.find(holder => holder.meta.complete)
     if (complete !== undefined) return { plan: { holders, origin: () => 'none' }, shape: complete.meta }
     const live = await swarm.liveSeeds()
-    const elected = electSeeds(request.key.key, live, Math.min(live.length, 2))
+    const elected = electForColdTask(request.key.key, live)
     if (elected.includes(self)) {
       const others = elected.filter(seed => seed !== self)
       const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)), holders)
