@@ -47,6 +47,12 @@ export class Swarm {
   private readonly haveListeners = new Map<string, Set<HaveListener>>()
   private discoverTimer?: NodeJS.Timeout
   private readonly lifetime = new AbortController()
+  /**
+   * What each peer said it speaks in its last identify. Not the peer store's list: libp2p adds
+   * to that every protocol a peer opened a stream *to us* with, so a peer that sent a seed a
+   * fetch request would look like a seed to it ever after.
+   */
+  private readonly identifiedProtocols = new Map<string, readonly string[]>()
   /** Bytes this node served to peers. */
   uploaded = 0
 
@@ -74,6 +80,17 @@ export class Swarm {
       onServed: (bytes) => { this.uploaded += bytes }
     }), limits)
     if (this.isSeed) await this.host.handle(protocols.fetch, handleFetch(this.tasks, this.log), limits)
+    this.host.addEventListener('peer:identify', (event) => {
+      this.identifiedProtocols.set(event.detail.peerId.toString(), event.detail.protocols)
+    })
+    this.host.addEventListener('peer:disconnect', (event) => {
+      this.identifiedProtocols.delete(event.detail.toString())
+    })
+    // Peers identified before this point: no handler of ours ran yet, so the store is still true.
+    for (const peer of this.connectedPeers()) {
+      const known = await this.host.peerStore.get(peerIdFromString(peer)).catch(() => undefined)
+      if (known !== undefined && known.protocols.length > 0) this.identifiedProtocols.set(peer, known.protocols)
+    }
     this.host.services.pubsub.subscribe(topics.tasks)
     this.host.services.pubsub.addEventListener('message', (event) => { this.onGossip(event.detail) })
     this.redialer.start()
@@ -118,22 +135,10 @@ export class Swarm {
   async liveSeeds (): Promise<string[]> {
     const seeds = this.isSeed ? [this.peerId] : []
     await Promise.all(this.connectedPeers().map(async (peer) => {
-      let protocolsOfPeer = await this.protocolsOf(peer)
-      if (protocolsOfPeer.length === 0) {
-        await this.identified(peer, 1000)
-        protocolsOfPeer = await this.protocolsOf(peer)
-      }
-      if (protocolsOfPeer.includes(protocols.fetch)) seeds.push(peer)
+      if (!this.identifiedProtocols.has(peer)) await this.identified(peer, 1000)
+      if (this.identifiedProtocols.get(peer)?.includes(protocols.fetch) === true) seeds.push(peer)
     }))
     return seeds
-  }
-
-  private async protocolsOf (peer: string): Promise<string[]> {
-    try {
-      return (await this.host.peerStore.get(peerIdFromString(peer))).protocols
-    } catch {
-      return []
-    }
   }
 
   private async identified (peer: string, timeoutMs: number): Promise<void> {
