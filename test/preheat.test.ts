@@ -69,8 +69,12 @@ describe('damselfly preheat', () => {
     assert.match(result.stdout, new RegExp(`bytes: .*\\(${lfsBytes} bytes\\)`))
     for (const seed of seeds) assert.ok(result.stdout.includes(seed.info.peerId), `summary names seed ${seed.info.peerId}`)
     assert.ok(!result.stdout.includes(`seeds: .*${peer.info.peerId}`))
-    // Each byte came from the CDN about once, and the peer itself fetched nothing.
-    assert.ok(hub.cdn.bytesServed >= lfsBytes && hub.cdn.bytesServed <= lfsBytes * 1.1, `CDN served ${hub.cdn.bytesServed} for ${lfsBytes}`)
+    // The CDN served each file about once (each elected seed its share, the rest from the other
+    // seed), and the peer itself fetched nothing. Not exactly once: a seed that sees its partner
+    // gain no piece for ten seconds (a loaded machine) takes the missing pieces from the origin
+    // too, by design (swarm-download's stall rule).
+    const shares = await Promise.all(seeds.map(async seed => (await nodeStatus(seed.info.admin)).tasks.map(task => `${task.bytesFromOrigin}+${task.bytesFromPeers}`)))
+    assert.ok(hub.cdn.bytesServed >= lfsBytes && hub.cdn.bytesServed <= lfsBytes * 1.5, `CDN served ${hub.cdn.bytesServed} for ${lfsBytes}; seeds' origin+peer bytes per task: ${JSON.stringify(shares)}`)
     assert.deepEqual((await nodeStatus(peer.info.admin)).tasks, [])
     for (const seed of seeds) {
       const status = await nodeStatus(seed.info.admin)

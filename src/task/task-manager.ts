@@ -77,6 +77,8 @@ interface DownloadPlan {
   holders: Holder[]
   /** Pieces fetched from the origin at once; computed when the piece count is known. */
   origin: (pieceCount: number) => OriginPlan
+  /** The other elected seeds, fetching the other shares. */
+  partners?: string[]
 }
 
 /**
@@ -235,7 +237,8 @@ export class TaskManager implements LocalTasks {
     const self = swarm.peerId
     if (request.elected !== undefined) {
       const elected = request.elected
-      return await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)))
+      const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)))
+      return { ...planned, plan: { ...planned.plan, partners: elected.filter(seed => seed !== self) } }
     }
     const holders = await swarm.findHolders(request.key.id, signal)
     const complete = holders.find(holder => holder.meta.complete)
@@ -246,7 +249,7 @@ export class TaskManager implements LocalTasks {
       const others = elected.filter(seed => seed !== self)
       const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)), holders)
       for (const seed of others) void this.askSeed(seed, request, elected, signal)
-      return planned
+      return { ...planned, plan: { ...planned.plan, partners: others } }
     }
     if (elected.length > 0) {
       const answers = await Promise.all(elected.map(async seed => ({ seed, answer: await this.askSeed(seed, request, elected, signal) })))
@@ -311,6 +314,7 @@ export class TaskManager implements LocalTasks {
         backToSource: this.init.backToSource ?? true,
         stallMs: this.init.stallMs ?? 10_000,
         holders: plan.holders,
+        partners: plan.partners,
         onPiece,
         signal
       }).run()
