@@ -37,7 +37,11 @@ export interface WarmTaskInit {
   pollMs?: number
   /** The file fails when the seeds gain no byte for this long. @default 60000 */
   stallMs?: number
+  /** How long to wait for a seed to be connected before warming this node instead. @default 10000 */
+  seedWaitMs?: number
 }
+
+const fetchAttempts = 3
 
 /**
  * Has the seeds that every node would elect for this task fetch it, exactly as a cold request
@@ -48,20 +52,15 @@ export interface WarmTaskInit {
 export async function warmTask (components: WarmTaskComponents, init: WarmTaskInit, signal: AbortSignal): Promise<string[]> {
   const { swarm, tasks } = components
   const self = swarm.peerId
-  const elected = electForColdTask(init.key.key, await swarm.liveSeeds())
+  const elected = electForColdTask(init.key.key, await liveSeedsSoon(swarm, init.seedWaitMs ?? 10_000, signal))
   if (elected.length === 0) {
     await tasks.acquire({ key: init.key, source: { url: init.url, headers: {} } }, signal)
   } else {
     const request: FetchRequest = { task: init.key.id, key: init.key.key, url: init.url, headers: {}, share: { elected } }
     await Promise.all(elected.map(async (seed) => {
-      let answer: FetchResponse
-      try {
-        answer = seed === self
-          ? { ok: true, meta: await tasks.fetchForPeer(request, signal) }
-          : await swarm.fetchFromSeed(seed, request, signal)
-      } catch (error) {
-        throw new PreheatError(`seed ${seed} could not be asked to fetch the file: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
-      }
+      const answer: FetchResponse = seed === self
+        ? { ok: true, meta: await tasks.fetchForPeer(request, signal) }
+        : await askWithRetries(swarm, seed, request, signal)
       if (!answer.ok) {
         const status = answer.status === undefined ? '' : ` (origin status ${answer.status})`
         throw new PreheatError(`seed ${seed} could not fetch the file: ${answer.reason}${status}: ${answer.message ?? ''}`)
@@ -71,6 +70,34 @@ export async function warmTask (components: WarmTaskComponents, init: WarmTaskIn
   const holders = elected.length === 0 ? [self] : elected
   await waitUntilHeld(components, init, holders, signal)
   return holders
+}
+
+/** The live seeds; none at first may be a connection being re-made, so look again for a while. */
+async function liveSeedsSoon (swarm: WarmSwarm, waitMs: number, signal: AbortSignal): Promise<string[]> {
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    const seeds = await swarm.liveSeeds()
+    if (seeds.length > 0 || Date.now() >= deadline) return seeds
+    await sleep(1000, undefined, { signal })
+  }
+}
+
+/**
+ * A fetch request to another seed. A stream reset or a timeout says nothing about the file
+ * (a loaded host, a connection being replaced): ask again, twice, after 1 s and 2 s.
+ */
+async function askWithRetries (swarm: WarmSwarm, seed: string, request: FetchRequest, signal: AbortSignal): Promise<FetchResponse> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await swarm.fetchFromSeed(seed, request, signal)
+    } catch (error) {
+      if (signal.aborted) throw error
+      if (attempt >= fetchAttempts) {
+        throw new PreheatError(`seed ${seed} could not be asked to fetch the file (${fetchAttempts} attempts): ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+      }
+      await sleep(1000 * attempt, undefined, { signal })
+    }
+  }
 }
 
 async function waitUntilHeld (components: WarmTaskComponents, init: WarmTaskInit, holders: string[], signal: AbortSignal): Promise<void> {
