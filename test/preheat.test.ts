@@ -19,7 +19,7 @@ interface CommandResult { code: number, stdout: string, stderr: string }
 /** `damselfly preheat …` as a user runs it. */
 async function preheat (args: string[], env: Record<string, string> = {}): Promise<CommandResult> {
   return await new Promise((resolve) => {
-    execFile(process.execPath, [join(repoRoot(), 'bin', 'damselfly.js'), 'preheat', ...args], { env: { ...process.env, ...env }, timeout: 180_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [join(repoRoot(), 'bin', 'damselfly.js'), 'preheat', ...args], { env: { ...process.env, ...env }, timeout: 600_000 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
       resolve({ code, stdout, stderr })
     })
