@@ -138,6 +138,13 @@ export class NotCacheableError extends DamselflyError {
   }
 }
 
+/** A preheat could not warm a file: no elected seed accepted it, or the seeds stopped making progress. */
+export class PreheatError extends DamselflyError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('ERR_PREHEAT', message, options)
+  }
+}
+
 /** The operation was cancelled through its AbortSignal. */
 export class AbortedError extends DamselflyError {
   constructor (message = 'the operation was aborted') {

@@ -10,6 +10,7 @@ import type { LocalTasks } from './p2p/local-tasks.js'
 import { readPskFile } from './p2p/psk/index.js'
 import { Swarm } from './p2p/swarm.js'
 import { PeerScores } from './scheduling/peer-scores.js'
+import { Preheater } from './preheat/preheater.js'
 import { loadOrCreateIdentity } from './p2p/identity.js'
 import { ProxyServer } from './proxy/proxy-server.js'
 import { TaskStore } from './storage/task-store.js'
@@ -49,6 +50,7 @@ export class DamselflyNode {
     p2p: Libp2p
     proxy: ProxyServer
     admin: AdminServer
+    preheater: Preheater
   }
 
   constructor (components: DamselflyNodeComponents, config: DamselflyConfig) {
@@ -90,6 +92,7 @@ export class DamselflyNode {
     const swarm = new Swarm({ host: p2p, tasks: localTasks, logger }, {
       role: config.role,
       bootstrap: config.p2p.bootstrap,
+      bootstrapDns: config.p2p.bootstrapDns,
       corruptBlocks: process.env.DAMSELFLY_TEST_CORRUPT_BLOCKS === '1',
       maxStreamsPerPeer: config.limits.maxStreamsPerPeer,
       uploadPace: rates.upload.bucket === undefined ? undefined : rates.upload.pace,
@@ -118,8 +121,9 @@ export class DamselflyNode {
       requestLimiter: new RequestLimiter({ perSecond: config.limits.requestRate }),
       originPace: rates.origin.bucket === undefined ? undefined : rates.origin.pace
     })
-    const admin = new AdminServer({ status: () => this.status() }, config.admin.listen)
-    this.parts = { tasks, swarm, scores, p2p, proxy, admin }
+    const preheater = new Preheater({ swarm, tasks, logger }, { registry: config.registry, connectTimeoutMs: config.origin.connectTimeoutMs })
+    const admin = new AdminServer({ status: () => this.status(), preheater }, config.admin.listen)
+    this.parts = { tasks, swarm, scores, p2p, proxy, admin, preheater }
     try {
       await proxy.start()
       await admin.start()
@@ -138,6 +142,7 @@ export class DamselflyNode {
     if (parts === undefined) return
     this.parts = undefined
     await Promise.allSettled([parts.proxy.stop(), parts.admin.stop()])
+    await parts.preheater.stop()
     await parts.tasks.stop()
     await parts.swarm.stop()
     await parts.p2p.stop()

@@ -39,7 +39,7 @@ describe('defaults', () => {
       registry: 'https://huggingface.co',
       proxy: { listen: { host: '127.0.0.1', port: 65001 }, allowedClients: [], allowedUpstreams: ['huggingface.co', '*.huggingface.co', 'hf.co', '*.hf.co'] },
       admin: { listen: { host: '127.0.0.1', port: 65002 } },
-      p2p: { listen: ['/ip4/0.0.0.0/tcp/65100'], bootstrap: [], pskFile: '' },
+      p2p: { listen: ['/ip4/0.0.0.0/tcp/65100'], bootstrap: [], bootstrapDns: [], pskFile: '' },
       backToSource: true,
       rules: ['^https?://cdn-lfs[^/]*\\.hf\\.co/', '^https?://cdn-lfs\\.huggingface\\.co/', '^https?://cas-bridge\\.xethub\\.hf\\.co/', '/repos/'],
       filteredQueryParams: ['Expires', 'Policy', 'Signature', 'Key-Pair-Id', 'X-Amz-*', 'response-content-*', 'X-Xet-Cas-Uid', 'x-id'],
@@ -232,6 +232,24 @@ describe('host:port', () => {
     const config = await loadConfig({ argv: ['--config', file], env: { DAMSELFLY_PROXY_LISTEN: '[::1]:9000' } })
     assert.deepEqual(config.proxy.listen, { host: '::1', port: 9000 })
     assert.deepEqual(config.admin.listen, { host: '::', port: 0 })
+  })
+})
+
+describe('bootstrap DNS names', () => {
+  it('takes NAME or NAME:PORT, the libp2p port 65100 when left out', async () => {
+    const config = await loadConfig({ argv: ['--bootstrap-dns', 'damselfly-seeds.damselfly.svc.cluster.local', '--bootstrap-dns', 'localhost:4001'], env: {} })
+    assert.deepEqual(config.p2p.bootstrapDns, [
+      { host: 'damselfly-seeds.damselfly.svc.cluster.local', port: 65100 },
+      { host: 'localhost', port: 4001 }
+    ])
+    const fromEnv = await loadConfig({ argv: [], env: { DAMSELFLY_BOOTSTRAP_DNS: 'seeds-a seeds-b:9' } })
+    assert.deepEqual(fromEnv.p2p.bootstrapDns, [{ host: 'seeds-a', port: 65100 }, { host: 'seeds-b', port: 9 }])
+  })
+
+  it('rejects what is not a name and a port', async () => {
+    for (const text of ['', 'a b', 'seeds:', 'seeds:0', 'seeds:70000', '[::1]:4001', '/dns4/seeds/tcp/1']) {
+      assert.match(await configError({ argv: ['--bootstrap-dns', text], env: {} }), /--bootstrap-dns .*expected NAME or NAME:PORT/, text)
+    }
   })
 })
 

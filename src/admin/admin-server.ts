@@ -1,9 +1,13 @@
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Preheater } from '../preheat/preheater.js'
+import { handlePreheatRoute } from './preheat-routes.js'
 
 export interface AdminServerComponents {
   /** Facts about the node for /api/status. */
   status: () => unknown
+  /** Runs `damselfly preheat` jobs (/api/preheat). */
+  preheater?: Preheater
 }
 
 export interface AdminServerInit {
@@ -19,7 +23,8 @@ export class AdminServer {
   constructor (components: AdminServerComponents, init: AdminServerInit) {
     this.init = init
     this.server = createServer((request, response) => {
-      const path = (request.url ?? '/').split('?')[0]
+      const path = (request.url ?? '/').split('?')[0] ?? '/'
+      if (handlePreheatRoute(components.preheater, request, response, path)) return
       if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'text/plain', 'method not allowed\n')
       if (path === '/healthy' || path === '/readyz') return send(response, 200, 'text/plain', 'ok\n')
       if (path === '/api/status') return send(response, 200, 'application/json', JSON.stringify(components.status()) + '\n')

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { DamselflyError } from '../errors.js'
 import { runCa } from './ca.js'
 import { runKeygen } from './keygen.js'
+import { runPreheat } from './preheat.js'
 import { runStart } from './start.js'
 
 const usage = `Usage: damselfly <command> [options]
@@ -13,6 +14,8 @@ Commands:
                node with --psk-file so that nodes without it cannot join
   ca init      write the node's CA for HTTPS interception (--intercept-host) and print how
                clients trust it
+  preheat      warm the swarm with a Hub repo ahead of time (damselfly preheat hf://owner/repo):
+               the seeds fetch its files; progress and a summary
   help         show this text; \`damselfly start --help\` lists every option
 
 Run \`damselfly start\` and send downloads through http://127.0.0.1:65001.
@@ -27,6 +30,8 @@ async function main (argv: string[]): Promise<number> {
       return await runKeygen(rest)
     case 'ca':
       return await runCa(rest)
+    case 'preheat':
+      return await runPreheat(rest)
     case '--version':
     case '-v':
     case 'version':

@@ -4,7 +4,7 @@
  */
 export { loadConfig } from './load-config.js'
 export type { LoadConfigInit } from './load-config.js'
-export { createConfigSchema, formatHostPort, parseByteSize, parseHostPort } from './schema.js'
+export { createConfigSchema, defaultP2PPort, formatHostPort, parseByteSize, parseDnsName, parseHostPort } from './schema.js'
 export type { ConfigSchemaInit, DamselflyConfig, HostPort, NodeRole, SchemaConfig } from './schema.js'
 export { configHelp, formatDefault, optionFor, options } from './options.js'
 export type { OptionKey, OptionKind, OptionSpec, OptionValue } from './options.js'

@@ -116,6 +116,16 @@ const table = [
     inFile: true
   },
   {
+    key: 'p2p.bootstrapDns',
+    flag: 'bootstrap-dns',
+    env: 'DAMSELFLY_BOOTSTRAP_DNS',
+    kind: 'list',
+    valueName: 'NAME[:PORT]',
+    description: 'DNS names whose A and AAAA records are nodes to join through (a headless Service of the seeds), resolved again every round; PORT is their libp2p port, 65100 if left out.',
+    default: [],
+    inFile: true
+  },
+  {
     key: 'p2p.pskFile',
     flag: 'psk-file',
     env: 'DAMSELFLY_PSK_FILE',

@@ -38,8 +38,8 @@ export interface DamselflyConfig {
   proxy: { listen: HostPort, allowedClients: string[], allowedUpstreams: string[] }
   admin: { listen: HostPort }
   /** Multiaddrs. */
-  /** `pskFile`: absolute path, or '' for an open swarm. */
-  p2p: { listen: string[], bootstrap: string[], pskFile: string }
+  /** `bootstrapDns`: names resolved to every node behind them. `pskFile`: absolute path, or '' for an open swarm. */
+  p2p: { listen: string[], bootstrap: string[], bootstrapDns: HostPort[], pskFile: string }
   backToSource: boolean
   /** Regular expressions (as text) matched against the full upstream URL. */
   rules: string[]
@@ -112,6 +112,7 @@ export function createConfigSchema (init: ConfigSchemaInit): z.ZodType<SchemaCon
     p2p: section({
       listen: withDefault('p2p.listen', listOf(multiaddrText)),
       bootstrap: withDefault('p2p.bootstrap', listOf(multiaddrText)),
+      bootstrapDns: withDefault('p2p.bootstrapDns', listOf(dnsNameText)),
       pskFile: withDefault('p2p.pskFile', z.string().transform(path => path === '' ? '' : resolve(init.cwd, expandHome(path, init.homeDir))))
     }),
     backToSource: withDefault('backToSource', booleanValue),
@@ -193,6 +194,20 @@ export function parseHostPort (text: string): HostPort {
   if (name === undefined || name === '') return { host: '0.0.0.0', port }
   if (isIP(name) !== 4 && !hostnamePattern.test(name)) {
     throw new ConfigError(`expected HOST:PORT with a host name or IP address, got ${describeValue(text)}`)
+  }
+  return { host: name, port }
+}
+
+/** The default libp2p port, taken when a bootstrap DNS name gives none. */
+export const defaultP2PPort = 65100
+
+/** 'NAME' or 'NAME:PORT' of --bootstrap-dns: a DNS name (or IPv4 address) and a libp2p port. */
+export function parseDnsName (text: string): HostPort {
+  const match = /^([^:]+)(?::(\d{1,5}))?$/.exec(text)
+  const name = match?.[1]
+  const port = match?.[2] === undefined ? defaultP2PPort : Number(match[2])
+  if (name === undefined || !hostnamePattern.test(name) || port < 1 || port > 65535) {
+    throw new ConfigError(`expected NAME or NAME:PORT with a DNS name and a port from 1 to 65535, got ${describeValue(text)}`)
   }
   return { host: name, port }
 }
@@ -317,6 +332,7 @@ const multiaddrText = parsedText('a multiaddr', checkMultiaddr)
 const hostPatternList: z.ZodType<string[], string[]> = listOf(z.string({ error: issue => `expected a host pattern, got ${describeValue(issue.input)}` }))
   .transform(items => items.flatMap(item => item.split(',')).map(item => item.trim()).filter(item => item !== ''))
   .pipe(listOf(parsedText('HOST or HOST:PORT', parseHostPattern)))
+const dnsNameText = parsedText('NAME[:PORT]', parseDnsName)
 const queryParamName = z.string({ error: issue => `expected a parameter name, got ${describeValue(issue.input)}` })
   .min(1, { error: 'must not be empty' })
 

@@ -2,6 +2,7 @@ import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../logging/logger.js'
 import { BootstrapRedialer } from './bootstrap-redialer.js'
+import type { DnsBootstrapName } from './dns-bootstrap.js'
 import { handleFetch, requestFetch } from './fetch-protocol.js'
 import type { P2PHost } from './host.js'
 import type { LocalTasks } from './local-tasks.js'
@@ -21,6 +22,8 @@ export interface SwarmComponents {
 export interface SwarmInit {
   role: 'peer' | 'seed'
   bootstrap: string[]
+  /** DNS names (a headless Service of the seeds) whose every address is a bootstrap node. @default [] */
+  bootstrapDns?: DnsBootstrapName[]
   /** Test-only fault injection: serve corrupted blocks. */
   corruptBlocks?: boolean
   /** Streams of each protocol one peer connection may have open towards us. @default 256 */
@@ -51,6 +54,12 @@ export class Swarm {
   private readonly haveListeners = new Map<string, Set<HaveListener>>()
   private discoverTimer?: NodeJS.Timeout
   private readonly lifetime = new AbortController()
+  /**
+   * What each peer said it speaks in its last identify. Not the peer store's list: libp2p adds
+   * to that every protocol a peer opened a stream *to us* with, so a peer that sent a seed a
+   * fetch request would look like a seed to it ever after.
+   */
+  private readonly identifiedProtocols = new Map<string, readonly string[]>()
   /** Bytes this node served to peers. */
   uploaded = 0
 
@@ -59,7 +68,7 @@ export class Swarm {
     this.tasks = components.tasks
     this.log = components.logger.forComponent('p2p')
     this.init = init
-    this.redialer = new BootstrapRedialer({ host: this.host, logger: components.logger }, { addresses: init.bootstrap })
+    this.redialer = new BootstrapRedialer({ host: this.host, logger: components.logger }, { addresses: init.bootstrap, names: init.bootstrapDns })
   }
 
   get peerId (): string {
@@ -80,6 +89,17 @@ export class Swarm {
       onServed: (bytes) => { this.uploaded += bytes }
     }), limits)
     if (this.isSeed) await this.host.handle(protocols.fetch, handleFetch(this.tasks, this.log), limits)
+    this.host.addEventListener('peer:identify', (event) => {
+      this.identifiedProtocols.set(event.detail.peerId.toString(), event.detail.protocols)
+    })
+    this.host.addEventListener('peer:disconnect', (event) => {
+      this.identifiedProtocols.delete(event.detail.toString())
+    })
+    // Peers identified before this point: no handler of ours ran yet, so the store is still true.
+    for (const peer of this.connectedPeers()) {
+      const known = await this.host.peerStore.get(peerIdFromString(peer)).catch(() => undefined)
+      if (known !== undefined && known.protocols.length > 0) this.identifiedProtocols.set(peer, known.protocols)
+    }
     this.host.services.pubsub.subscribe(topics.tasks)
     this.host.services.pubsub.addEventListener('message', (event) => { this.onGossip(event.detail) })
     this.redialer.start()
@@ -124,22 +144,10 @@ export class Swarm {
   async liveSeeds (): Promise<string[]> {
     const seeds = this.isSeed ? [this.peerId] : []
     await Promise.all(this.connectedPeers().map(async (peer) => {
-      let protocolsOfPeer = await this.protocolsOf(peer)
-      if (protocolsOfPeer.length === 0) {
-        await this.identified(peer, 1000)
-        protocolsOfPeer = await this.protocolsOf(peer)
-      }
-      if (protocolsOfPeer.includes(protocols.fetch)) seeds.push(peer)
+      if (!this.identifiedProtocols.has(peer)) await this.identified(peer, 1000)
+      if (this.identifiedProtocols.get(peer)?.includes(protocols.fetch) === true) seeds.push(peer)
     }))
     return seeds
-  }
-
-  private async protocolsOf (peer: string): Promise<string[]> {
-    try {
-      return (await this.host.peerStore.get(peerIdFromString(peer))).protocols
-    } catch {
-      return []
-    }
   }
 
   private async identified (peer: string, timeoutMs: number): Promise<void> {

@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http'
 import { createHash } from 'node:crypto'
 import type { Dispatcher } from 'undici'
 import { UpstreamUnreachableError, redactUrl } from '../errors.js'
-import { firstHeader, upstreamRequestHeaders } from '../origin/http-headers.js'
+import { certificateFailure } from '../origin/certificate-failure.js'
+import { firstHeader, upstreamRequestHeaders, type HeaderRecord } from '../origin/http-headers.js'
 import type { TaskKey } from '../task/task-key.js'
 
 /** `/{owner}/{repo}/resolve/{rev}/{path}`, also under `/datasets/` and `/spaces/`. */
@@ -36,15 +37,21 @@ export function isHubResolve (request: IncomingMessage, target: URL): boolean {
  * its task for that sha256, so clients pointed at it with HF_ENDPOINT never leave it.
  */
 export async function resolveOnHub (request: IncomingMessage, target: URL, dispatcher: Dispatcher, signal: AbortSignal): Promise<HubResolution> {
-  const headers = upstreamRequestHeaders(request.headers)
-  headers.host = target.host
+  return await resolveHubFile(target, upstreamRequestHeaders(request.headers), dispatcher, signal, request.method === 'HEAD' ? 'HEAD' : 'GET')
+}
+
+/**
+ * The same question asked with the given headers (the client's, or a preheat's token): an LFS
+ * file's task key and signed CDN URL, or the Hub's own answer for anything else.
+ */
+export async function resolveHubFile (target: URL, clientHeaders: HeaderRecord, dispatcher: Dispatcher, signal: AbortSignal, method: 'GET' | 'HEAD' = 'GET'): Promise<HubResolution> {
+  const headers = { ...clientHeaders, host: target.host }
   let upstream: Dispatcher.ResponseData
   try {
-    const method = request.method === 'HEAD' ? 'HEAD' : 'GET'
     upstream = await dispatcher.request({ origin: target.origin, path: target.pathname + target.search, method, headers, signal })
   } catch (error) {
     if (signal.aborted) throw error
-    throw new UpstreamUnreachableError(`cannot reach ${redactUrl(target.href)}: ${(error as Error).message}`, { cause: error })
+    throw certificateFailure(error, target.href) ?? new UpstreamUnreachableError(`cannot reach ${redactUrl(target.href)}: ${(error as Error).message}`, { cause: error })
   }
   const location = firstHeader(upstream.headers.location)
   const oid = linkedOid(upstream.headers)

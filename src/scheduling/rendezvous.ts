@@ -60,6 +60,14 @@ export function shareOf (taskKey: string, electedSeeds: Iterable<string>, seedPe
 }
 
 /**
+ * The seeds that fetch a cold task whose length is not known yet: the most `maxSeeds` allows,
+ * or all live seeds when there are fewer. Every node (and a preheat) asks this same question.
+ */
+export function electForColdTask (taskKey: string, liveSeeds: readonly string[]): string[] {
+  return electSeeds(taskKey, liveSeeds, Math.min(new Set(liveSeeds).size, defaults.maxSeeds))
+}
+
+/**
  * How many seeds to elect for a task: none without live seeds, one for a small task, otherwise
  * `min(liveSeeds, maxSeeds)`.
  */

@@ -37,6 +37,12 @@ export interface SwarmDownloadInit {
   backToSource: boolean
   stallMs: number
   holders: Holder[]
+  /**
+   * The other seeds elected to fetch the other shares: asked for their bitmaps every second
+   * from the start, rather than found by the search ten seconds in, by which time the stall
+   * rule would have sent their pieces to the origin as well. @default []
+   */
+  partners?: string[]
   onPiece: (index: number) => void
   signal: AbortSignal
 }
@@ -88,6 +94,7 @@ export class SwarmDownload {
     this.expected = new Array<string | null>(init.task.plan.pieceCount).fill(null)
     this.signal = AbortSignal.any([init.signal, this.stopper.signal])
     for (const holder of init.holders) this.learn(holder.peer, holder.meta)
+    for (const peer of init.partners ?? []) this.peers.add(peer)
   }
 
   async run (): Promise<void> {

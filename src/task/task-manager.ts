@@ -18,7 +18,7 @@ import type { LocalTasks } from '../p2p/local-tasks.js'
 import type { FetchRequest, FetchResponse, TaskMetadata } from '../p2p/messages.js'
 import type { Holder, Swarm } from '../p2p/swarm.js'
 import type { PeerScores } from '../scheduling/peer-scores.js'
-import { electSeeds, shareOf } from '../scheduling/rendezvous.js'
+import { electForColdTask, shareOf } from '../scheduling/rendezvous.js'
 import { withoutCredentials } from '../origin/http-headers.js'
 import { SwarmDownload, type OriginPlan } from './swarm-download.js'
 import { checkWholeFile } from './whole-file-check.js'
@@ -94,6 +94,8 @@ interface DownloadPlan {
   holders: Holder[]
   /** Pieces fetched from the origin at once; computed when the piece count is known. */
   origin: (pieceCount: number) => OriginPlan
+  /** The other elected seeds, fetching the other shares. */
+  partners?: string[]
 }
 
 /**
@@ -351,18 +353,19 @@ export class TaskManager implements LocalTasks, CachedTasks {
     const self = swarm.peerId
     if (request.elected !== undefined) {
       const elected = request.elected
-      return await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)))
+      const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)))
+      return { ...planned, plan: { ...planned.plan, partners: elected.filter(seed => seed !== self) } }
     }
     const holders = await swarm.findHolders(request.key.id, signal)
     const complete = holders.find(holder => holder.meta.complete)
     if (complete !== undefined) return { plan: { holders, origin: () => 'none' }, shape: complete.meta }
     const live = await swarm.liveSeeds()
-    const elected = electSeeds(request.key.key, live, Math.min(live.length, 2))
+    const elected = electForColdTask(request.key.key, live)
     if (elected.includes(self)) {
       const others = elected.filter(seed => seed !== self)
       const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)), holders)
       for (const seed of others) void this.askSeed(seed, request, elected, signal)
-      return planned
+      return { ...planned, plan: { ...planned.plan, partners: others } }
     }
     if (elected.length > 0) {
       const answers = await Promise.all(elected.map(async seed => ({ seed, answer: await this.askSeed(seed, request, elected, signal) })))
@@ -430,6 +433,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
         backToSource: this.init.backToSource ?? true,
         stallMs: this.init.stallMs ?? 10_000,
         holders: plan.holders,
+        partners: plan.partners,
         onPiece,
         signal
       }).run()

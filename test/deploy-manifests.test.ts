@@ -1,0 +1,259 @@
+/**
+ * The container image and the Kubernetes manifests cannot be run here (no container engine, no
+ * cluster), so this test reads them and checks what must hold for them to work: the flags they
+ * pass are the CLI's and load as a configuration, the probes hit paths a real node answers, the
+ * cache volume is mounted where --data-dir points, the PSK Secret is the file --psk-file names,
+ * and the seeds' headless Service is the name the nodes bootstrap from.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdir, readFile } from 'node:fs/promises'
+import { join, posix } from 'node:path'
+import { parseAllDocuments } from 'yaml'
+import { loadConfig, options, parseDnsName, parseHostPort } from '../src/config/index.js'
+import { startNode, type RunningNode } from './helpers/nodes.js'
+import { repoRoot } from './helpers/repo-root.js'
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped YAML, read by path */
+type Manifest = Record<string, any>
+
+const baseDir = join(repoRoot(), 'deploy', 'base')
+
+async function readManifests (): Promise<{ kustomization: Manifest, resources: Manifest[], files: string[] }> {
+  const files = (await readdir(baseDir)).filter(name => name.endsWith('.yaml'))
+  const resources: Manifest[] = []
+  let kustomization: Manifest | undefined
+  for (const file of files) {
+    for (const document of parseAllDocuments(await readFile(join(baseDir, file), 'utf8'))) {
+      assert.deepEqual(document.errors, [], `${file} parses`)
+      const value = document.toJS() as Manifest | null
+      if (value === null) continue
+      if (file === 'kustomization.yaml') kustomization = value
+      else resources.push({ ...value, _file: file })
+    }
+  }
+  assert.ok(kustomization !== undefined, 'deploy/base/kustomization.yaml exists')
+  return { kustomization, resources, files }
+}
+
+function find (resources: Manifest[], kind: string): Manifest {
+  const found = resources.filter(resource => resource.kind === kind)
+  assert.equal(found.length, 1, `one ${kind}`)
+  return found[0]!
+}
+
+function nodeContainer (workload: Manifest): Manifest {
+  const container = workload.spec.template.spec.containers.find((candidate: Manifest) => candidate.name === 'damselfly')
+  assert.ok(container !== undefined, `${String(workload.metadata.name)} has a damselfly container`)
+  return container
+}
+
+/** `--flag=value` and `--flag value` pairs of the `start` command, in order. */
+function flagsOf (container: Manifest): Array<[string, string]> {
+  const args = container.args as string[]
+  assert.equal(args[0], 'start', 'the container runs `damselfly start`')
+  const pairs: Array<[string, string]> = []
+  for (let index = 1; index < args.length; index++) {
+    const arg = args[index]!
+    const match = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(arg)
+    assert.ok(match !== null, `argument ${arg} is a --flag`)
+    pairs.push([match[1]!, match[2] ?? args[++index] ?? ''])
+  }
+  return pairs
+}
+
+function flag (container: Manifest, name: string): string {
+  const values = flagsOf(container).filter(([flagName]) => flagName === name).map(([, value]) => value)
+  assert.equal(values.length, 1, `one --${name}`)
+  return values[0]!
+}
+
+function containerPort (container: Manifest, port: string | number): number {
+  if (typeof port === 'number') return port
+  const named = (container.ports as Manifest[]).find(candidate => candidate.name === port)
+  assert.ok(named !== undefined, `port ${port} is declared`)
+  return named.containerPort as number
+}
+
+function mountOf (workload: Manifest, container: Manifest, path: string): { mount: Manifest, volume: Manifest | undefined, claim: Manifest | undefined } {
+  const mount = (container.volumeMounts as Manifest[]).find(candidate => candidate.mountPath === path)
+  assert.ok(mount !== undefined, `a volume is mounted at ${path}`)
+  const volume = (workload.spec.template.spec.volumes as Manifest[] | undefined)?.find(candidate => candidate.name === mount.name)
+  const claim = (workload.spec.volumeClaimTemplates as Manifest[] | undefined)?.find(candidate => candidate.metadata.name === mount.name)
+  assert.ok(volume !== undefined || claim !== undefined, `volume ${String(mount.name)} exists`)
+  return { mount, volume, claim }
+}
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host.startsWith('127.') || host === '::1'
+
+describe('deploy/ manifests', () => {
+  let kustomization: Manifest
+  let resources: Manifest[]
+  let files: string[]
+  let peers: Manifest
+  let seeds: Manifest
+  let service: Manifest
+  let node: RunningNode
+
+  before(async () => {
+    ({ kustomization, resources, files } = await readManifests())
+    peers = find(resources, 'DaemonSet')
+    seeds = find(resources, 'StatefulSet')
+    service = find(resources, 'Service')
+    node = await startNode()
+  })
+
+  after(async () => {
+    await node.stop()
+  })
+
+  it('kustomization lists every manifest, and only existing ones', () => {
+    const listed = new Set(kustomization.resources as string[])
+    const manifests = files.filter(file => file !== 'kustomization.yaml')
+    assert.deepEqual([...listed].sort(), manifests.sort())
+    assert.ok(resources.some(resource => resource.kind === 'Namespace' && resource.metadata.name === kustomization.namespace))
+  })
+
+  for (const [what, workload] of [['peers', () => peers], ['seeds', () => seeds]] as const) {
+    it(`${what}: every flag is one of the CLI's, and together they load as a configuration`, async () => {
+      const container = nodeContainer(workload())
+      const known = new Set(options.map(option => option.flag))
+      for (const [name] of flagsOf(container)) assert.ok(known.has(name), `--${name} is in src/config/options.ts`)
+      const knownEnv = new Set(options.map(option => option.env))
+      for (const variable of (container.env ?? []) as Manifest[]) {
+        if (String(variable.name).startsWith('DAMSELFLY_')) assert.ok(knownEnv.has(variable.name), `${String(variable.name)} is in src/config/options.ts`)
+      }
+      const config = await loadConfig({ argv: (container.args as string[]).slice(1), env: {} })
+      assert.equal(config.role, what === 'peers' ? 'peer' : 'seed')
+    })
+
+    it(`${what}: liveness and readiness probes hit admin paths a running node answers`, async () => {
+      const container = nodeContainer(workload())
+      const admin = parseHostPort(flag(container, 'admin-listen'))
+      // Kubelet probes the pod IP: the admin server must listen beyond loopback.
+      assert.ok(!isLoopback(admin.host), `admin listens on ${admin.host}`)
+      const probes = { livenessProbe: '/healthy', readinessProbe: '/readyz' }
+      for (const [probe, path] of Object.entries(probes)) {
+        const httpGet = container[probe]?.httpGet as Manifest | undefined
+        assert.ok(httpGet !== undefined, `${probe} is an httpGet`)
+        assert.equal(httpGet.path, path)
+        assert.equal(containerPort(container, httpGet.port), admin.port, `${probe} probes the admin port`)
+        const response = await fetch(`http://${node.info.admin}${String(httpGet.path)}`)
+        assert.equal(response.status, 200, `a node answers ${String(httpGet.path)}`)
+      }
+      const annotations = workload().spec.template.metadata.annotations as Manifest
+      assert.equal(annotations['prometheus.io/scrape'], 'true')
+      assert.equal(Number(annotations['prometheus.io/port']), admin.port)
+      assert.equal(annotations['prometheus.io/path'], '/metrics')
+    })
+
+    it(`${what}: the cache volume is mounted where --data-dir points, the PSK Secret where --psk-file points`, () => {
+      const container = nodeContainer(workload())
+      const dataDir = flag(container, 'data-dir')
+      const cache = mountOf(workload(), container, dataDir)
+      assert.notEqual(cache.mount.readOnly, true)
+      if (what === 'peers') assert.equal(cache.volume?.hostPath?.path, dataDir, 'the peers keep their cache on the host, across pod restarts')
+      else assert.ok(cache.claim !== undefined, 'each seed keeps its cache on a PersistentVolumeClaim')
+      const pskFile = flag(container, 'psk-file')
+      const psk = mountOf(workload(), container, posix.dirname(pskFile))
+      assert.equal(psk.mount.readOnly, true)
+      assert.equal(psk.volume?.secret?.secretName, 'damselfly-psk')
+      const items = psk.volume?.secret?.items as Manifest[]
+      assert.ok(items.some(item => item.key === 'swarm.key' && item.path === posix.basename(pskFile)), 'the secret key swarm.key is the file --psk-file reads')
+      // Readable by the node user (fsGroup) and nobody else.
+      assert.equal(workload().spec.template.spec.securityContext.fsGroup, workload().spec.template.spec.securityContext.runAsUser)
+      assert.equal(psk.volume?.secret?.defaultMode & 0o007, 0)
+    })
+
+    it(`${what}: bootstraps through the seeds' headless Service, on the port the seeds listen on`, () => {
+      const container = nodeContainer(workload())
+      const name = parseDnsName(flag(container, 'bootstrap-dns'))
+      assert.equal(name.host, `${String(service.metadata.name)}.${String(kustomization.namespace)}.svc.cluster.local`)
+      const servicePort = (service.spec.ports as Manifest[]).find(port => port.name === 'p2p')
+      assert.equal(name.port, servicePort?.port)
+    })
+
+    it(`${what}: runs unprivileged, with requests above the measured ~200 MB peak RSS`, () => {
+      const container = nodeContainer(workload())
+      const pod = workload().spec.template.spec
+      assert.equal(pod.securityContext.runAsNonRoot, true)
+      assert.notEqual(pod.securityContext.runAsUser, 0)
+      assert.equal(container.securityContext.allowPrivilegeEscalation, false)
+      assert.deepEqual(container.securityContext.capabilities.drop, ['ALL'])
+      const mebibytes = (text: string): number => Number(/^(\d+)Mi$/.exec(text)?.[1] ?? Number.NaN)
+      const request = mebibytes(container.resources.requests.memory)
+      const limit = mebibytes(container.resources.limits.memory)
+      assert.ok(request >= 200 && limit >= request * 2, `memory request ${request}Mi, limit ${limit}Mi`)
+    })
+  }
+
+  it('the headless Service selects the seeds and nothing else, and exposes their p2p port', () => {
+    assert.equal(service.spec.clusterIP, 'None')
+    assert.equal(seeds.spec.serviceName, service.metadata.name)
+    const selects = (labels: Manifest): boolean => Object.entries(service.spec.selector as Manifest).every(([key, value]) => labels[key] === value)
+    assert.ok(selects(seeds.spec.template.metadata.labels), 'selects the seed pods')
+    assert.ok(!selects(peers.spec.template.metadata.labels), 'does not select the peer pods')
+    const seedContainer = nodeContainer(seeds)
+    const p2p = (service.spec.ports as Manifest[]).find(port => port.name === 'p2p')
+    assert.ok(p2p !== undefined)
+    const listen = flagsOf(seedContainer).filter(([name]) => name === 'p2p-listen').map(([, value]) => value)
+    assert.ok(listen.some(address => address.endsWith(`/tcp/${containerPort(seedContainer, p2p.targetPort)}`)), 'the target port is a port the seeds listen on')
+  })
+
+  it('peers: the proxy is on each host\'s 65001, reachable from the host\'s pods', () => {
+    const pod = peers.spec.template.spec
+    const container = nodeContainer(peers)
+    assert.equal(pod.hostNetwork, true)
+    assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet', 'a hostNetwork pod needs this to resolve the seeds\' Service')
+    const proxy = parseHostPort(flag(container, 'proxy-listen'))
+    assert.equal(proxy.port, 65001)
+    assert.ok(!isLoopback(proxy.host), 'pods on the host reach the proxy on the host IP')
+    for (const port of [65001, 65002, 65100]) {
+      const declared = (container.ports as Manifest[]).find(candidate => candidate.containerPort === port)
+      assert.equal(declared?.hostPort, port, `port ${port} is declared on the host (the scheduler then sees conflicts)`)
+    }
+    // A proxy beyond loopback must say which clients may use it, once the CLI has that option.
+    const allowList = options.find(option => option.flag === 'allowed-clients')
+    if (allowList !== undefined) assert.ok(flagsOf(container).some(([name]) => name === allowList.flag), 'the DaemonSet passes --allowed-clients')
+  })
+})
+
+describe('Dockerfile', () => {
+  let lines: string[]
+
+  before(async () => {
+    const text = await readFile(join(repoRoot(), 'Dockerfile'), 'utf8')
+    lines = text.replace(/\\\n\s*/g, ' ').split('\n').map(line => line.trim()).filter(line => line !== '' && !line.startsWith('#'))
+  })
+
+  const instructions = (name: string): string[] => lines.filter(line => line.toUpperCase().startsWith(`${name} `)).map(line => line.slice(name.length + 1).trim())
+
+  it('is a multi-stage build on the current LTS Node image, the last stage taking only the build output', () => {
+    const image = /^NODE_IMAGE=(.+)$/.exec(instructions('ARG')[0] ?? '')?.[1]
+    assert.equal(image, 'node:24-bookworm-slim')
+    const stages = instructions('FROM')
+    assert.deepEqual(stages, ['${NODE_IMAGE} AS build', '${NODE_IMAGE}'])
+    const copies = instructions('COPY').filter(copy => copy.startsWith('--from=build'))
+    assert.ok(copies.some(copy => copy.includes('/app/dist/src')), 'the compiled sources')
+    assert.ok(!copies.some(copy => copy.includes('/app/test') || copy.includes('/app/dist/test')), 'no tests in the final image')
+  })
+
+  it('runs as a non-root user, the data dir a volume it owns', () => {
+    const users = instructions('USER')
+    assert.equal(users.length, 1)
+    assert.ok(!['root', '0'].includes(users[0]!))
+    const env = instructions('ENV').join(' ')
+    const dataDir = /DAMSELFLY_DATA_DIR=(\S+)/.exec(env)?.[1]
+    assert.equal(instructions('VOLUME')[0], dataDir)
+    assert.ok(instructions('RUN').some(run => run.includes(`chown node:node ${dataDir ?? ''}`)))
+  })
+
+  it('exposes the three ports and checks its health on the admin port\'s /healthy', () => {
+    assert.deepEqual(instructions('EXPOSE')[0]?.split(/\s+/).map(port => port.replace('/tcp', '')), ['65001', '65002', '65100'])
+    const env = instructions('ENV').join(' ')
+    const admin = parseHostPort(/DAMSELFLY_ADMIN_LISTEN=(\S+)/.exec(env)?.[1] ?? '')
+    const healthcheck = instructions('HEALTHCHECK')[0] ?? ''
+    assert.ok(healthcheck.includes(`http://127.0.0.1:${admin.port}/healthy`), healthcheck)
+    assert.equal(instructions('ENTRYPOINT')[0], '["node", "bin/damselfly.js"]')
+  })
+})
