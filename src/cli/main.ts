@@ -1,6 +1,7 @@
 import '../polyfill.js'
 import { readFileSync } from 'node:fs'
 import { DamselflyError } from '../errors.js'
+import { runGet } from './get.js'
 import { runKeygen } from './keygen.js'
 import { runStart } from './start.js'
 
@@ -8,6 +9,8 @@ const usage = `Usage: damselfly <command> [options]
 
 Commands:
   start        run a node: the download proxy on 127.0.0.1:65001, the admin port, the swarm
+  get          download a Hub file or repo (hf://owner/repo[/path]) or a URL through the local
+               node, starting one for the command if none runs; \`damselfly get --help\`
   keygen       write a private network key (damselfly keygen -o swarm.key); give it to every
                node with --psk-file so that nodes without it cannot join
   help         show this text; \`damselfly start --help\` lists every option
@@ -20,6 +23,8 @@ async function main (argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       return await runStart(rest)
+    case 'get':
+      return await runGet(rest)
     case 'keygen':
       return await runKeygen(rest)
     case '--version':
