@@ -1,9 +1,7 @@
 import '../polyfill.js'
 import { readFileSync } from 'node:fs'
 import { DamselflyError } from '../errors.js'
-import { runGet } from './get.js'
 import { runKeygen } from './keygen.js'
-import { runStart } from './start.js'
 
 const usage = `Usage: damselfly <command> [options]
 
@@ -22,9 +20,10 @@ async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     case 'start':
-      return await runStart(rest)
+      // Commands load on demand: `get` with a node running needs no libp2p.
+      return await (await import('./start.js')).runStart(rest)
     case 'get':
-      return await runGet(rest)
+      return await (await import('./get.js')).runGet(rest)
     case 'keygen':
       return await runKeygen(rest)
     case '--version':

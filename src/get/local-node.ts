@@ -2,7 +2,6 @@ import { request } from 'node:http'
 import type { DamselflyConfig } from '../config/index.js'
 import { NodeUnavailableError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
-import { DamselflyNode } from '../node.js'
 
 export interface LocalNode {
   /** The proxy URL to send downloads to. */
@@ -34,6 +33,8 @@ export async function findOrStartNode (init: LocalNodeInit, signal: AbortSignal)
   if (probe === 'other') {
     throw new NodeUnavailableError(`${init.url} answers but is not a Damselfly node; point --node (or DAMSELFLY_NODE) at the node's proxy address`)
   }
+  // Loaded only when needed: libp2p takes most of the command's start-up time.
+  const { DamselflyNode } = await import('../node.js')
   const node = new DamselflyNode({ logger: init.logger }, init.config)
   let info
   try {
