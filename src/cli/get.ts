@@ -144,7 +144,8 @@ export async function runGet (argv: string[], io: GetIo = { stdout: process.stdo
     io.stdout.write(`${result.where}\n`)
     return 0
   } catch (error) {
-    progress?.close()
+    // The error below is the summary.
+    progress?.stop()
     if (lifetime.signal.aborted) {
       say('interrupted')
       return 130

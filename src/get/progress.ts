@@ -38,6 +38,7 @@ export class Progress {
   private readonly timer?: NodeJS.Timeout
   private pendingLines: string[] = []
   private drawnLines = 0
+  private stopped = false
   private totalFiles = 0
   private totalBytes = 0
   private doneBytes = 0
@@ -97,10 +98,17 @@ export class Progress {
     else this.init.write(`${line}\n`)
   }
 
-  /** Stops redrawing, clears the bars and writes the summary (unless quiet). */
-  close (where?: string): void {
+  /** Stops redrawing and clears the bars, leaving finished lines and messages. */
+  stop (): void {
+    if (this.stopped) return
+    this.stopped = true
     if (this.timer !== undefined) clearInterval(this.timer)
     if (this.init.live) this.render(true)
+  }
+
+  /** Stops, then writes the summary (unless quiet). */
+  close (where?: string): void {
+    this.stop()
     if (this.init.quiet) return
     const seconds = (this.now() - this.startedAt) / 1000
     const parts = [`${this.counts.downloaded} file${this.counts.downloaded === 1 ? '' : 's'} downloaded (${formatBytes(this.downloadedBytes)}) in ${formatDuration(seconds)}`]
