@@ -98,6 +98,7 @@ export async function runGet (argv: string[], io: GetIo = { stdout: process.stdo
     return 0
   }
 
+  const onUnhandled = (reason: unknown): void => { say(`node: unhandled rejection: ${reason instanceof Error ? reason.message : String(reason)}`) }
   const lifetime = new AbortController()
   const onSignal = (): void => { lifetime.abort(new DamselflyError('ERR_ABORTED', 'interrupted')) }
   process.once('SIGINT', onSignal)
@@ -114,6 +115,9 @@ export async function runGet (argv: string[], io: GetIo = { stdout: process.stdo
     const nodeUrl = checkNodeUrl(args.node ?? nonEmpty(io.env.DAMSELFLY_NODE) ?? defaultNode)
     const node = await findOrStartNode({ url: nodeUrl, config, logger }, lifetime.signal)
     stopNode = node.stop
+    // As `damselfly start` does: a node must not take the command down over one forgotten
+    // promise (a peer's stream reset); it is logged and the download goes on.
+    if (node.started) process.on('unhandledRejection', onUnhandled)
     if (!args.quiet) {
       say(node.started
         ? `no node answers at ${nodeUrl}: started one in this process (proxy ${node.url}, data dir ${config.dataDir}); it stops when the command ends`
@@ -160,6 +164,7 @@ export async function runGet (argv: string[], io: GetIo = { stdout: process.stdo
     process.off('SIGTERM', onSignal)
     await client?.close()
     await stopNode()
+    process.off('unhandledRejection', onUnhandled)
   }
 }
 
