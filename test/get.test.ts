@@ -273,7 +273,7 @@ describe('damselfly get', () => {
     assert.equal(noTarget.code, 2)
     assert.match(noTarget.stderr, /damselfly get: no target/)
     for (const args of [['hf://acme'], [`hf://${repo}`, '--hf-cache', '-O', 'x'], [`hf://${repo}`, '--jobs', '0'], [`hf://${repo}`, '--bogus'],
-      [`hf://${repo}@v1`, '--revision', 'v2'], [hub.signedUrl(repo, 'model.safetensors'), '--include', '*.json'], [`hf://${repo}`, '--role', 'boss', '--node', first.proxyUrl]]) {
+      [`hf://${repo}@v1`, '--revision', 'v2'], [hub.signedUrl(repo, 'model.safetensors'), '--include', '*.json'], [`hf://${repo}`, '--role', 'boss', '--node', first.proxyUrl], ['http://127.0.0.1:9/', '--node', first.proxyUrl]]) {
       const run = await getInProcess(args)
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`)
       assert.match(run.stderr, /^damselfly get: /)

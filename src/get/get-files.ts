@@ -106,7 +106,19 @@ async function runJob (progress: Progress, id: string, job: FileJob, signal: Abo
   }
 }
 
-async function planHub (client: NodeClient, target: HubTarget, init: GetInit, signal: AbortSignal): Promise<{ where: string, jobs: FileJob[] }> {
+interface Plan {
+  where: string
+  jobs: FileJob[]
+}
+
+/** What one repo file needs to become a job, whichever way it is stored. */
+interface HubFile {
+  file: RepoFile
+  label: string
+  fetch: FileJob['fetch']
+}
+
+async function planHub (client: NodeClient, target: HubTarget, init: GetInit, signal: AbortSignal): Promise<Plan> {
   const revision = target.revision ?? init.revision ?? 'main'
   const listing = await listRepo(client, target, revision, signal)
   const selected = selectFiles(target, listing)
@@ -115,82 +127,105 @@ async function planHub (client: NodeClient, target: HubTarget, init: GetInit, si
     throw new DownloadError(`no file of ${describeRepo(target)}${target.path === '' ? '' : `/${target.path}`} at ${revision} matches --include/--exclude`)
   }
   const { commit } = listing
-  const fetchFile = (file: RepoFile) => async (signal: AbortSignal) => await client.getHubPath(resolvePath(target, commit, file.path), signal)
-  const label = (file: RepoFile): string => `${describeRepo(target)}/${file.path}`
-
-  if (init.hfCacheDir !== undefined) {
-    const cache = new HfCacheRepo(init.hfCacheDir, target.repoType, target.repoId)
-    await cache.writeRef(revision, commit)
-    const jobs = files.map((file): FileJob => {
-      const listedEtag = file.sha256 ?? file.blobId
-      return {
-        label: label(file),
-        name: file.path,
-        ...(file.size !== undefined ? { size: file.size } : {}),
-        fetch: fetchFile(file),
-        // As huggingface_hub does: a blob already there is linked, not fetched again.
-        present: async () => {
-          if (listedEtag === undefined || !(await cache.hasBlob(listedEtag, file.size))) return undefined
-          await cache.link(commit, checkedPath(label(file), file.path), listedEtag)
-          return file.size ?? 0
-        },
-        save: async (response, onBytes, signal) => {
-          const etag = normalizeEtag(response.headers['x-linked-etag'] ?? response.headers.etag) ?? listedEtag
-          if (etag === undefined) throw new DownloadError(`${label(file)}: the Hub sent no ETag to name the cache blob by`)
-          const answeredCommit = response.headers['x-repo-commit']
-          if (answeredCommit !== undefined && answeredCommit !== commit) {
-            throw new DownloadError(`${label(file)}: the Hub answered for commit ${answeredCommit}, not ${commit}`)
-          }
-          const path = checkedPath(label(file), file.path)
-          const saved = await saveResponse(response, { label: label(file), destination: cache.blobPath(etag), expected: expectedOf(file, response), onBytes }, signal)
-          await cache.link(commit, path, etag)
-          return saved.size
-        }
-      }
-    })
-    const where = selected.single ? cache.snapshotPath(commit, files[0]?.path ?? '') : cache.snapshotDir(commit)
-    return { where, jobs: jobs }
-  }
-
-  const single = selected.single
-  const base = single ? resolve(init.cwd) : resolve(init.cwd, init.output ?? target.repoId.split('/')[1] ?? 'repo')
-  const singleDestination = single ? await fileDestination(init.cwd, init.output, basename(files[0]?.path ?? 'file')) : undefined
-  const jobs = files.map((file): FileJob => ({
-    label: label(file),
-    name: file.path,
-    ...(file.size !== undefined ? { size: file.size } : {}),
-    fetch: fetchFile(file),
-    save: async (response, onBytes, signal) => {
-      const destination = singleDestination ?? join(base, ...checkedPath(label(file), file.path).split('/'))
-      return (await saveResponse(response, { label: label(file), destination, expected: expectedOf(file, response), onBytes }, signal)).size
-    }
+  const hubFiles = files.map((file): HubFile => ({
+    file,
+    label: `${describeRepo(target)}/${file.path}`,
+    fetch: async (signal) => await client.getHubPath(resolvePath(target, commit, file.path), signal)
   }))
-  return { where: singleDestination ?? base, jobs: jobs }
+  if (init.hfCacheDir === undefined) return await planFolder(hubFiles, target, selected.single, init)
+  const cache = new HfCacheRepo(init.hfCacheDir, target.repoType, target.repoId)
+  await cache.writeRef(revision, commit)
+  return {
+    where: selected.single ? cache.snapshotPath(commit, files[0]?.path ?? '') : cache.snapshotDir(commit),
+    jobs: hubFiles.map(hubFile => cacheJob(hubFile, cache, commit))
+  }
 }
 
-async function planUrl (client: NodeClient, target: UrlTarget, init: GetInit): Promise<{ where: string, jobs: FileJob[] }> {
-  const label = target.url.href.replace(/\?.*$/, '')
-  const name = decodeURIComponent(target.url.pathname.split('/').pop() ?? '')
-  if ((name === '' || name === '.' || name === '..') && init.output === undefined) {
-    throw new ConfigError(`cannot name a file after ${label}: give -O PATH`)
+/** `-O`: one file where the user said, several under a folder with the repo's layout. */
+async function planFolder (hubFiles: HubFile[], target: HubTarget, single: boolean, init: GetInit): Promise<Plan> {
+  const base = resolve(init.cwd, init.output ?? target.repoId.split('/')[1] ?? 'repo')
+  // A repo file always has a name.
+  const singleDestination = single ? await fileDestination(init.cwd, init.output, basename(hubFiles[0]?.file.path ?? 'file')) : undefined
+  const jobs = hubFiles.map(({ file, label, fetch }): FileJob => ({
+    label,
+    name: file.path,
+    ...(file.size !== undefined ? { size: file.size } : {}),
+    fetch,
+    save: async (response, onBytes, signal) => {
+      const destination = singleDestination ?? join(base, ...checkedPath(label, file.path).split('/'))
+      return (await saveResponse(response, { label, destination, expected: expectedOf(file, response), onBytes }, signal)).size
+    }
+  }))
+  return { where: singleDestination ?? base, jobs }
+}
+
+/** `--hf-cache`: the blob named by the Hub's ETag, linked from the commit's snapshot. */
+function cacheJob ({ file, label, fetch }: HubFile, cache: HfCacheRepo, commit: string): FileJob {
+  const listedEtag = file.sha256 ?? file.blobId
+  return {
+    label,
+    name: file.path,
+    ...(file.size !== undefined ? { size: file.size } : {}),
+    fetch,
+    // As huggingface_hub does: a blob already there is linked, not fetched again.
+    present: async () => {
+      if (listedEtag === undefined || !(await cache.hasBlob(listedEtag, file.size))) return undefined
+      await cache.link(commit, checkedPath(label, file.path), listedEtag)
+      return file.size ?? 0
+    },
+    save: async (response, onBytes, signal) => {
+      const etag = normalizeEtag(response.headers['x-linked-etag'] ?? response.headers.etag) ?? listedEtag
+      if (etag === undefined) throw new DownloadError(`${label}: the Hub sent no ETag to name the cache blob by`)
+      const answeredCommit = response.headers['x-repo-commit']
+      if (answeredCommit !== undefined && answeredCommit !== commit) {
+        throw new DownloadError(`${label}: the Hub answered for commit ${answeredCommit}, not ${commit}`)
+      }
+      const path = checkedPath(label, file.path)
+      const saved = await saveResponse(response, { label, destination: cache.blobPath(etag), expected: expectedOf(file, response), onBytes }, signal)
+      await cache.link(commit, path, etag)
+      return saved.size
+    }
   }
+}
+
+async function planUrl (client: NodeClient, target: UrlTarget, init: GetInit): Promise<Plan> {
+  const label = target.url.href.replace(/\?.*$/, '')
+  const name = fileNameOf(target.url)
   const destination = await fileDestination(init.cwd, init.output, name)
+  if (destination === undefined) throw new ConfigError(`cannot name a file after ${label}: give -O with a file name`)
   return {
     where: destination,
     jobs: [{
       label,
-      name: name === '' ? label : name,
+      name: basename(destination),
       fetch: async (signal) => await client.getUrl(target.url, signal),
       save: async (response, onBytes, signal) => (await saveResponse(response, { label, destination, expected: {}, onBytes }, signal)).size
     }]
   }
 }
 
-/** `-O` for one file: a folder (existing, or written with a trailing slash) gets the file's name. */
-async function fileDestination (cwd: string, output: string | undefined, name: string): Promise<string> {
-  if (output === undefined) return resolve(cwd, name)
+/** The URL's last path segment, decoded, as a plain file name (a %2F cannot make it a path). */
+function fileNameOf (url: URL): string {
+  const last = url.pathname.split('/').pop() ?? ''
+  let name: string
+  try {
+    name = decodeURIComponent(last)
+  } catch {
+    name = last
+  }
+  return name.replace(/[/\\\0]/g, '_')
+}
+
+/**
+ * `-O` for one file: a folder (existing, or written with a trailing slash) gets the file's
+ * name; undefined when the file's name is needed and there is none.
+ */
+async function fileDestination (cwd: string, output: string | undefined, name: string): Promise<string | undefined> {
+  const named = name !== '' && name !== '.' && name !== '..'
+  if (output === undefined) return named ? resolve(cwd, name) : undefined
   const isFolder = output.endsWith('/') || (await stat(resolve(cwd, output)).catch(() => undefined))?.isDirectory() === true
-  return isFolder ? resolve(cwd, output, name) : resolve(cwd, output)
+  if (!isFolder) return resolve(cwd, output)
+  return named ? resolve(cwd, output, name) : undefined
 }
 
 /** What the Hub says about the bytes: size from the listing, sha256 for LFS, git blob id otherwise. */
