@@ -8,6 +8,7 @@ import { createServer } from 'node:net'
 import { join, relative } from 'node:path'
 import { Writable } from 'node:stream'
 import { runGet } from '../src/cli/get.js'
+import { scanCacheDir } from '@huggingface/hub'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { spawnNode, tempDir, type NodeProcess } from './helpers/nodes.js'
 import { repoRoot } from './helpers/repo-root.js'
@@ -195,6 +196,18 @@ describe('damselfly get', () => {
       assert.ok(!(await readlink(pointer)).startsWith('/'), 'relative link')
       assert.equal(await sha256File(pointer), hub.file(repo, file.path).sha256, file.path)
     }
+    // The JS port of huggingface_hub's cache scanner reads the layout as its own.
+    const scanned = await scanCacheDir(join(env.HF_HOME, 'hub'))
+    assert.deepEqual(scanned.warnings, [])
+    assert.deepEqual(scanned.repos.map(entry => entry.id), [{ name: repo, type: 'model' }])
+    const [revision] = scanned.repos[0]?.revisions ?? []
+    assert.equal(revision?.commitOid, commit)
+    assert.deepEqual(revision?.refs, ['main'])
+    // It reads the snapshot's top level only (Python's scan_cache_dir also walks subfolders).
+    const topLevel = files.filter(file => !file.path.includes('/'))
+    assert.deepEqual(revision?.files.map(file => relative(revision.path, file.path)).sort(), topLevel.map(file => file.path).sort())
+    for (const file of revision?.files ?? []) assert.equal(relative(repoFolder, file.blob.path).split('/')[0], 'blobs')
+    assert.equal(revision?.size, topLevel.reduce((sum, file) => sum + file.size, 0))
     const again = await get([`hf://${repo}`, '--hf-cache', '--node', first.proxyUrl], env)
     assert.equal(again.code, 0, again.stderr)
     assert.match(again.stderr, /0 files downloaded .*; 5 already in the cache/)
