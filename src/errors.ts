@@ -152,6 +152,28 @@ export class AbortedError extends DamselflyError {
   }
 }
 
+/**
+ * `damselfly get`: one file could not be downloaded. `status` and `errorType` (the node's
+ * X-Dragonfly-Error-Type) are set when an HTTP answer was the cause.
+ */
+export class DownloadError extends DamselflyError {
+  readonly status?: number
+  readonly errorType?: string
+
+  constructor (message: string, options?: ErrorOptions & { status?: number, errorType?: string }) {
+    super('ERR_DOWNLOAD', message, options)
+    if (options?.status !== undefined) this.status = options.status
+    if (options?.errorType !== undefined) this.errorType = options.errorType
+  }
+}
+
+/** `damselfly get`: no node answers at the address given and none could be started here. */
+export class NodeUnavailableError extends DamselflyError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('ERR_NODE_UNAVAILABLE', message, options)
+  }
+}
+
 /** A signed URL's query carries secrets: never log it whole. */
 export function redactUrl (url: string): string {
   const queryStart = url.indexOf('?')

@@ -1,15 +1,13 @@
 import '../polyfill.js'
 import { readFileSync } from 'node:fs'
 import { DamselflyError } from '../errors.js'
-import { runCa } from './ca.js'
-import { runKeygen } from './keygen.js'
-import { runPreheat } from './preheat.js'
-import { runStart } from './start.js'
 
 const usage = `Usage: damselfly <command> [options]
 
 Commands:
   start        run a node: the download proxy on 127.0.0.1:65001, the admin port, the swarm
+  get          download a Hub file or repo (hf://owner/repo[/path]) or a URL through the local
+               node, starting one for the command if none runs; \`damselfly get --help\`
   keygen       write a private network key (damselfly keygen -o swarm.key); give it to every
                node with --psk-file so that nodes without it cannot join
   ca init      write the node's CA for HTTPS interception (--intercept-host) and print how
@@ -21,17 +19,20 @@ Commands:
 Run \`damselfly start\` and send downloads through http://127.0.0.1:65001.
 `
 
+/** Commands load on demand: `get` with a node running needs no libp2p, `ca` no x509 code. */
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     case 'start':
-      return await runStart(rest)
+      return await (await import('./start.js')).runStart(rest)
+    case 'get':
+      return await (await import('./get.js')).runGet(rest)
     case 'keygen':
-      return await runKeygen(rest)
+      return await (await import('./keygen.js')).runKeygen(rest)
     case 'ca':
-      return await runCa(rest)
+      return await (await import('./ca.js')).runCa(rest)
     case 'preheat':
-      return await runPreheat(rest)
+      return await (await import('./preheat.js')).runPreheat(rest)
     case '--version':
     case '-v':
     case 'version':
