@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -11,6 +12,11 @@ export interface StaticServer {
   stop: () => Promise<void>
 }
 
+/** Debian puts nginx in /usr/sbin, which a non-root PATH often lacks. */
+function nginxCommand (): string {
+  return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx'
+}
+
 async function freePort (): Promise<number> {
   const server = createServer()
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
@@ -21,9 +27,9 @@ async function freePort (): Promise<number> {
 }
 
 /**
- * nginx (Debian's nginx-light) on loopback serving `root`, from a throw-away config: one process (no master, so it never changes user),
- * sendfile, no access log, everything it writes in a temp folder. It runs in the foreground as
- * our child and is stopped with SIGQUIT (graceful) then SIGKILL.
+ * nginx (Debian's nginx-light) on loopback serving `root`, from a throw-away config: one
+ * process (no master, so it never changes user), sendfile, no access log, everything it writes
+ * in a temp folder. It runs in the foreground as our child; stopped with SIGQUIT, then SIGKILL.
  */
 export async function startNginx (root: string): Promise<StaticServer> {
   const folder = await mkdtemp(join(tmpdir(), 'damselfly-nginx-'))
@@ -52,7 +58,7 @@ http {
 }
 `
   await writeFile(join(folder, 'nginx.conf'), config)
-  const child = spawn('nginx', ['-p', folder, '-c', join(folder, 'nginx.conf'), '-e', join(folder, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(nginxCommand(), ['-p', folder, '-c', join(folder, 'nginx.conf'), '-e', join(folder, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   const exited = new Promise<void>(resolve => child.on('close', () => { resolve() }))

@@ -16,6 +16,8 @@ export interface TimedCurlInit {
   prefix?: string[]
   /** Write the body here instead of /dev/null. */
   output?: string
+  /** Follow redirects (a Hub resolve URL answers 302 to the CDN). */
+  follow?: boolean
   signal?: AbortSignal
 }
 
@@ -26,6 +28,7 @@ export interface TimedCurlInit {
 export async function timedCurl (url: string, init: TimedCurlInit = {}): Promise<CurlTiming> {
   const args = ['-sS', '-o', init.output ?? '/dev/null', '-w', '%{http_code} %{size_download} %{time_starttransfer} %{time_total}']
   if (init.proxy !== undefined) args.push('--proxy', init.proxy)
+  if (init.follow === true) args.push('--location')
   args.push(url)
   const [command, ...rest] = [...(init.prefix ?? []), 'curl', ...args]
   const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], ...(init.signal !== undefined ? { signal: init.signal } : {}) })
