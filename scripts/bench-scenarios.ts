@@ -111,7 +111,7 @@ async function clientCacheSeconds (hubUrl: string, path: string, cacheDir: strin
   }
 }
 
-async function runGroup (cap: number | undefined, size: number, fixtureDir: string): Promise<GroupResult> {
+async function runGroup (cap: number | undefined, size: number, fixtureDir: string, signal: AbortSignal): Promise<GroupResult> {
   const tag = `${capLabel(cap).replace(/\W+/g, '')}-${size}`
   const files = Array.from({ length: runs }, (_, run) => ({ path: `run${run}.bin`, size, seed: `bench-scenarios/${tag}/${run}/${Date.now()}` }))
   const hub = await startFakeHub({ repos: [{ id: REPO, files }], fixtureDir, cdnBytesPerSecond: cap })
@@ -134,16 +134,17 @@ async function runGroup (cap: number | undefined, size: number, fixtureDir: stri
     for (const { path } of files) {
       const file = hub.file(REPO, path)
       const url = (): string => hub.signedUrl(REPO, path)
-      add('direct', await timedDownload(url(), size))
-      add('cold node', await timedDownload(url(), size, { proxy: seed.proxyUrl }))
+      add('direct', await timedDownload(url(), size, { signal }))
+      add('cold node', await timedDownload(url(), size, { proxy: seed.proxyUrl, signal }))
       const served = hub.cdn.bytesServed
-      add('remote peer', await timedDownload(url(), size, { proxy: peer.proxyUrl }))
-      add('local node', await timedDownload(url(), size, { proxy: peer.proxyUrl }))
+      add('remote peer', await timedDownload(url(), size, { proxy: peer.proxyUrl, signal }))
+      add('local node', await timedDownload(url(), size, { proxy: peer.proxyUrl, signal }))
       const cache = await clientCacheSeconds(peer.proxyUrl, path, cacheDir, file.sha256)
       add('client cache', { status: 200, bytes: size, ttfb: 0, seconds: cache.seconds })
       byteExact &&= cache.byteExact
       cdnBytesDuringPeerRows += hub.cdn.bytesServed - served
-      add('nginx (local limit)', await timedDownload(`${nginx.url}/${relative(fixtureDir, file.localPath)}`, size))
+      add('nginx (local limit)', await timedDownload(`${nginx.url}/${relative(fixtureDir, file.localPath)}`, size, { signal }))
+      signal.throwIfAborted()
     }
     const scenarios = [...timings].map(([scenario, list]): ScenarioResult => {
       const seconds = median(list.map(timing => timing.seconds))
@@ -217,7 +218,8 @@ async function main (): Promise<void> {
   const machineAtStart = machineInfo()
   const fixtureDir = await tempDir('damselfly-bench-fixtures-')
   const stopping = new AbortController()
-  // Ctrl-C: let the finally blocks stop nodes and nginx and remove the files.
+  // Ctrl-C: abort the running downloads and let the finally blocks stop nodes and nginx and
+  // remove the files.
   const onSignal = (): void => { stopping.abort() }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
@@ -227,7 +229,11 @@ async function main (): Promise<void> {
       for (const size of sizes) {
         if (stopping.signal.aborted) throw new Error('interrupted')
         console.error(`origin ${capLabel(cap)}, ${sizeLabel(size)}, ${runs} run(s)…`)
-        groups.push(await runGroup(cap, size, fixtureDir))
+        const group = await runGroup(cap, size, fixtureDir, stopping.signal)
+        groups.push(group)
+        // Written after every group, so that a run cut short still leaves what it measured.
+        await writeJson(values.out, { date: new Date().toISOString(), machine: machineAtStart, runs, partial: true, groups })
+        for (const result of group.scenarios) console.error(`  ${result.scenario}: ${result.seconds.join(' ')} s`)
       }
     }
   } finally {

@@ -32,8 +32,19 @@ async function freePort (): Promise<number> {
  * in a temp folder. It runs in the foreground as our child; stopped with SIGQUIT, then SIGKILL.
  */
 export async function startNginx (root: string): Promise<StaticServer> {
+  // The port is free when probed but may be taken before nginx binds it (other programs on
+  // the machine take ephemeral ports too): then try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNginxOn(root, await freePort())
+    } catch (err) {
+      if (attempt >= 5) throw err
+    }
+  }
+}
+
+async function startNginxOn (root: string, port: number): Promise<StaticServer> {
   const folder = await mkdtemp(join(tmpdir(), 'damselfly-nginx-'))
-  const port = await freePort()
   const config = `
 daemon off;
 master_process off;
@@ -76,11 +87,12 @@ http {
   }
   const url = `http://127.0.0.1:${port}`
   for (let waited = 0; ; waited += 50) {
-    if (child.exitCode !== null || waited > 10_000) {
+    if (child.exitCode !== null || child.signalCode !== null || waited > 10_000) {
       await stop()
       throw new Error(`nginx did not start: ${stderr.trim()}`)
     }
-    const up = await fetch(url, { method: 'HEAD' }).then(() => true, () => false)
+    // Whoever answers must be our nginx, not a program that took the port first.
+    const up = await fetch(url, { method: 'HEAD' }).then(response => response.headers.get('server')?.startsWith('nginx') === true, () => false)
     if (up) return { url, stop }
     await sleep(50)
   }
