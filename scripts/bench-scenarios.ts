@@ -17,12 +17,12 @@
  * TTFB of a hit ≤ 5 ms, RSS ≤ 250 MB (docs/benchmarks.md says where each stands).
  *
  *   node dist/scripts/bench-scenarios.js [--sizes 64MiB,256MiB,1GiB] [--runs 3] [--cap 100MB/s]
- *     [--out results/bench-scenarios.json] [--chart results/bench-scenarios.svg] [--smoke]
+ *     [--out results/bench-scenarios.json] [--chart results/bench-scenarios.svg] [--smoke] [--from JSON]
  */
 import '../src/polyfill.js'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { parseArgs } from 'node:util'
 import { downloadFileToCacheDir } from '@huggingface/hub'
@@ -46,6 +46,8 @@ const { values } = parseArgs({
     cap: { type: 'string', default: '100MB/s' },
     out: { type: 'string', default: 'results/bench-scenarios.json' },
     chart: { type: 'string', default: 'results/bench-scenarios.svg' },
+    /** Measure nothing: print the table and draw the chart from this earlier (maybe partial) JSON. */
+    from: { type: 'string' },
     /** A tiny file, one run, the uncapped origin only: for npm test, so that the script cannot rot. */
     smoke: { type: 'boolean', default: false }
   }
@@ -190,15 +192,15 @@ function report (groups: GroupResult[]): void {
     ...groups.map(group => [group.originCap, sizeLabel(group.size), group.peakRssMB.seed, group.peakRssMB.peer, group.cdnBytesDuringPeerRows, group.byteExact ? 'yes' : 'NO'])])
 }
 
-async function chart (groups: GroupResult[]): Promise<void> {
+async function chart (groups: GroupResult[], runCount: number): Promise<void> {
   const data = groups.flatMap(group => group.scenarios
     .filter(result => result.scenario !== 'nginx (local limit)')
     .map(result => ({ origin: `origin ${group.originCap}`, file: sizeLabel(group.size), size: group.size, scenario: result.scenario, seconds: result.medianSeconds })))
   await writeSvgChart(values.chart, {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Damselfly: Hugging Face download scenarios (median seconds, lower is better)', subtitle: `fake Hub on loopback, ${runs} run(s) each` },
+    title: { text: 'Damselfly: Hugging Face download scenarios (median seconds, lower is better)', subtitle: `fake Hub on loopback, ${runCount} run(s) each` },
     data: { values: data },
-    facet: { column: { field: 'origin', type: 'nominal', title: null, sort: caps.map(cap => `origin ${capLabel(cap)}`) } },
+    facet: { column: { field: 'origin', type: 'nominal', title: null, sort: [...new Set(groups.map(group => `origin ${group.originCap}`))] } },
     spec: {
       width: 360,
       height: 260,
@@ -215,6 +217,13 @@ async function chart (groups: GroupResult[]): Promise<void> {
 }
 
 async function main (): Promise<void> {
+  if (values.from !== undefined) {
+    const earlier = JSON.parse(await readFile(values.from, 'utf8')) as { runs: number, groups: GroupResult[] }
+    report(earlier.groups)
+    await chart(earlier.groups, earlier.runs)
+    console.log(`wrote ${values.chart}`)
+    return
+  }
   const machineAtStart = machineInfo()
   const fixtureDir = await tempDir('damselfly-bench-fixtures-')
   const stopping = new AbortController()
@@ -245,7 +254,7 @@ async function main (): Promise<void> {
   report(groups)
   await writeJson(values.out, { date: new Date().toISOString(), machine: { ...machineAtStart, loadAverageAtEnd: machineInfo().loadAverage }, runs, groups })
   console.log(`wrote ${values.out}`)
-  await chart(groups)
+  await chart(groups, runs)
   console.log(`wrote ${values.chart}`)
   if (!groups.every(group => group.byteExact && group.cdnBytesDuringPeerRows === 0)) {
     console.log('FAIL: a copy was not byte-exact, or a peer row went to the CDN')

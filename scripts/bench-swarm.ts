@@ -271,7 +271,11 @@ async function main (): Promise<void> {
     for (const hosts of counts) {
       for (const mode of ['swarm', 'direct'] as const) {
         console.error(`N = ${hosts}, ${mode}…`)
-        results.push(await runRound(mode, testbed.hosts.slice(0, hosts), testbed.origin, info, work, stopping.signal))
+        const result = await runRound(mode, testbed.hosts.slice(0, hosts), testbed.origin, info, work, stopping.signal)
+        results.push(result)
+        console.error(`  last host ${result.lastHostSeconds ?? 'unfinished'} s, origin served ${result.originBytesPerFile}× the file`)
+        // Written after every round, so that a run cut short still leaves what it measured.
+        await writeJson(values.out, { date: new Date().toISOString(), machine: machineAtStart, size, rates: { originUp, hostUp, hostDown }, partial: true, results })
       }
     }
   } finally {
