@@ -65,6 +65,8 @@ const hostDown = parseByteRate(values.smoke ? '100MB/s' : values['host-down'])
 const timeoutSeconds = values.smoke ? 60 : Number(values['round-timeout-s'])
 const MB = 1e6
 const exec = promisify(execFile)
+/** Data dirs of the running nodes, removed by the signal handler (their stop() will not run). */
+const nodeDirs = new Set<string>()
 
 interface RoundResult {
   mode: 'swarm' | 'direct'
@@ -134,10 +136,16 @@ async function startNodes (hosts: NetnsHost[]): Promise<NodeProcess[]> {
   try {
     const first = await spawnNode(flags(hosts[0]!), undefined, {}, hosts[0]!.exec)
     nodes.push(first)
+    nodeDirs.add(first.dataDir)
     const bootstrap = first.info.multiaddrs.find(address => address.includes(`/ip4/${hosts[0]!.address}/`))
     if (bootstrap === undefined) throw new Error(`host 0's node does not listen on ${hosts[0]!.address}: ${first.info.multiaddrs.join(' ')}`)
     const started = await Promise.allSettled(hosts.slice(1).map(async host => await spawnNode([...flags(host), '--bootstrap', bootstrap], undefined, {}, host.exec)))
-    for (const result of started) if (result.status === 'fulfilled') nodes.push(result.value)
+    for (const result of started) {
+      if (result.status === 'fulfilled') {
+        nodes.push(result.value)
+        nodeDirs.add(result.value.dataDir)
+      }
+    }
     const failed = started.find(result => result.status === 'rejected')
     if (failed !== undefined) throw failed.reason
     // Everyone must know everyone before the clients start: otherwise some hosts would not
@@ -160,7 +168,12 @@ async function runRound (mode: RoundResult['mode'], hosts: NetnsHost[], origin: 
     await nsJson(origin, `${info.statsUrl}/reset`, 'POST')
     const started = performance.now()
     const outputs = hosts.map((_, index) => join(outDir, `${mode}-${hosts.length}-${index}.bin`))
-    const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutSeconds * 1000)])
+    // A plain controller and timer: Node 20's AbortSignal.any/timeout pair did not fire here.
+    const roundStop = new AbortController()
+    const deadline = roundStop.signal
+    const onStop = (): void => { roundStop.abort() }
+    signal.addEventListener('abort', onStop, { once: true })
+    const timer = setTimeout(onStop, timeoutSeconds * 1000)
     const hostSeconds = await Promise.all(hosts.map(async (host, index) => {
       try {
         const timing = await timedCurl(file.resolveUrl, {
@@ -178,6 +191,8 @@ async function runRound (mode: RoundResult['mode'], hosts: NetnsHost[], origin: 
         return null
       }
     }))
+    clearTimeout(timer)
+    signal.removeEventListener('abort', onStop)
     const peakRssMB = await Promise.all(nodes.map(async node => round(await peakRssBytes(node.child.pid!) / MB)))
     const stats = await nsJson<{ cdn: { bytesServed: number } }>(origin, `${info.statsUrl}/stats`)
     const hashes = await Promise.all(outputs.map(async (output, index) => hostSeconds[index] === null ? undefined : await sha256File(output)))
@@ -198,6 +213,7 @@ async function runRound (mode: RoundResult['mode'], hosts: NetnsHost[], origin: 
     }
   } finally {
     await Promise.all(nodes.map(async node => await node.stop()))
+    for (const node of nodes) nodeDirs.delete(node.dataDir)
   }
 }
 
@@ -216,13 +232,13 @@ function report (results: RoundResult[]): void {
 async function chart (results: RoundResult[]): Promise<void> {
   const data = [
     // A round with an unfinished host has no completion time to draw.
-    ...results.filter(result => result.lastHostSeconds !== null).map(result => ({ hosts: result.hosts, series: result.mode === 'swarm' ? 'Damselfly swarm (last host)' : 'direct from origin (last host)', seconds: result.lastHostSeconds })),
+    ...results.filter(result => result.lastHostSeconds !== null).map(result => ({ hosts: result.hosts, series: result.mode === 'swarm' ? 'Damselfly swarm' : 'every host direct from the origin', seconds: result.lastHostSeconds })),
     ...counts.map(hosts => ({ hosts, series: 'lower bound T*', seconds: round(lowerBound(hosts), 3) }))
   ]
   await writeSvgChart(values.chart, {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: 'N hosts start cold at once: time until the last one has the file',
+      text: 'N hosts start cold at once: seconds until the last one has the file',
       subtitle: `file ${round(size / MB)} MB; origin up ${round(originUp / MB)} MB/s; each host up ${round(hostUp / MB)} MB/s, down ${round(hostDown / MB)} MB/s`
     },
     width: 480,
@@ -230,9 +246,9 @@ async function chart (results: RoundResult[]): Promise<void> {
     data: { values: data },
     mark: { type: 'line', point: true, tooltip: true },
     encoding: {
-      x: { field: 'hosts', type: 'quantitative', title: 'hosts (N)', axis: { values: counts, tickMinStep: 1 } },
+      x: { field: 'hosts', type: 'quantitative', title: 'hosts (N)', axis: { values: counts, format: 'd' } },
       y: { field: 'seconds', type: 'quantitative', title: 'seconds' },
-      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'top-left' } },
+      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } },
       strokeDash: { field: 'series', type: 'nominal', title: null }
     }
   })
@@ -257,7 +273,7 @@ async function main (): Promise<void> {
     stopping.abort()
     for (const child of children) child.kill('SIGKILL')
     testbed?.destroy()
-    rmSync(work, { recursive: true, force: true })
+    for (const folder of [work, ...nodeDirs]) rmSync(folder, { recursive: true, force: true })
     console.error(`bench-swarm: ${name}, namespaces removed`)
     process.exit(130)
   }
