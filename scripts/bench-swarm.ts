@@ -24,7 +24,7 @@ import '../src/polyfill.js'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, rmSync } from 'node:fs'
-import { rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify, parseArgs } from 'node:util'
 import { parseByteRate, parseByteSize } from '../test/fixtures/fake-hub/index.js'
@@ -51,6 +51,8 @@ const { values } = parseArgs({
     'host-down': { type: 'string', default: '20MB/s' },
     out: { type: 'string', default: 'results/bench-swarm.json' },
     chart: { type: 'string', default: 'results/bench-swarm.svg' },
+    /** Measure nothing: print the table and draw the chart from this earlier (maybe partial) JSON, run with the same options. */
+    from: { type: 'string' },
     /** A client not done by then is recorded as unfinished and the run goes on. */
     'round-timeout-s': { type: 'string', default: '300' },
     /** Two hosts, a small file, fast links: for npm test, so that the script cannot rot. */
@@ -233,7 +235,7 @@ async function chart (results: RoundResult[]): Promise<void> {
   const data = [
     // A round with an unfinished host has no completion time to draw.
     ...results.filter(result => result.lastHostSeconds !== null).map(result => ({ hosts: result.hosts, series: result.mode === 'swarm' ? 'Damselfly swarm' : 'every host direct from the origin', seconds: result.lastHostSeconds })),
-    ...counts.map(hosts => ({ hosts, series: 'lower bound T*', seconds: round(lowerBound(hosts), 3) }))
+    ...[...new Set(results.map(result => result.hosts))].map(hosts => ({ hosts, series: 'lower bound T*', seconds: round(lowerBound(hosts), 3) }))
   ]
   await writeSvgChart(values.chart, {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -246,7 +248,7 @@ async function chart (results: RoundResult[]): Promise<void> {
     data: { values: data },
     mark: { type: 'line', point: true, tooltip: true },
     encoding: {
-      x: { field: 'hosts', type: 'quantitative', title: 'hosts (N)', axis: { values: counts, format: 'd' } },
+      x: { field: 'hosts', type: 'quantitative', title: 'hosts (N)', axis: { values: [...new Set(results.map(result => result.hosts))], format: 'd' } },
       y: { field: 'seconds', type: 'quantitative', title: 'seconds' },
       color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } },
       strokeDash: { field: 'series', type: 'nominal', title: null }
@@ -255,6 +257,13 @@ async function chart (results: RoundResult[]): Promise<void> {
 }
 
 async function main (): Promise<void> {
+  if (values.from !== undefined) {
+    const earlier = JSON.parse(await readFile(values.from, 'utf8')) as { results: RoundResult[] }
+    report(earlier.results)
+    await chart(earlier.results)
+    console.log(`wrote ${values.chart}`)
+    return
+  }
   const unavailable = netnsUnavailable()
   if (unavailable !== undefined) {
     console.error(`bench-swarm: ${unavailable}`)

@@ -31,7 +31,11 @@ export async function timedCurl (url: string, init: TimedCurlInit = {}): Promise
   if (init.follow === true) args.push('--location')
   args.push(url)
   const [command, ...rest] = [...(init.prefix ?? []), 'curl', ...args]
-  const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], ...(init.signal !== undefined ? { signal: init.signal } : {}) })
+  init.signal?.throwIfAborted()
+  const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Killed by hand rather than through spawn's `signal`, whose AbortError event escaped here.
+  const onAbort = (): void => { child.kill('SIGTERM') }
+  init.signal?.addEventListener('abort', onAbort, { once: true })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
@@ -39,7 +43,7 @@ export async function timedCurl (url: string, init: TimedCurlInit = {}): Promise
   const code = await new Promise<number>((resolve, reject) => {
     child.on('error', reject)
     child.on('close', exitCode => { resolve(exitCode ?? -1) })
-  })
+  }).finally(() => { init.signal?.removeEventListener('abort', onAbort) })
   if (code !== 0) throw new Error(`curl exit ${code}: ${stderr.trim()}`)
   const [status = 0, bytes = 0, ttfb = 0, seconds = 0] = stdout.trim().split(' ').map(Number)
   return { status, bytes, ttfb, seconds }
