@@ -7,8 +7,11 @@
  *
  * Options: --size (LFS file, default 256MiB), --repo (default damselfly/demo), --file
  * (default model.safetensors), --port / --cdn-port (default ephemeral), --host, --rate and
- * --rate-per-connection (e.g. 100MB/s, default uncapped), --fixture-dir.
+ * --rate-per-connection (e.g. 100MB/s, default uncapped), --fixture-dir, --stats-port (a third
+ * server on --host: GET /stats gives the CDN counters as JSON, POST /reset zeroes them; for
+ * benchmarks that run the hub in another process or network namespace).
  */
+import { createServer } from 'node:http'
 import { parseArgs } from 'node:util'
 import { parseByteRate, parseByteSize, startFakeHub } from '../test/fixtures/fake-hub/index.js'
 
@@ -22,7 +25,8 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     rate: { type: 'string' },
     'rate-per-connection': { type: 'string' },
-    'fixture-dir': { type: 'string' }
+    'fixture-dir': { type: 'string' },
+    'stats-port': { type: 'string' }
   }
 })
 
@@ -62,9 +66,24 @@ const files = [values.file, 'config.json'].map(path => {
     ...(info.lfs ? { signedUrl: hub.signedUrl(values.repo, path) } : {})
   }
 })
-process.stdout.write(`${JSON.stringify({ hubUrl: hub.hubUrl, cdnUrl: hub.cdnUrl, repo: values.repo, files }, null, 2)}\n`)
+const statsServer = values['stats-port'] === undefined
+  ? undefined
+  : createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/reset') hub.resetStats()
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    res.end(JSON.stringify({ cdn: hub.cdn, hubRequests: hub.hubRequests }))
+  })
+let statsUrl: string | undefined
+if (statsServer !== undefined) {
+  await new Promise<void>(resolve => statsServer.listen(Number(values['stats-port']), values.host, resolve))
+  const address = statsServer.address()
+  if (address !== null && typeof address !== 'string') statsUrl = `http://${values.host}:${address.port}`
+}
+process.stdout.write(`${JSON.stringify({ hubUrl: hub.hubUrl, cdnUrl: hub.cdnUrl, ...(statsUrl !== undefined ? { statsUrl } : {}), repo: values.repo, files }, null, 2)}\n`)
 
 if (!stopping.signal.aborted) {
   await new Promise(resolve => stopping.signal.addEventListener('abort', resolve, { once: true }))
 }
+statsServer?.closeAllConnections()
+statsServer?.close()
 await hub.close()

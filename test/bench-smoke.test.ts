@@ -1,11 +1,12 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { tempDir } from './helpers/nodes.js'
 import { repoRoot } from './helpers/repo-root.js'
+import { NETNS_PREFIX, netnsUnavailable } from '../scripts/lib/netns.js'
 
 const run = promisify(execFile)
 
@@ -47,5 +48,40 @@ describe('benchmark smoke runs', () => {
     const { stdout } = await run(process.execPath, [script('bench-p2p'), '--size', '4MiB', '--runs', '1', '--paths', 'tcp,libp2p-stock', '--verify', '--out', out])
     assert.match(stdout, /libp2p-stock/)
     JSON.parse(await readFile(out, 'utf8'))
+  })
+
+  it('bench-scenarios: the five scenarios and nginx, byte-exact, no CDN bytes for the peer rows', async () => {
+    const out = join(folder, 'scenarios.json')
+    const chart = join(folder, 'scenarios.svg')
+    const { stdout } = await run(process.execPath, [script('bench-scenarios'), '--smoke', '--out', out, '--chart', chart])
+    assert.match(stdout, /remote peer/)
+    const report = JSON.parse(await readFile(out, 'utf8')) as {
+      groups: Array<{ byteExact: boolean, cdnBytesDuringPeerRows: number, peakRssMB: { seed: number, peer: number }, scenarios: Array<{ scenario: string, seconds: number[] }> }>
+    }
+    assert.equal(report.groups.length, 1)
+    const group = report.groups[0]!
+    assert.equal(group.byteExact, true)
+    assert.equal(group.cdnBytesDuringPeerRows, 0)
+    assert.ok(group.peakRssMB.seed > 0 && group.peakRssMB.peer > 0)
+    assert.deepEqual(group.scenarios.map(result => result.scenario), ['direct', 'cold node', 'remote peer', 'local node', 'client cache', 'nginx (local limit)'])
+    assert.match(await readFile(chart, 'utf8'), /^<svg/)
+  })
+
+  const netnsSkip = netnsUnavailable()
+  it('bench-swarm: two hosts in network namespaces, byte-exact, none left behind', { skip: netnsSkip }, async () => {
+    const out = join(folder, 'swarm.json')
+    const chart = join(folder, 'swarm.svg')
+    const running = run(process.execPath, [script('bench-swarm'), '--smoke', '--out', out, '--chart', chart])
+    const pid = running.child.pid
+    const { stdout } = await running
+    assert.match(stdout, /T\*/)
+    const report = JSON.parse(await readFile(out, 'utf8')) as { size: number, results: Array<{ mode: string, hosts: number, byteExact: boolean, unfinishedHosts: number, originBytes: number }> }
+    assert.deepEqual(report.results.map(result => [result.mode, result.hosts, result.byteExact, result.unfinishedHosts]), [['swarm', 2, true, 0], ['direct', 2, true, 0]])
+    // Every direct client took the whole file from the origin; the swarm took it at least once.
+    assert.ok(report.results[0]!.originBytes >= report.size)
+    assert.ok(report.results[1]!.originBytes >= 2 * report.size)
+    assert.match(await readFile(chart, 'utf8'), /^<svg/)
+    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter(line => line.startsWith(`${NETNS_PREFIX}${pid}-`))
+    assert.deepEqual(left, [])
   })
 })
