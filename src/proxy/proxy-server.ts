@@ -96,6 +96,11 @@ export class ProxyServer {
     response.once('close', onClose)
     const signal = AbortSignal.any([cancel.signal, this.lifetime.signal])
     try {
+      // Node's parser hands over the head of a request whose body length cannot be known
+      // (RFC 9112 §6.3) and only then fails it: its clientError answer (400) is the only one.
+      if (hasUnframeableBody(request)) return
+      // RFC 9112 §3.2: two Host lines make the request ambiguous, so it must be refused.
+      if ((request.headersDistinct.host?.length ?? 0) > 1) throw new BadRequestError('more than one Host header')
       const target = resolveTarget(request, { registry: this.init.registry })
       if (this.isSelf(target)) throw new BadRequestError(`request target ${target.host} is this proxy: the request would loop`)
       if (isHubResolve(request, target)) {
@@ -165,6 +170,13 @@ export class ProxyServer {
     this.sockets.add(socket)
     socket.once('close', () => { this.sockets.delete(socket) })
   }
+}
+
+/** A request Transfer-Encoding whose last coding is not chunked: the body has no knowable end. */
+function hasUnframeableBody (request: IncomingMessage): boolean {
+  const codings = request.headers['transfer-encoding']
+  if (codings === undefined) return false
+  return codings.split(',').pop()?.trim().toLowerCase() !== 'chunked'
 }
 
 /** Requests Node's parser refuses never reach a handler: answer them here, then close. */
