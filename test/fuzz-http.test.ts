@@ -5,7 +5,7 @@
  * every answer has a status line that parses and a status the RFCs allow for that input (never
  * a 500, never a 200 with wrong bytes); requests that must be refused never reach the origin.
  *
- * Fixed seed in CI; FUZZ_SEED and FUZZ_RUNS (total cases, default 3000) for longer runs.
+ * Fixed seed in CI; FUZZ_SEED and FUZZ_RUNS (total cases, default 2000) for longer runs.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -20,7 +20,7 @@ import { rawRequest } from './helpers/raw-http.js'
 import { startRecordingOrigin, type RecordingOrigin } from './helpers/recording-origin.js'
 
 const seed = Number(process.env.FUZZ_SEED ?? 20261128)
-const totalRuns = Number(process.env.FUZZ_RUNS ?? 3000)
+const totalRuns = Number(process.env.FUZZ_RUNS ?? 2000)
 const runsOf = (share: number): number => Math.max(20, Math.round(totalRuns * share))
 
 describe(`HTTP fuzzing of the proxy (seed ${seed}, ${totalRuns} cases)`, () => {
