@@ -30,6 +30,8 @@ export interface ProxyServerInit {
   connectTimeoutMs: number
   /** Largest request head accepted; larger ones get 431. @default 16384 */
   maxHeaderBytes?: number
+  /** Time a client has to send a whole request head; then 408. @default 60000 */
+  headersTimeoutMs?: number
 }
 
 /**
@@ -52,7 +54,15 @@ export class ProxyServer {
     this.log = components.logger.forComponent('proxy')
     this.rules = new ProxyRules(init.rules)
     this.passthroughDispatcher = new Agent({ connect: { timeout: init.connectTimeoutMs } })
-    this.server = createServer({ maxHeaderSize: init.maxHeaderBytes ?? 16384, requestTimeout: 0 }, (request, response) => {
+    // requestTimeout 0 keeps long uploads alive, but it also turns Node's head timeout off:
+    // without one, a client that never finishes its head holds a socket forever (slowloris).
+    const headersTimeout = init.headersTimeoutMs ?? 60_000
+    this.server = createServer({
+      maxHeaderSize: init.maxHeaderBytes ?? 16384,
+      requestTimeout: 0,
+      headersTimeout,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 4)))
+    }, (request, response) => {
       void this.handle(request, response)
     })
     this.server.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
