@@ -34,6 +34,16 @@ describe('benchmark smoke runs', () => {
     }
   })
 
+  it('bench-load', async () => {
+    const out = join(folder, 'load.json')
+    const { stdout } = await run(process.execPath, [script('bench-load'), '--clients', '10', '--requests', '100', '--out', out])
+    assert.match(stdout, /peak RSS MiB/)
+    const report = JSON.parse(await readFile(out, 'utf8')) as { wrong: number, errors: number, peakRssMiB: number }
+    assert.equal(report.wrong, 0)
+    assert.equal(report.errors, 0)
+    assert.ok(report.peakRssMiB > 0)
+  })
+
   it('bench-peer-transfer', async () => {
     const out = join(folder, 'peer.json')
     const { stdout } = await run(process.execPath, [script('bench-peer-transfer'), '--size', '8MiB', '--runs', '1', '--out', out])

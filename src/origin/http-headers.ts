@@ -1,9 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http'
 
-/** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus proxy-only ones. */
+/**
+ * Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus proxy-only ones.
+ * `expect`: Node has already answered the client's 100-continue, and undici refuses to send it.
+ */
 const hopByHop = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
-  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host'
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect'
 ])
 
 export type HeaderRecord = Record<string, string | string[]>

@@ -54,6 +54,8 @@ export interface ProxyServerInit {
   requestLimiter?: RequestLimiter
   /** Paces a content streamed from the origin without caching it. @default unlimited */
   originPace?: Pace
+  /** Time a client has to send a whole request head; then 408. @default 60000 */
+  headersTimeoutMs?: number
 }
 
 /**
@@ -88,7 +90,15 @@ export class ProxyServer {
         rejectMalformed
       }, { hosts: init.interceptHosts ?? [], maxHeaderBytes: init.maxHeaderBytes ?? 16384 })
     }
-    this.server = createServer({ maxHeaderSize: init.maxHeaderBytes ?? 16384, requestTimeout: 0 }, (request, response) => {
+    // requestTimeout 0 keeps long uploads alive, but it also turns Node's head timeout off:
+    // without one, a client that never finishes its head holds a socket forever (slowloris).
+    const headersTimeout = init.headersTimeoutMs ?? 60_000
+    this.server = createServer({
+      maxHeaderSize: init.maxHeaderBytes ?? 16384,
+      requestTimeout: 0,
+      headersTimeout,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 4)))
+    }, (request, response) => {
       void this.handle(request, response)
     })
     this.server.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -144,6 +154,11 @@ export class ProxyServer {
     response.once('close', onClose)
     const signal = AbortSignal.any([cancel.signal, this.lifetime.signal])
     try {
+      // Node's parser hands over the head of a request whose body length cannot be known
+      // (RFC 9112 §6.3) and only then fails it: its clientError answer (400) is the only one.
+      if (hasUnframeableBody(request)) return
+      // RFC 9112 §3.2: two Host lines make the request ambiguous, so it must be refused.
+      if ((request.headersDistinct.host?.length ?? 0) > 1) throw new BadRequestError('more than one Host header')
       this.admit(request)
       const target = resolveTarget(request, { registry: this.init.registry })
       if (this.init.allowedUpstreams !== undefined && !this.init.allowedUpstreams.allowsUrl(target)) throw new UpstreamNotAllowedError(target.hostname)
@@ -293,6 +308,13 @@ interface ThroughTask {
   accessChecked?: boolean
   /** The request carried credentials, even if they are not sent on to the task's source. */
   private?: boolean
+}
+
+/** A request Transfer-Encoding whose last coding is not chunked: the body has no knowable end. */
+function hasUnframeableBody (request: IncomingMessage): boolean {
+  const codings = request.headers['transfer-encoding']
+  if (codings === undefined) return false
+  return codings.split(',').pop()?.trim().toLowerCase() !== 'chunked'
 }
 
 /** Requests Node's parser refuses never reach a handler: answer them here, then close. */

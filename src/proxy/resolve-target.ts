@@ -30,5 +30,7 @@ function parseHttpUrl (text: string, what: string): URL {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new BadRequestError(`${what} must be http or https, got ${url.protocol}`)
   if (url.hostname === '') throw new BadRequestError(`${what} has no host`)
+  // RFC 9110 §4.2.4: userinfo in an http(s) URI is deprecated and a known way to disguise the host.
+  if (url.username !== '' || url.password !== '') throw new BadRequestError(`${what} must not carry userinfo`)
   return url
 }
