@@ -1,13 +1,16 @@
 import '../polyfill.js'
-import { readFileSync } from 'node:fs'
 import { DamselflyError } from '../errors.js'
 import { runKeygen } from './keygen.js'
 import { runStart } from './start.js'
+import { runStatus } from './status.js'
+import { packageVersion } from '../version.js'
 
 const usage = `Usage: damselfly <command> [options]
 
 Commands:
   start        run a node: the download proxy on 127.0.0.1:65001, the admin port, the swarm
+  status       show a running node's peers, tasks and traffic as a table
+               (damselfly status [--admin HOST:PORT | --data-dir DIR] [--json])
   keygen       write a private network key (damselfly keygen -o swarm.key); give it to every
                node with --psk-file so that nodes without it cannot join
   help         show this text; \`damselfly start --help\` lists every option
@@ -22,10 +25,12 @@ async function main (argv: string[]): Promise<number> {
       return await runStart(rest)
     case 'keygen':
       return await runKeygen(rest)
+    case 'status':
+      return await runStatus(rest)
     case '--version':
     case '-v':
     case 'version':
-      process.stdout.write(`${packageVersion()}\n`)
+      process.stdout.write(`${packageVersion}\n`)
       return 0
     case undefined:
     case 'help':
@@ -37,11 +42,6 @@ async function main (argv: string[]): Promise<number> {
       process.stderr.write(`damselfly: unknown command "${command}"\n\n${usage}`)
       return 2
   }
-}
-
-function packageVersion (): string {
-  const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return packageJson.version
 }
 
 main(process.argv.slice(2)).then((code) => {

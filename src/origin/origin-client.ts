@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
 import { UpstreamMismatchError, UpstreamStatusError, UpstreamUnreachableError, redactUrl } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { firstHeader, withoutCredentials, type HeaderRecord } from './http-headers.js'
 import { withRetries } from './retry.js'
 
@@ -23,6 +24,7 @@ export interface OriginClientInit {
 
 export interface OriginClientComponents {
   logger: Logger
+  metrics?: Pick<Metrics, 'originResponse'>
 }
 
 export interface ProbeResult {
@@ -49,9 +51,11 @@ export class OriginClient {
   private readonly dispatcher: Dispatcher
   private readonly init: OriginClientInit
   private readonly log: Logger
+  private readonly metrics?: Pick<Metrics, 'originResponse'>
 
   constructor (components: OriginClientComponents, init: OriginClientInit) {
     this.init = init
+    this.metrics = components.metrics
     this.log = components.logger.forComponent('origin')
     this.dispatcher = new Agent({
       connect: { timeout: init.connectTimeoutMs },
@@ -143,8 +147,10 @@ export class OriginClient {
       try {
         const headers = { ...sourceHeaders, ...extra, 'accept-encoding': 'identity' }
         response = await this.dispatcher.request({ ...splitUrl(url), method: 'GET', headers, signal })
+        this.metrics?.originResponse(response.statusCode)
       } catch (error) {
         if (signal.aborted) throw error
+        this.metrics?.originResponse('error')
         throw new UpstreamUnreachableError(`cannot reach ${redactUrl(url)}: ${describe(error)}`, { cause: error })
       }
       const location = firstHeader(response.headers.location)

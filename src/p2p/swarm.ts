@@ -1,6 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../logging/logger.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { BootstrapRedialer } from './bootstrap-redialer.js'
 import { handleFetch, requestFetch } from './fetch-protocol.js'
 import type { P2PHost } from './host.js'
@@ -15,6 +16,7 @@ export interface SwarmComponents {
   host: P2PHost
   tasks: LocalTasks
   logger: Logger
+  metrics?: Pick<Metrics, 'uploaded'>
 }
 
 export interface SwarmInit {
@@ -39,6 +41,7 @@ export class Swarm {
   private readonly host: P2PHost
   private readonly tasks: LocalTasks
   private readonly log: Logger
+  private readonly metrics?: Pick<Metrics, 'uploaded'>
   private readonly init: SwarmInit
   private readonly redialer: BootstrapRedialer
   private readonly haveListeners = new Map<string, Set<HaveListener>>()
@@ -51,6 +54,7 @@ export class Swarm {
     this.host = components.host
     this.tasks = components.tasks
     this.log = components.logger.forComponent('p2p')
+    this.metrics = components.metrics
     this.init = init
     this.redialer = new BootstrapRedialer({ host: this.host, logger: components.logger }, { addresses: init.bootstrap })
   }
@@ -68,7 +72,10 @@ export class Swarm {
     await this.host.handle(protocols.meta, handleMeta(this.tasks, this.log), limits)
     await this.host.handle(protocols.piece, handlePiece(this.tasks, this.log, {
       corruptBlocks: this.init.corruptBlocks,
-      onServed: (bytes) => { this.uploaded += bytes }
+      onServed: (bytes) => {
+        this.uploaded += bytes
+        this.metrics?.uploaded(bytes)
+      }
     }), limits)
     if (this.isSeed) await this.host.handle(protocols.fetch, handleFetch(this.tasks, this.log), limits)
     this.host.services.pubsub.subscribe(topics.tasks)
@@ -106,6 +113,18 @@ export class Swarm {
 
   connectedPeers (): string[] {
     return [...new Set(this.host.getConnections().map(connection => connection.remotePeer.toString()))]
+  }
+
+  /** Each connected peer with the addresses its connections use. */
+  connections (): Array<{ peer: string, addresses: string[] }> {
+    const byPeer = new Map<string, Set<string>>()
+    for (const connection of this.host.getConnections()) {
+      const peer = connection.remotePeer.toString()
+      const addresses = byPeer.get(peer) ?? new Set<string>()
+      addresses.add(connection.remoteAddr.toString())
+      byPeer.set(peer, addresses)
+    }
+    return [...byPeer].map(([peer, addresses]) => ({ peer, addresses: [...addresses] }))
   }
 
   /**

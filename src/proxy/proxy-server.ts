@@ -4,11 +4,12 @@ import type { Duplex } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
 import { AbortedError, BadRequestError, DamselflyError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
+import type { Metrics, ProxyResult } from '../metrics/metrics.js'
 import { firstHeader, originRequestHeaders, withoutCredentials } from '../origin/http-headers.js'
 import type { TaskManager } from '../task/task-manager.js'
 import { taskKeyFor, type TaskKey } from '../task/task-key.js'
 import { tunnel } from './connect-tunnel.js'
-import { errorCodeHeader, errorTypeHeader, sendError } from './error-response.js'
+import { errorCodeHeader, errorTypeHeader, httpFailureOf, sendError } from './error-response.js'
 import { isHubResolve, resolveOnHub } from './hub-resolve.js'
 import { passThrough, relay } from './passthrough.js'
 import { parseRangeHeader, type RangeSpec } from './range.js'
@@ -19,6 +20,12 @@ import { serveTask } from './serve-task.js'
 export interface ProxyServerComponents {
   tasks: TaskManager
   logger: Logger
+  metrics?: Pick<Metrics, 'proxyRequest' | 'bytes' | 'sentToClient'>
+}
+
+/** What a request has become so far; counted once when it ends. */
+interface Outcome {
+  result?: ProxyResult
 }
 
 export interface ProxyServerInit {
@@ -57,13 +64,18 @@ export class ProxyServer {
     })
     this.server.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.track(socket)
+      components.metrics?.proxyRequest('passthrough')
       tunnel(request, socket, head, {
         connectTimeoutMs: init.connectTimeoutMs,
         onError: (error, authority) => { this.log.debug('tunnel failed', { authority, error }) }
       })
     })
     this.server.on('connection', (socket: Socket) => { this.track(socket) })
-    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => { rejectMalformed(error, socket) })
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      // A socket closed between requests is no request at all.
+      if (socket.writable && error.code !== 'ECONNRESET') components.metrics?.proxyRequest('rejected')
+      rejectMalformed(error, socket)
+    })
   }
 
   async start (): Promise<void> {
@@ -95,32 +107,39 @@ export class ProxyServer {
     const onClose = (): void => { if (!response.writableFinished) cancel.abort() }
     response.once('close', onClose)
     const signal = AbortSignal.any([cancel.signal, this.lifetime.signal])
+    const outcome: Outcome = {}
     try {
       const target = resolveTarget(request, { registry: this.init.registry })
       if (this.isSelf(target)) throw new BadRequestError(`request target ${target.host} is this proxy: the request would loop`)
       if (isHubResolve(request, target)) {
-        await this.serveHubResolve(request, response, target, signal)
+        outcome.result = 'passthrough'
+        await this.serveHubResolve(request, response, target, signal, outcome)
       } else if (request.method === 'GET' && this.rules.matches(target)) {
-        await this.serveThroughTask(request, response, target, signal)
+        await this.serveThroughTask(request, response, target, signal, outcome)
       } else {
+        outcome.result = 'passthrough'
         await passThrough(request, response, target, this.passthroughDispatcher, signal)
       }
     } catch (error) {
       if (signal.aborted) {
+        // A client that went away keeps what its request had become.
         response.destroy()
         return
       }
+      const failure = httpFailureOf(error)
+      outcome.result = failure.type === 'proxy' && failure.status < 500 ? 'rejected' : 'error'
       if (!(error instanceof DamselflyError) || error instanceof AbortedError) {
         this.log.warn('request failed', { method: request.method, error })
       }
       sendError(response, error)
     } finally {
       response.off('close', onClose)
+      this.components.metrics?.proxyRequest(outcome.result ?? 'error')
     }
   }
 
   /** Mirror mode: the Hub's LFS redirect is followed here and the bytes served from the task. */
-  private async serveHubResolve (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal): Promise<void> {
+  private async serveHubResolve (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, outcome: Outcome): Promise<void> {
     // Checked before any upstream traffic: a malformed Range is the client's mistake alone.
     const range = parseRangeHeader(firstHeader(request.headers.range))
     const resolution = await resolveOnHub(request, target, this.passthroughDispatcher, signal)
@@ -128,7 +147,7 @@ export class ProxyServer {
       await relay(resolution.upstream, response, signal)
       return
     }
-    await this.serveThroughTask(request, response, new URL(resolution.location), signal, {
+    await this.serveThroughTask(request, response, new URL(resolution.location), signal, outcome, {
       key: resolution.key,
       extraHeaders: resolution.headers,
       range,
@@ -137,21 +156,24 @@ export class ProxyServer {
     })
   }
 
-  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, known: { key?: TaskKey, extraHeaders?: Record<string, string>, range?: RangeSpec, sourceHeaders?: Record<string, string> } = {}): Promise<void> {
+  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, outcome: Outcome, known: { key?: TaskKey, extraHeaders?: Record<string, string>, range?: RangeSpec, sourceHeaders?: Record<string, string> } = {}): Promise<void> {
     const range = 'range' in known ? known.range : parseRangeHeader(firstHeader(request.headers.range))
     const key = known.key ?? taskKeyFor(target, {
       filteredQueryParams: this.init.filteredQueryParams,
       tag: firstHeader(request.headers['x-dragonfly-tag']),
       application: firstHeader(request.headers['x-dragonfly-application'])
     })
+    const before = this.components.tasks.get(key.id)
+    outcome.result = before?.status === 'complete' ? 'hit' : (before?.bitmap.count ?? 0) > 0 ? 'partial' : 'miss'
     const { task, hit } = await this.components.tasks.acquire({
       key,
       source: { url: target.href, headers: known.sourceHeaders ?? originRequestHeaders(request.headers) }
     }, signal)
+    if (hit) outcome.result = 'hit'
     // If-Range: a client resuming a file that has since changed must get it whole (RFC 9110 §13.1.5).
     const ifRange = firstHeader(request.headers['if-range'])
     const rangeStillValid = ifRange === undefined || ifRange === task.etag || ifRange === task.headers['last-modified']
-    await serveTask(response, { task, range: rangeStillValid ? range : undefined, hit, extraHeaders: known.extraHeaders, signal })
+    await serveTask(response, { task, range: rangeStillValid ? range : undefined, hit, extraHeaders: known.extraHeaders, signal, metrics: this.components.metrics })
   }
 
   private isSelf (target: URL): boolean {

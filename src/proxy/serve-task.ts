@@ -4,6 +4,8 @@ import type { ServerResponse } from 'node:http'
 import { once } from 'node:events'
 import { pipeline } from 'node:stream/promises'
 import { AbortedError, StorageError } from '../errors.js'
+import type { Metrics } from '../metrics/metrics.js'
+import { Bitmap } from '../storage/bitmap.js'
 import type { Task } from '../task/task.js'
 import { resolveRange, type ByteRange, type RangeSpec } from './range.js'
 
@@ -15,6 +17,7 @@ export interface ServeTaskInit {
   /** Headers added to the answer (a mirror's Hub headers: X-Repo-Commit, X-Linked-Etag…). */
   extraHeaders?: Record<string, string>
   signal: AbortSignal
+  metrics?: Pick<Metrics, 'bytes' | 'sentToClient'>
 }
 
 /** Bytes read from disk per write to the client. */
@@ -25,7 +28,14 @@ const readChunkBytes = 1024 * 1024
  * from the file; a download in progress is followed piece by piece, never ahead of the data.
  */
 export async function serveTask (response: ServerResponse, init: ServeTaskInit): Promise<void> {
-  const { task } = init
+  const { task, metrics } = init
+  // Bytes from pieces held when the answer began are the cache's ("local"); later pieces were
+  // counted as they landed, by their source.
+  const heldAtStart = init.hit ? undefined : Bitmap.fromBase64(task.plan.pieceCount, task.bitmap.toBase64())
+  const sent = (offset: number, bytes: number): void => {
+    metrics?.sentToClient(bytes)
+    if (heldAtStart === undefined || heldAtStart.has(task.plan.indexOf(offset))) metrics?.bytes('local', bytes)
+  }
   const range: ByteRange | undefined = init.range === undefined ? undefined : resolveRange(init.range, task.length)
   const start = range?.start ?? 0
   const end = range?.end ?? task.length - 1
@@ -48,13 +58,21 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
     return
   }
   if (task.status === 'complete') {
-    await pipeline(createReadStream(task.dataPath, { start, end, highWaterMark: readChunkBytes }), response, { signal: init.signal })
+    const file = createReadStream(task.dataPath, { start, end, highWaterMark: readChunkBytes })
+    let position = start
+    // A chunk is counted by the piece of its first byte: exact for hits, and close enough
+    // for a task that completed between the request and the answer.
+    file.on('data', (chunk) => {
+      sent(position, chunk.length)
+      position += chunk.length
+    })
+    await pipeline(file, response, { signal: init.signal })
     return
   }
-  await followDownload(response, task, start, end, init.signal)
+  await followDownload(response, task, start, end, init.signal, sent)
 }
 
-async function followDownload (response: ServerResponse, task: Task, start: number, end: number, signal: AbortSignal): Promise<void> {
+async function followDownload (response: ServerResponse, task: Task, start: number, end: number, signal: AbortSignal, sent: (offset: number, bytes: number) => void): Promise<void> {
   const file = await open(task.dataPath, 'r').catch((error: unknown) => {
     throw new StorageError(`cannot read task ${task.id}`, { cause: error })
   })
@@ -71,6 +89,7 @@ async function followDownload (response: ServerResponse, task: Task, start: numb
       const buffer = Buffer.allocUnsafe(length)
       const { bytesRead } = await file.read(buffer, 0, length, position)
       if (bytesRead !== length) throw new StorageError(`task ${task.id} data ended at ${position + bytesRead}`)
+      sent(position, length)
       position += length
       if (position > end) {
         response.end(buffer)

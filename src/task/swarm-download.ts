@@ -11,12 +11,14 @@ import type { PeerScores } from '../scheduling/peer-scores.js'
 import { Bitmap } from '../storage/bitmap.js'
 import { fetchPiece } from './origin-download.js'
 import type { Task } from './task.js'
+import type { Metrics } from '../metrics/metrics.js'
 
 export interface SwarmDownloadComponents {
   origin: OriginClient
   swarm: Swarm
   scores: PeerScores
   logger: Logger
+  metrics?: Pick<Metrics, 'pieceFetched'>
 }
 
 /** Which pieces go to the origin at once: all, none, or an elected seed's share. */
@@ -174,6 +176,7 @@ export class SwarmDownload {
 
   private async fromOrigin (index: number): Promise<void> {
     const { task, file } = this.init
+    const started = performance.now()
     try {
       await fetchPiece(this.components, {
         task,
@@ -181,6 +184,7 @@ export class SwarmDownload {
         source: () => this.init.source() ?? { url: 'about:blank', headers: {} },
         onPiece: (landed) => { this.recorded(landed) }
       }, index, this.signal)
+      this.components.metrics?.pieceFetched('origin', (performance.now() - started) / 1000)
       this.picker.completed(originId, index)
     } catch (error) {
       this.picker.failed(originId, index, 'error')
@@ -232,6 +236,7 @@ export class SwarmDownload {
         return
       }
       scores.completed(peer, size, Math.max(1, Date.now() - started))
+      this.components.metrics?.pieceFetched('peer', (Date.now() - started) / 1000)
       this.log.debug('piece from peer', { peer, piece: index, ms: Date.now() - started, inFlight: this.peerRequests })
       this.lastPeerProgress = Date.now()
       this.landed(peer, index, digest)
@@ -255,8 +260,7 @@ export class SwarmDownload {
   /** A verified piece from a peer is on disk: record it, tell readers and the swarm. */
   private landed (source: string, index: number, digest: string): void {
     if (!this.task.bitmap.has(index)) {
-      this.task.markPieceComplete(index, digest)
-      this.task.bytesBySource.peers += this.task.plan.size(index)
+      this.task.markPieceComplete(index, digest, 'peer')
       this.recorded(index)
     }
     this.picker.completed(source, index)

@@ -18,6 +18,7 @@ import type { PeerScores } from '../scheduling/peer-scores.js'
 import { electSeeds, shareOf } from '../scheduling/rendezvous.js'
 import { withoutCredentials } from '../origin/http-headers.js'
 import { SwarmDownload, type OriginPlan } from './swarm-download.js'
+import type { Metrics } from '../metrics/metrics.js'
 
 export interface TaskManagerComponents {
   store: TaskStore
@@ -25,6 +26,7 @@ export interface TaskManagerComponents {
   logger: Logger
   swarm: Swarm
   scores: PeerScores
+  metrics?: Pick<Metrics, 'bytes' | 'pieceFetched'>
 }
 
 export interface TaskManagerInit {
@@ -58,6 +60,8 @@ interface ActiveDownload {
   task: Task
   file: FileHandle
   source: OriginSource
+  /** Task bytes by source already added to the metrics. */
+  counted: { origin: number, peers: number }
   checkpointTimer?: NodeJS.Timeout
   checkpoints: Promise<void>
   done: Promise<void>
@@ -114,6 +118,11 @@ export class TaskManager implements LocalTasks {
 
   list (): Task[] {
     return [...this.tasks.values()]
+  }
+
+  /** Downloads running now. */
+  get downloading (): number {
+    return this.active.size
   }
 
   /**
@@ -284,7 +293,10 @@ export class TaskManager implements LocalTasks {
 
   private run (task: Task, file: FileHandle, source: OriginSource, plan: DownloadPlan): void {
     const signal = this.lifetime.signal
-    const onPiece = (): void => { this.scheduleCheckpoint(active) }
+    const onPiece = (): void => {
+      this.countBytes(active)
+      this.scheduleCheckpoint(active)
+    }
     const started = Date.now()
     const heldAtStart = task.bitmap.count
     task.startDownloading()
@@ -292,6 +304,7 @@ export class TaskManager implements LocalTasks {
       task,
       file,
       source: plan.probe?.finalSource ?? source,
+      counted: { origin: task.bytesBySource.origin, peers: task.bytesBySource.peers },
       checkpoints: Promise.resolve(),
       done: Promise.resolve()
     }
@@ -302,7 +315,7 @@ export class TaskManager implements LocalTasks {
     if (plan.probe?.wholeBody !== undefined) {
       transfer = fillFromWholeBody(plan.probe.wholeBody, { task, file, onPiece, signal })
     } else {
-      transfer = new SwarmDownload({ origin: this.components.origin, swarm, scores, logger: this.components.logger }, {
+      transfer = new SwarmDownload({ origin: this.components.origin, swarm, scores, logger: this.components.logger, metrics: this.components.metrics }, {
         task,
         file,
         source: () => active.source,
@@ -326,11 +339,24 @@ export class TaskManager implements LocalTasks {
         if (!(error instanceof AbortedError)) this.log.warn('task download stopped', { task: task.id, url: redactUrl(active.source.url), error })
       }
     ).finally(async () => {
+      this.countBytes(active)
       clearTimeout(active.checkpointTimer)
       await this.checkpoint(active)
       await file.close().catch(() => {})
       this.active.delete(task.id)
     })
+  }
+
+  /**
+   * Adds the bytes the task gained since the last call to the metrics: the task counts each
+   * landed piece once by its source, whichever path landed it, so this is the only place.
+   */
+  private countBytes (active: ActiveDownload): void {
+    const { metrics } = this.components
+    const { origin, peers } = active.task.bytesBySource
+    metrics?.bytes('origin', origin - active.counted.origin)
+    metrics?.bytes('peer', peers - active.counted.peers)
+    active.counted = { origin, peers }
   }
 
   private scheduleCheckpoint (active: ActiveDownload): void {

@@ -5,6 +5,14 @@ import { PiecePlan } from './piece-plan.js'
 
 export type TaskStatus = 'downloading' | 'complete' | 'paused'
 
+/** Where a held piece came from: on disk when the node started, the origin, or a peer. */
+export type PieceSource = 'local' | 'origin' | 'peer'
+
+/** One byte per piece: 0 = not held, then the source. Lost on restart on purpose: loaded pieces are local. */
+const sourceCodes: Record<PieceSource, number> = { local: 1, origin: 2, peer: 3 }
+/** The piece map's letters: missing, arriving, then by source code. */
+const mapLetters = ['.', 'L', 'O', 'P']
+
 /**
  * One content on this node: its piece plan, which pieces are held, how far each piece in
  * flight has got, and who is waiting for more. Network and disk I/O live elsewhere; readers
@@ -23,8 +31,10 @@ export class Task {
   /** Pieces a blocked reader needs next; fetched before the rest. */
   private readonly wanted = new Set<number>()
   private waiters = new Set<() => void>()
-  /** Bytes of this task this node took from each kind of source (this run only). */
-  readonly bytesBySource = { origin: 0, peers: 0 }
+  /** Where each held piece came from (sourceCodes), for the status page. */
+  private readonly sources: Uint8Array
+  /** Bytes of this task by where they came from: this run's fetches, and what was on disk at start. */
+  readonly bytesBySource = { origin: 0, peers: 0, local: 0 }
   private currentStatus: TaskStatus
   private lastFailure?: Error
 
@@ -37,8 +47,12 @@ export class Task {
     this.bitmap = Bitmap.fromBase64(this.plan.pieceCount, meta.bitmap)
     this.digests = Array.from({ length: this.plan.pieceCount }, (_, index) => this.bitmap.has(index) ? meta.digests[index] ?? null : null)
     this.received = new Float64Array(this.plan.pieceCount)
+    this.sources = new Uint8Array(this.plan.pieceCount)
     for (let index = 0; index < this.plan.pieceCount; index++) {
-      if (this.bitmap.has(index)) this.received[index] = this.plan.size(index)
+      if (!this.bitmap.has(index)) continue
+      this.received[index] = this.plan.size(index)
+      this.sources[index] = sourceCodes.local
+      this.bytesBySource.local += this.plan.size(index)
     }
     this.currentStatus = this.bitmap.complete ? 'complete' : 'paused'
   }
@@ -49,6 +63,11 @@ export class Task {
 
   get length (): number {
     return this.plan.length
+  }
+
+  /** The source URL without its signing query. */
+  get url (): string {
+    return this.meta.url
   }
 
   get etag (): string | undefined {
@@ -76,6 +95,39 @@ export class Task {
     if (index >= this.plan.pieceCount) return 0
     const intoPiece = offset - this.plan.start(index)
     return Math.max(0, (this.received[index] ?? 0) - intoPiece)
+  }
+
+  /** Where a held piece came from; undefined while it is not held. */
+  sourceOf (index: number): PieceSource | undefined {
+    const code = this.sources[index] ?? 0
+    return code === sourceCodes.local ? 'local' : code === sourceCodes.origin ? 'origin' : code === sourceCodes.peer ? 'peer' : undefined
+  }
+
+  /**
+   * One letter per piece: L local, O origin, P peer, ~ arriving (some bytes written), . missing.
+   * Small enough to send every second (a piece is at least 4 MiB unless configured smaller).
+   */
+  pieceMap (): string {
+    let map = ''
+    for (let index = 0; index < this.plan.pieceCount; index++) {
+      const code = this.sources[index] ?? 0
+      map += code === 0 && (this.received[index] ?? 0) > 0 ? '~' : mapLetters[code]
+    }
+    return map
+  }
+
+  /** Bytes of verified pieces held. */
+  get heldBytes (): number {
+    const last = this.plan.pieceCount - 1
+    const shortfall = last >= 0 && this.bitmap.has(last) ? this.plan.pieceSize - this.plan.size(last) : 0
+    return this.bitmap.count * this.plan.pieceSize - shortfall
+  }
+
+  /** Bytes written so far, partial pieces included: what a progress rate is measured on. */
+  get receivedBytes (): number {
+    let total = 0
+    for (const bytes of this.received) total += bytes
+    return total
   }
 
   /** Bytes of piece `index` already written, counted from its start. */
@@ -128,9 +180,13 @@ export class Task {
     if (!this.bitmap.has(index)) this.received[index] = 0
   }
 
-  markPieceComplete (index: number, digest: string): void {
+  markPieceComplete (index: number, digest: string, source: Exclude<PieceSource, 'local'>): void {
     this.received[index] = this.plan.size(index)
     this.digests[index] = digest
+    if (!this.bitmap.has(index)) {
+      this.sources[index] = sourceCodes[source]
+      this.bytesBySource[source === 'origin' ? 'origin' : 'peers'] += this.plan.size(index)
+    }
     this.bitmap.set(index)
     this.wanted.delete(index)
     this.notify()
