@@ -27,7 +27,7 @@ header .id { font-family: ui-monospace, monospace; color: var(--dim); }
 main { padding: 18px 24px 40px; display: grid; gap: 18px; max-width: 1400px; }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; }
 section h2 { margin: 0 0 10px; font-size: 13px; text-transform: uppercase; letter-spacing: .08em; color: var(--dim); font-weight: 600; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 12px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(125px, 1fr)); gap: 12px; }
 .card { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
 .card .label { color: var(--dim); font-size: 12px; }
 .card .value { font-size: 20px; font-variant-numeric: tabular-nums; }
@@ -42,7 +42,7 @@ section h2 { margin: 0 0 10px; font-size: 13px; text-transform: uppercase; lette
 .task .num { font-variant-numeric: tabular-nums; color: var(--dim); }
 .task .num b { color: var(--text); font-weight: 500; }
 .task .error { color: #ff7b86; font-size: 12px; }
-.strip { display: block; width: 100%; height: 18px; margin: 6px 0 4px; border-radius: 3px; background: var(--missing); }
+.strip { display: block; width: 100%; height: 18px; margin: 6px 0 4px; }
 .split { display: flex; height: 4px; border-radius: 2px; overflow: hidden; background: var(--missing); margin: 2px 0 4px; }
 .detail { color: var(--dim); font-size: 12px; display: flex; flex-wrap: wrap; gap: 2px 14px; }
 .mono { font-family: ui-monospace, monospace; font-size: 12px; }
@@ -197,6 +197,7 @@ function renderChart (throughput) {
   var step = minutes > 5 ? 2 : 1
   for (var m = 0; m <= minutes; m += step) {
     var x = right - (right - left) * (m * 60) / span
+    g.textAlign = m === 0 ? 'right' : x - left < 20 ? 'left' : 'center'
     g.fillText(m === 0 ? 'now' : '-' + m + 'm', x, bottom + 5)
   }
   series.forEach(function (s) {
@@ -223,19 +224,26 @@ function renderChart (throughput) {
   })
 }
 
+/**
+ * One rect per run of pieces in the same state; with few pieces, one per piece with a gap
+ * between them, so that a person can count them.
+ */
 function drawStrip (svg, map) {
   if (svg.dataset.map === map) return
   svg.dataset.map = map
   svg.setAttribute('viewBox', '0 0 ' + Math.max(1, map.length) + ' 1')
   svg.replaceChildren()
+  var separate = map.length <= 160
+  // About one screen pixel between pieces.
+  var gap = Math.min(0.15, map.length / (svg.clientWidth || 1000))
   var start = 0
   for (var i = 1; i <= map.length; i++) {
-    if (i < map.length && map[i] === map[start]) continue
+    if (!separate && i < map.length && map[i] === map[start]) continue
     var state = pieceStates[map[start]] || 'missing'
     var rect = document.createElementNS(NS, 'rect')
     rect.setAttribute('x', String(start))
     rect.setAttribute('y', '0')
-    rect.setAttribute('width', String(i - start))
+    rect.setAttribute('width', String(separate ? 1 - gap : i - start))
     rect.setAttribute('height', '1')
     rect.setAttribute('fill', colors[state])
     rect.setAttribute('data-source', state)
@@ -314,8 +322,8 @@ function renderTasks (tasks) {
   sorted.forEach(function (task) {
     seen[task.id] = true
     var row = rows[task.id] || taskRow(task)
-    updateTaskRow(row, task)
     box.appendChild(row)
+    updateTaskRow(row, task)
   })
   Object.keys(rows).forEach(function (id) { if (!seen[id]) rows[id].remove() })
   byId('no-tasks').hidden = tasks.length > 0
@@ -334,6 +342,7 @@ function renderPeers (status) {
     body.appendChild(row)
   })
   byId('no-peers').hidden = status.peerDetails.length > 0
+  byId('peer-table').hidden = status.peerDetails.length === 0
 }
 
 function render (status) {
@@ -394,7 +403,7 @@ const body = `
   </section>
   <section>
     <h2>Peers</h2>
-    <table><thead><tr><th>peer</th><th>addresses</th></tr></thead><tbody id="peers"></tbody></table>
+    <table id="peer-table"><thead><tr><th>peer</th><th>addresses</th></tr></thead><tbody id="peers"></tbody></table>
     <p class="empty" id="no-peers">No peer connected.</p>
   </section>
 </main>
@@ -407,6 +416,7 @@ export const statusPageHtml = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Damselfly</title>
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect x='1' y='6' width='4' height='4' fill='%23f0a030'/%3E%3Crect x='6' y='6' width='4' height='4' fill='%234c8dff'/%3E%3Crect x='11' y='6' width='4' height='4' fill='%232bb6a3'/%3E%3C/svg%3E">
 <style>${style}</style>
 </head>
 <body>${body}<script>${script}</script>
