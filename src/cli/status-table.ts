@@ -16,12 +16,12 @@ export function formatStatus (status: StatusReport): string {
     lines.push(...table(['PEER', 'ADDRESSES', ''], status.peerDetails.map(peer => [peer.id, peer.addresses.join(' '), peer.banned ? 'banned' : '']), new Set()))
   }
   lines.push('')
+  const order: Record<string, number> = { downloading: 0, paused: 1, complete: 2 }
+  const tasks = [...status.tasks].sort((a, b) => (order[a.status] ?? 0) - (order[b.status] ?? 0))
   const byStatus = new Map<string, number>()
-  for (const task of status.tasks) byStatus.set(task.status, (byStatus.get(task.status) ?? 0) + 1)
-  lines.push(`Tasks (${status.tasks.length === 0 ? 'none' : [...byStatus].map(([name, count]) => `${count} ${name}`).join(', ')})`)
-  if (status.tasks.length > 0) {
-    const order: Record<string, number> = { downloading: 0, paused: 1, complete: 2 }
-    const tasks = [...status.tasks].sort((a, b) => (order[a.status] ?? 0) - (order[b.status] ?? 0))
+  for (const task of tasks) byStatus.set(task.status, (byStatus.get(task.status) ?? 0) + 1)
+  lines.push(`Tasks (${tasks.length === 0 ? 'none' : [...byStatus].map(([name, count]) => `${count} ${name}`).join(', ')})`)
+  if (tasks.length > 0) {
     lines.push(...table(
       ['NAME', 'SIZE', 'PROGRESS', 'RATE', 'ORIGIN', 'PEERS', 'LOCAL', 'STATUS', 'TASK'],
       tasks.map(task => [

@@ -121,7 +121,8 @@ export class Swarm {
     for (const connection of this.host.getConnections()) {
       const peer = connection.remotePeer.toString()
       const addresses = byPeer.get(peer) ?? new Set<string>()
-      addresses.add(connection.remoteAddr.toString())
+      // The peer id is shown beside the addresses; repeating it in each says nothing.
+      addresses.add(connection.remoteAddr.toString().replace(`/p2p/${peer}`, ''))
       byPeer.set(peer, addresses)
     }
     return [...byPeer].map(([peer, addresses]) => ({ peer, addresses: [...addresses] }))
