@@ -132,8 +132,8 @@ async function startOrigin (origin: NetnsHost, fixtureDir: string, children: Set
 }
 
 /** Starts one node per host, host 0 first, the others bootstrapped through it, all seeds. */
-async function startNodes (hosts: NetnsHost[]): Promise<NodeProcess[]> {
-  const flags = (host: NetnsHost): string[] => ['--role', 'seed', '--p2p-listen', `/ip4/${host.address}/tcp/4001`]
+async function startNodes (hosts: NetnsHost[], originAddress: string): Promise<NodeProcess[]> {
+  const flags = (host: NetnsHost): string[] => ['--role', 'seed', '--p2p-listen', `/ip4/${host.address}/tcp/4001`, '--allowed-upstreams', originAddress]
   const nodes: NodeProcess[] = []
   try {
     const first = await spawnNode(flags(hosts[0]!), undefined, {}, hosts[0]!.exec)
@@ -164,7 +164,7 @@ async function startNodes (hosts: NetnsHost[]): Promise<NodeProcess[]> {
 }
 
 async function runRound (mode: RoundResult['mode'], hosts: NetnsHost[], origin: NetnsHost, info: OriginInfo, outDir: string, signal: AbortSignal): Promise<RoundResult> {
-  const nodes = mode === 'swarm' ? await startNodes(hosts) : []
+  const nodes = mode === 'swarm' ? await startNodes(hosts, origin.address) : []
   const file = info.files[0]!
   try {
     await nsJson(origin, `${info.statsUrl}/reset`, 'POST')

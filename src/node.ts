@@ -2,6 +2,11 @@ import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Libp2p } from 'libp2p'
 import { AdminServer } from './admin/admin-server.js'
+import { statusReport, type StatusReport } from './admin/status-report.js'
+import { Metrics } from './metrics/metrics.js'
+import { TaskRates } from './metrics/task-rates.js'
+import { ThroughputHistory } from './metrics/throughput-history.js'
+import { packageVersion } from './version.js'
 import { formatHostPort, type DamselflyConfig } from './config/index.js'
 import type { Logger } from './logging/logger.js'
 import { OriginClient } from './origin/origin-client.js'
@@ -51,6 +56,11 @@ export class DamselflyNode {
     proxy: ProxyServer
     admin: AdminServer
     preheater: Preheater
+    metrics: Metrics
+    history: ThroughputHistory
+    taskRates: TaskRates
+    sampler: NodeJS.Timeout
+    startedAt: number
   }
 
   constructor (components: DamselflyNodeComponents, config: DamselflyConfig) {
@@ -76,9 +86,10 @@ export class DamselflyNode {
       origin: paceOf(config.limits.originRate)
     }
     this.rates = rates
-    const origin = new OriginClient({ logger }, { ...config.origin, ca: upstreamCa, allowedUpstreams })
     const psk = config.p2p.pskFile === '' ? undefined : await readPskFile(config.p2p.pskFile)
     const p2p = await createP2PHost({ privateKey: await loadOrCreateIdentity(config.dataDir), listen: config.p2p.listen, psk })
+    const metrics = new Metrics({ peerId: p2p.peerId.toString(), role: config.role, version: packageVersion })
+    const origin = new OriginClient({ logger, metrics }, { ...config.origin, ca: upstreamCa, allowedUpstreams })
     const scores = new PeerScores()
     // The swarm serves from the tasks and the tasks download through the swarm: the handlers
     // reach the task manager through this narrow view, bound once both exist.
@@ -89,7 +100,7 @@ export class DamselflyNode {
       held: () => (tasks?.list() ?? []).filter(task => task.bitmap.count > 0).map(task => ({ id: task.id, complete: task.bitmap.complete })),
       ...(config.role === 'seed' ? { fetchForPeer: async (request, signal) => await tasks!.fetchForPeer(request, signal) } : {})
     }
-    const swarm = new Swarm({ host: p2p, tasks: localTasks, logger }, {
+    const swarm = new Swarm({ host: p2p, tasks: localTasks, logger, metrics }, {
       role: config.role,
       bootstrap: config.p2p.bootstrap,
       bootstrapDns: config.p2p.bootstrapDns,
@@ -98,7 +109,7 @@ export class DamselflyNode {
       uploadPace: rates.upload.bucket === undefined ? undefined : rates.upload.pace,
       downloadPace: rates.download.bucket === undefined ? undefined : rates.download.pace
     })
-    tasks = new TaskManager({ store, origin, logger, swarm, scores }, {
+    tasks = new TaskManager({ store, origin, logger, swarm, scores, metrics }, {
       pieceSize: config.pieceSize,
       concurrency: config.origin.concurrency,
       backToSource: config.backToSource,
@@ -108,7 +119,7 @@ export class DamselflyNode {
     })
     await tasks.start()
     await swarm.start()
-    const proxy = new ProxyServer({ tasks, logger, issuer, origin }, {
+    const proxy = new ProxyServer({ tasks, logger, issuer, origin, metrics }, {
       ...config.proxy.listen,
       interceptHosts: config.tls.interceptHosts,
       upstreamCa,
@@ -122,8 +133,25 @@ export class DamselflyNode {
       originPace: rates.origin.bucket === undefined ? undefined : rates.origin.pace
     })
     const preheater = new Preheater({ swarm, tasks, logger }, { registry: config.registry, connectTimeoutMs: config.origin.connectTimeoutMs })
-    const admin = new AdminServer({ status: () => this.status(), preheater }, config.admin.listen)
-    this.parts = { tasks, swarm, scores, p2p, proxy, admin, preheater }
+    const admin = new AdminServer({ status: () => this.status(), metrics: async () => await metrics.exposition(), preheater }, config.admin.listen)
+    const taskManager = tasks
+    metrics.watch({
+      activeTasks: () => taskManager.downloading,
+      tasksByStatus: () => countBy(taskManager.list(), task => task.status),
+      peersConnected: () => swarm.connectedPeers().length,
+      peersBanned: () => bannedPeers(scores).length,
+      cacheBytes: () => taskManager.list().reduce((sum, task) => sum + task.heldBytes, 0)
+    })
+    // Once a second: the status page's throughput history and each running task's rate.
+    const history = new ThroughputHistory()
+    const taskRates = new TaskRates()
+    const sample = (): void => {
+      history.sample(metrics.totals)
+      taskRates.sample(taskManager.list().filter(task => task.status === 'downloading').map(task => ({ id: task.id, bytes: task.receivedBytes })))
+    }
+    sample()
+    const sampler = setInterval(sample, 1000).unref()
+    this.parts = { tasks, swarm, scores, p2p, proxy, admin, preheater, metrics, history, taskRates, sampler, startedAt: Date.now() }
     try {
       await proxy.start()
       await admin.start()
@@ -141,6 +169,7 @@ export class DamselflyNode {
     const parts = this.parts
     if (parts === undefined) return
     this.parts = undefined
+    clearInterval(parts.sampler)
     await Promise.allSettled([parts.proxy.stop(), parts.admin.stop()])
     await parts.preheater.stop()
     await parts.tasks.stop()
@@ -161,42 +190,40 @@ export class DamselflyNode {
     }
   }
 
-  private status (): unknown {
+  private status (): StatusReport {
     const parts = this.requireStarted()
-    return {
-      node: this.info(),
-      tasks: parts.tasks.list().map(task => ({
-        id: task.id,
-        key: task.key,
-        status: task.status,
-        length: task.length,
-        pieceSize: task.plan.pieceSize,
-        pieces: task.plan.pieceCount,
-        held: task.bitmap.count,
-        bytesFromOrigin: task.bytesBySource.origin,
-        bytesFromPeers: task.bytesBySource.peers,
-        verified: !task.awaitingWholeFileCheck,
-        private: task.private
-      })),
-      bannedPeers: parts.scores.snapshot().filter(score => score.bannedUntil !== undefined && score.bannedUntil > Date.now()).map(score => score.peerId),
-      peers: parts.swarm.connectedPeers(),
-      peerScores: parts.scores.snapshot(),
+    return statusReport({
+      info: this.info(),
+      version: packageVersion,
+      startedAt: parts.startedAt,
+      tasks: parts.tasks.list(),
+      rateOf: taskId => parts.taskRates.rateOf(taskId),
+      connections: parts.swarm.connections(),
+      bannedPeers: bannedPeers(parts.scores),
       uploadedBytes: parts.swarm.uploaded,
-      cache: {
-        usedBytes: parts.tasks.gc.used(),
-        quotaBytes: this.config.storage.quota,
-        evicted: parts.tasks.gc.evicted
-      },
-      // Bytes that went through each rate limit (absent: unlimited).
+      totals: parts.metrics.totals,
+      throughput: parts.history.snapshot(),
+      peerScores: parts.scores.snapshot(),
+      cache: { usedBytes: parts.tasks.gc.used(), quotaBytes: this.config.storage.quota, evicted: parts.tasks.gc.evicted },
       rateLimited: Object.fromEntries(Object.entries(this.rates ?? {}).flatMap(([name, rate]) =>
         rate.bucket === undefined ? [] : [[name, { bytesPerSecond: rate.bucket.ratePerSecond, bytes: rate.bucket.taken }]]))
-    }
+    })
   }
 
   private requireStarted (): NonNullable<DamselflyNode['parts']> {
     if (this.parts === undefined) throw new Error('the node is not running')
     return this.parts
   }
+}
+
+function bannedPeers (scores: PeerScores): string[] {
+  return scores.snapshot().filter(score => score.bannedUntil !== undefined && score.bannedUntil > Date.now()).map(score => score.peerId)
+}
+
+function countBy<T> (items: T[], key: (item: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1
+  return counts
 }
 
 async function writeNodeInfo (dataDir: string, info: NodeInfo): Promise<void> {

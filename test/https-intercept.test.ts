@@ -63,7 +63,8 @@ describe('HTTPS interception', () => {
     untrustedPort = (untrusted.address() as AddressInfo).port
 
     const intercepted = `127.0.0.1:${portOf(hub.hubUrl)},127.0.0.1:${portOf(hub.cdnUrl)},127.0.0.1:${untrustedPort}`
-    const flags = ['--intercept-host', intercepted, '--upstream-ca-file', hubTls.caFile]
+    // localhost is the name of the host left as a blind tunnel below.
+    const flags = ['--intercept-host', intercepted, '--upstream-ca-file', hubTls.caFile, '--allowed-upstreams', 'localhost']
     const firstDir = join(folder, 'first')
     const secondDir = join(folder, 'second')
     firstCa = await caInit(firstDir)

@@ -2,12 +2,15 @@ import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Preheater } from '../preheat/preheater.js'
 import { handlePreheatRoute } from './preheat-routes.js'
+import { statusPageCsp, statusPageHtml } from './status-page.js'
 
 export interface AdminServerComponents {
   /** Facts about the node for /api/status. */
   status: () => unknown
   /** Runs `damselfly preheat` jobs (/api/preheat). */
   preheater?: Preheater
+  /** The Prometheus exposition for /metrics. */
+  metrics?: () => Promise<{ contentType: string, text: string }>
 }
 
 export interface AdminServerInit {
@@ -15,7 +18,10 @@ export interface AdminServerInit {
   port: number
 }
 
-/** The operator's port (:65002): health and status now; metrics and the status page later. */
+/**
+ * The operator's port (:65002): /healthy and /readyz, /metrics (Prometheus), /api/status
+ * (JSON) and /status, a live page drawn from /api/status.
+ */
 export class AdminServer {
   private readonly server: Server
   private readonly init: AdminServerInit
@@ -27,7 +33,19 @@ export class AdminServer {
       if (handlePreheatRoute(components.preheater, request, response, path)) return
       if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'text/plain', 'method not allowed\n')
       if (path === '/healthy' || path === '/readyz') return send(response, 200, 'text/plain', 'ok\n')
-      if (path === '/api/status') return send(response, 200, 'application/json', JSON.stringify(components.status()) + '\n')
+      if (path === '/api/status') return send(response, 200, 'application/json', JSON.stringify(components.status()) + '\n', { 'cache-control': 'no-store' })
+      if (path === '/status') return send(response, 200, 'text/html; charset=utf-8', statusPageHtml, { 'content-security-policy': statusPageCsp, 'cache-control': 'no-store' })
+      if (path === '/') {
+        response.writeHead(302, { location: '/status', 'content-length': 0 })
+        return response.end()
+      }
+      if (path === '/metrics' && components.metrics !== undefined) {
+        components.metrics().then(
+          ({ contentType, text }) => { send(response, 200, contentType, text) },
+          (error: unknown) => { send(response, 500, 'text/plain', `cannot collect metrics: ${error instanceof Error ? error.message : String(error)}\n`) }
+        )
+        return
+      }
       send(response, 404, 'text/plain', 'not found\n')
     })
   }
@@ -53,7 +71,7 @@ export class AdminServer {
   }
 }
 
-function send (response: ServerResponse, status: number, type: string, body: string): void {
-  response.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) })
+function send (response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers })
   response.end(body)
 }

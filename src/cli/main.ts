@@ -1,6 +1,6 @@
 import '../polyfill.js'
-import { readFileSync } from 'node:fs'
 import { DamselflyError } from '../errors.js'
+import { packageVersion } from '../version.js'
 
 const usage = `Usage: damselfly <command> [options]
 
@@ -8,6 +8,8 @@ Commands:
   start        run a node: the download proxy on 127.0.0.1:65001, the admin port, the swarm
   get          download a Hub file or repo (hf://owner/repo[/path]) or a URL through the local
                node, starting one for the command if none runs; \`damselfly get --help\`
+  status       show a running node's peers, tasks and traffic as a table
+               (damselfly status [--admin HOST:PORT | --data-dir DIR] [--json])
   keygen       write a private network key (damselfly keygen -o swarm.key); give it to every
                node with --psk-file so that nodes without it cannot join
   ca init      write the node's CA for HTTPS interception (--intercept-host) and print how
@@ -33,10 +35,12 @@ async function main (argv: string[]): Promise<number> {
       return await (await import('./ca.js')).runCa(rest)
     case 'preheat':
       return await (await import('./preheat.js')).runPreheat(rest)
+    case 'status':
+      return await (await import('./status.js')).runStatus(rest)
     case '--version':
     case '-v':
     case 'version':
-      process.stdout.write(`${packageVersion()}\n`)
+      process.stdout.write(`${packageVersion}\n`)
       return 0
     case undefined:
     case 'help':
@@ -48,11 +52,6 @@ async function main (argv: string[]): Promise<number> {
       process.stderr.write(`damselfly: unknown command "${command}"\n\n${usage}`)
       return 2
   }
-}
-
-function packageVersion (): string {
-  const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return packageJson.version
 }
 
 main(process.argv.slice(2)).then((code) => {

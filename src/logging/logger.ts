@@ -1,6 +1,7 @@
 /**
  * One logger for the whole process, namespaced `damselfly:<area>`. Human-readable lines by
- * default, JSON lines when configured. Debug output is enabled per namespace with
+ * default; with `--log-format json`, one JSON object per line: time, level, component, msg,
+ * then the fields. Debug output is enabled per namespace with
  * DEBUG=damselfly:* (the convention libp2p also follows).
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -33,7 +34,7 @@ export function createLogger (init: LoggerInit = {}, area = 'damselfly'): Logger
     if (levelRank[level] < minimum && !(level === 'debug' && debugEnabled)) return
     const time = new Date().toISOString()
     if (format === 'json') {
-      write(JSON.stringify({ time, level, area, message, ...fields }))
+      write(jsonLine({ time, level, component: area, msg: message }, fields))
       return
     }
     const extra = fields === undefined
@@ -53,6 +54,30 @@ export function createLogger (init: LoggerInit = {}, area = 'damselfly'): Logger
 
 /** A logger that drops everything, for tests and library use. */
 export const silentLogger: Logger = createLogger({ level: 'error', write: () => {} })
+
+/**
+ * One JSON object: the fixed keys first (a field cannot overwrite them), then the fields.
+ * Errors become their name, code and message (JSON.stringify alone writes `{}`); bigints
+ * become strings; a value that cannot be serialised is replaced rather than losing the line.
+ */
+function jsonLine (fixed: Record<string, string>, fields: Record<string, unknown> = {}): string {
+  const record: Record<string, unknown> = { ...fixed }
+  for (const [key, value] of Object.entries(fields)) {
+    if (!(key in fixed)) record[key] = value
+  }
+  const replacer = (_key: string, value: unknown): unknown => {
+    if (value instanceof Error) {
+      const code = (value as { code?: unknown }).code
+      return { name: value.name, ...(typeof code === 'string' ? { code } : {}), message: value.message }
+    }
+    return typeof value === 'bigint' ? value.toString() : value
+  }
+  try {
+    return JSON.stringify(record, replacer)
+  } catch (error) {
+    return JSON.stringify({ ...fixed, logError: `fields not serialisable: ${error instanceof Error ? error.message : String(error)}` })
+  }
+}
 
 function formatValue (value: unknown): string {
   if (value instanceof Error) return JSON.stringify(value.message)

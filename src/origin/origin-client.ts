@@ -4,6 +4,7 @@ import { UpstreamMismatchError, UpstreamNotAllowedError, UpstreamStatusError, Up
 import type { UpstreamHosts } from '../limits/access-list.js'
 import type { Logger } from '../logging/logger.js'
 import { certificateFailure } from './certificate-failure.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { firstHeader, withoutCredentials, type HeaderRecord } from './http-headers.js'
 import { withRetries } from './retry.js'
 
@@ -29,6 +30,7 @@ export interface OriginClientInit {
 
 export interface OriginClientComponents {
   logger: Logger
+  metrics?: Pick<Metrics, 'originResponse'>
 }
 
 export interface ProbeResult {
@@ -55,9 +57,11 @@ export class OriginClient {
   private readonly dispatcher: Dispatcher
   private readonly init: OriginClientInit
   private readonly log: Logger
+  private readonly metrics?: Pick<Metrics, 'originResponse'>
 
   constructor (components: OriginClientComponents, init: OriginClientInit) {
     this.init = init
+    this.metrics = components.metrics
     this.log = components.logger.forComponent('origin')
     this.dispatcher = new Agent({
       connect: { timeout: init.connectTimeoutMs, ca: init.ca },
@@ -151,8 +155,10 @@ export class OriginClient {
       try {
         const headers = { ...sourceHeaders, ...extra, 'accept-encoding': 'identity' }
         response = await this.dispatcher.request({ ...splitUrl(url), method: 'GET', headers, signal })
+        this.metrics?.originResponse(response.statusCode)
       } catch (error) {
         if (signal.aborted) throw error
+        this.metrics?.originResponse('error')
         throw certificateFailure(error, url) ?? new UpstreamUnreachableError(`cannot reach ${redactUrl(url)}: ${describe(error)}`, { cause: error })
       }
       const location = firstHeader(response.headers.location)

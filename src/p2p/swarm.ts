@@ -1,6 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../logging/logger.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { BootstrapRedialer } from './bootstrap-redialer.js'
 import type { DnsBootstrapName } from './dns-bootstrap.js'
 import { handleFetch, requestFetch } from './fetch-protocol.js'
@@ -17,6 +18,7 @@ export interface SwarmComponents {
   host: P2PHost
   tasks: LocalTasks
   logger: Logger
+  metrics?: Pick<Metrics, 'uploaded'>
 }
 
 export interface SwarmInit {
@@ -49,6 +51,7 @@ export class Swarm {
   private readonly host: P2PHost
   private readonly tasks: LocalTasks
   private readonly log: Logger
+  private readonly metrics?: Pick<Metrics, 'uploaded'>
   private readonly init: SwarmInit
   private readonly redialer: BootstrapRedialer
   private readonly haveListeners = new Map<string, Set<HaveListener>>()
@@ -67,6 +70,7 @@ export class Swarm {
     this.host = components.host
     this.tasks = components.tasks
     this.log = components.logger.forComponent('p2p')
+    this.metrics = components.metrics
     this.init = init
     this.redialer = new BootstrapRedialer({ host: this.host, logger: components.logger }, { addresses: init.bootstrap, names: init.bootstrapDns })
   }
@@ -86,7 +90,10 @@ export class Swarm {
     await this.host.handle(protocols.piece, handlePiece(this.tasks, this.log, {
       corruptBlocks: this.init.corruptBlocks,
       pace: this.init.uploadPace,
-      onServed: (bytes) => { this.uploaded += bytes }
+      onServed: (bytes) => {
+        this.uploaded += bytes
+        this.metrics?.uploaded(bytes)
+      }
     }), limits)
     if (this.isSeed) await this.host.handle(protocols.fetch, handleFetch(this.tasks, this.log), limits)
     this.host.addEventListener('peer:identify', (event) => {
@@ -135,6 +142,19 @@ export class Swarm {
 
   connectedPeers (): string[] {
     return [...new Set(this.host.getConnections().map(connection => connection.remotePeer.toString()))]
+  }
+
+  /** Each connected peer with the addresses its connections use. */
+  connections (): Array<{ peer: string, addresses: string[] }> {
+    const byPeer = new Map<string, Set<string>>()
+    for (const connection of this.host.getConnections()) {
+      const peer = connection.remotePeer.toString()
+      const addresses = byPeer.get(peer) ?? new Set<string>()
+      // The peer id is shown beside the addresses; repeating it in each says nothing.
+      addresses.add(connection.remoteAddr.toString().replace(`/p2p/${peer}`, ''))
+      byPeer.set(peer, addresses)
+    }
+    return [...byPeer].map(([peer, addresses]) => ({ peer, addresses: [...addresses] }))
   }
 
   /**

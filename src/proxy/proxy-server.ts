@@ -8,6 +8,7 @@ import type { RequestLimiter } from '../limits/request-limiter.js'
 import type { Pace } from '../limits/token-bucket.js'
 import type { Logger } from '../logging/logger.js'
 import type { LeafIssuer } from '../tls/leaf-issuer.js'
+import type { Metrics, ProxyResult } from '../metrics/metrics.js'
 import { firstHeader, originRequestHeaders, withoutCredentials } from '../origin/http-headers.js'
 import type { OriginClient } from '../origin/origin-client.js'
 import type { TaskManager } from '../task/task-manager.js'
@@ -31,6 +32,12 @@ export interface ProxyServerComponents {
   issuer?: LeafIssuer
   /** For access checks on private tasks. */
   origin: Pick<OriginClient, 'probe'>
+  metrics?: Pick<Metrics, 'proxyRequest' | 'bytes' | 'sentToClient'>
+}
+
+/** What a request has become so far; counted once when it ends. */
+interface Outcome {
+  result?: ProxyResult
 }
 
 export interface ProxyServerInit {
@@ -110,9 +117,11 @@ export class ProxyServer {
         const host = /^\[?([^\]]*?)\]?(?::\d+)?$/.exec(request.url ?? '')?.[1] ?? ''
         if (init.allowedUpstreams !== undefined && !init.allowedUpstreams.allows(host)) throw new UpstreamNotAllowedError(host)
       } catch (error) {
+        components.metrics?.proxyRequest('rejected')
         refuseTunnel(socket, error as DamselflyError)
         return
       }
+      components.metrics?.proxyRequest('passthrough')
       tunnel(request, socket, head, {
         connectTimeoutMs: init.connectTimeoutMs,
         onError: (error, authority) => { this.log.debug('tunnel failed', { authority, error }) },
@@ -120,7 +129,11 @@ export class ProxyServer {
       })
     })
     this.server.on('connection', (socket: Socket) => { this.track(socket) })
-    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => { rejectMalformed(error, socket) })
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      // A socket closed between requests is no request at all.
+      if (socket.writable && error.code !== 'ECONNRESET') components.metrics?.proxyRequest('rejected')
+      rejectMalformed(error, socket)
+    })
   }
 
   async start (): Promise<void> {
@@ -153,6 +166,7 @@ export class ProxyServer {
     const onClose = (): void => { if (!response.writableFinished) cancel.abort() }
     response.once('close', onClose)
     const signal = AbortSignal.any([cancel.signal, this.lifetime.signal])
+    const outcome: Outcome = {}
     try {
       // Node's parser hands over the head of a request whose body length cannot be known
       // (RFC 9112 §6.3) and only then fails it: its clientError answer (400) is the only one.
@@ -164,28 +178,34 @@ export class ProxyServer {
       if (this.init.allowedUpstreams !== undefined && !this.init.allowedUpstreams.allowsUrl(target)) throw new UpstreamNotAllowedError(target.hostname)
       if (this.isSelf(target)) throw new BadRequestError(`request target ${target.host} is this proxy: the request would loop`)
       if (isHubResolve(request, target)) {
-        await this.serveHubResolve(request, response, target, signal)
+        outcome.result = 'passthrough'
+        await this.serveHubResolve(request, response, target, signal, outcome)
       } else if (request.method === 'GET' && this.rules.matches(target)) {
-        await this.serveThroughTask(request, response, target, signal)
+        await this.serveThroughTask(request, response, target, signal, outcome)
       } else {
+        outcome.result = 'passthrough'
         await passThrough(request, response, target, this.passthroughDispatcher, signal, upstream => { this.notePrivateResolve(request, upstream) })
       }
     } catch (error) {
       if (signal.aborted) {
+        // A client that went away keeps what its request had become.
         response.destroy()
         return
       }
+      const failure = httpFailureOf(error)
+      outcome.result = failure.type === 'proxy' && failure.status < 500 ? 'rejected' : 'error'
       if (!(error instanceof DamselflyError) || error instanceof AbortedError) {
         this.log.warn('request failed', { method: request.method, error })
       }
       sendError(response, error)
     } finally {
       response.off('close', onClose)
+      this.components.metrics?.proxyRequest(outcome.result ?? 'error')
     }
   }
 
   /** Mirror mode: the Hub's LFS redirect is followed here and the bytes served from the task. */
-  private async serveHubResolve (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal): Promise<void> {
+  private async serveHubResolve (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, outcome: Outcome): Promise<void> {
     // Checked before any upstream traffic: a malformed Range is the client's mistake alone.
     const range = parseRangeHeader(firstHeader(request.headers.range))
     const resolution = await resolveOnHub(request, target, this.passthroughDispatcher, signal)
@@ -198,7 +218,7 @@ export class ProxyServer {
       response.end()
       return
     }
-    await this.serveThroughTask(request, response, new URL(resolution.location), signal, {
+    await this.serveThroughTask(request, response, new URL(resolution.location), signal, outcome, {
       key: resolution.key,
       extraHeaders: resolution.headers,
       range,
@@ -210,7 +230,7 @@ export class ProxyServer {
     })
   }
 
-  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, known: ThroughTask = {}): Promise<void> {
+  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, outcome: Outcome, known: ThroughTask = {}): Promise<void> {
     const range = 'range' in known ? known.range : parseRangeHeader(firstHeader(request.headers.range))
     const key = known.key ?? taskKeyFor(target, {
       filteredQueryParams: this.init.filteredQueryParams,
@@ -224,7 +244,9 @@ export class ProxyServer {
     const checkAccess = async (candidate: Task | undefined): Promise<void> => {
       if (candidate !== undefined && known.accessChecked !== true) await this.access.check(candidate, source, signal)
     }
-    await checkAccess(this.components.tasks.get(key.id))
+    const before = this.components.tasks.get(key.id)
+    outcome.result = before?.status === 'complete' ? 'hit' : (before?.bitmap.count ?? 0) > 0 ? 'partial' : 'miss'
+    await checkAccess(before)
     let acquired
     try {
       acquired = await this.components.tasks.acquire(taskRequest, signal)
@@ -237,6 +259,7 @@ export class ProxyServer {
       return
     }
     const { task, hit } = acquired
+    if (hit) outcome.result = 'hit'
     await checkAccess(task)
     // If-Range: a client resuming a file that has since changed must get it whole (RFC 9110 §13.1.5).
     const ifRange = firstHeader(request.headers['if-range'])
@@ -249,7 +272,8 @@ export class ProxyServer {
         hit,
         extraHeaders: known.extraHeaders,
         repair: async (index) => await this.components.tasks.repair(taskRequest, task, index, signal),
-        signal
+        signal,
+        metrics: this.components.metrics
       })
     } finally {
       release()

@@ -2,6 +2,8 @@ import { open, type FileHandle } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
 import { once } from 'node:events'
 import { AbortedError, IntegrityError, StorageError } from '../errors.js'
+import type { Metrics } from '../metrics/metrics.js'
+import { Bitmap } from '../storage/bitmap.js'
 import type { Task } from '../task/task.js'
 import { hashPiece } from '../task/whole-file-check.js'
 import { heldBackFrom } from './hold-back.js'
@@ -20,6 +22,7 @@ export interface ServeTaskInit {
    */
   repair?: (index: number) => Promise<Task>
   signal: AbortSignal
+  metrics?: Pick<Metrics, 'bytes' | 'sentToClient'>
 }
 
 /** Bytes read from disk per write to the client. */
@@ -33,6 +36,14 @@ const readChunkBytes = 1024 * 1024
  */
 export async function serveTask (response: ServerResponse, init: ServeTaskInit): Promise<void> {
   let task = init.task
+  const { metrics } = init
+  // Bytes from pieces held when the answer began are the cache's ("local"); later pieces were
+  // counted as they landed, by their source.
+  const heldAtStart = init.hit ? undefined : Bitmap.fromBase64(task.plan.pieceCount, task.bitmap.toBase64())
+  const sent = (offset: number, bytes: number): void => {
+    metrics?.sentToClient(bytes)
+    if (heldAtStart === undefined || heldAtStart.has(task.plan.indexOf(offset))) metrics?.bytes('local', bytes)
+  }
   const range: ByteRange | undefined = init.range === undefined ? undefined : resolveRange(init.range, task.length)
   const start = range?.start ?? 0
   const end = range?.end ?? task.length - 1
@@ -61,7 +72,7 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
     throw new StorageError(`cannot read task ${task.id}`, { cause: error })
   })
   try {
-    const sender: Sender = { response, file, end, holdFrom: 0, signal: init.signal }
+    const sender: Sender = { response, file, end, holdFrom: 0, signal: init.signal, sent }
     // Fixed once: a repaired task must still hold back the bytes this response promised to hold.
     sender.holdFrom = heldBackFrom({ length: task.length, start, end, awaitingCheck: task.expectedSha256 !== undefined })
     let position = start
@@ -87,6 +98,8 @@ interface Sender {
   /** Bytes from here on wait for the whole-file check. */
   holdFrom: number
   signal: AbortSignal
+  /** Counts bytes sent from `offset` (metrics). */
+  sent: (offset: number, bytes: number) => void
 }
 
 /**
@@ -132,6 +145,7 @@ async function sendChunk (sender: Sender, task: Task, position: number, availabl
   const buffer = Buffer.allocUnsafe(length)
   const { bytesRead } = await file.read(buffer, 0, length, position)
   if (bytesRead !== length) throw new StorageError(`task ${task.id} data ended at ${position + bytesRead}`)
+  sender.sent(position, length)
   const next = position + length
   if (next > end) {
     response.end(buffer)

@@ -1,3 +1,4 @@
+import type { Metrics } from '../metrics/metrics.js'
 import type { Logger } from '../logging/logger.js'
 import { chooseEvictions, chooseExpired, type CacheEntry } from './eviction.js'
 
@@ -13,6 +14,7 @@ export interface CachedTasks {
 export interface CacheGcComponents {
   tasks: CachedTasks
   logger: Logger
+  metrics?: Pick<Metrics, 'recordEviction'>
 }
 
 export interface CacheGcInit {
@@ -110,6 +112,7 @@ export class CacheGc {
 
   private evict (entry: CacheEntry, reason: 'quota' | 'ttl'): void {
     this.evicted[reason]++
+    this.components.metrics?.recordEviction()
     this.log.info('evicting task', { task: entry.id, bytes: entry.bytes, reason, idleMs: Date.now() - entry.lastAccessAt })
     this.components.tasks.evict(entry.id, reason)
   }

@@ -43,8 +43,7 @@ export async function fetchPiece (components: OriginDownloadComponents, init: Om
       if (piece.written < pieceSize) throw new UpstreamMismatchError(`origin ended piece ${index} at ${piece.written} of ${pieceSize} bytes`)
     })
   }
-  task.markPieceComplete(index, piece.hash.digest('hex'))
-  task.bytesBySource.origin += pieceSize
+  task.markPieceComplete(index, piece.hash.digest('hex'), 'origin')
   init.onPiece(index)
 }
 
@@ -114,7 +113,7 @@ export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownlo
         offset += take
         task.markReceived(index, intoPiece)
         if (intoPiece === task.plan.size(index)) {
-          task.markPieceComplete(index, hash.digest('hex'))
+          task.markPieceComplete(index, hash.digest('hex'), 'origin')
           init.onPiece(index)
           index++
           intoPiece = 0
@@ -127,7 +126,7 @@ export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownlo
     body.destroy()
   }
   if (task.length === 0) {
-    task.markPieceComplete(0, hash.digest('hex'))
+    task.markPieceComplete(0, hash.digest('hex'), 'origin')
     init.onPiece(0)
   }
   if (!task.bitmap.complete) throw new UpstreamMismatchError(`origin ended the body at piece ${index} of ${task.plan.pieceCount}`)

@@ -13,12 +13,14 @@ import { fetchPiece } from './origin-download.js'
 import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
 import { writeFully } from '../storage/write-fully.js'
+import type { Metrics } from '../metrics/metrics.js'
 
 export interface SwarmDownloadComponents {
   origin: OriginClient
   swarm: Swarm
   scores: PeerScores
   logger: Logger
+  metrics?: Pick<Metrics, 'pieceFetched'>
 }
 
 /** Which pieces go to the origin at once: all, none, or an elected seed's share. */
@@ -185,6 +187,7 @@ export class SwarmDownload {
 
   private async fromOrigin (index: number): Promise<void> {
     const { task, file } = this.init
+    const started = performance.now()
     try {
       await fetchPiece(this.components, {
         task,
@@ -193,6 +196,7 @@ export class SwarmDownload {
         pace: this.init.originPace,
         onPiece: (landed) => { this.recorded(landed) }
       }, index, this.signal)
+      this.components.metrics?.pieceFetched('origin', (performance.now() - started) / 1000)
       this.picker.completed(originId, index)
     } catch (error) {
       this.picker.failed(originId, index, 'error')
@@ -251,6 +255,7 @@ export class SwarmDownload {
         return
       }
       scores.completed(peer, size, Math.max(1, Date.now() - started))
+      this.components.metrics?.pieceFetched('peer', (Date.now() - started) / 1000)
       this.log.debug('piece from peer', { peer, piece: index, ms: Date.now() - started, inFlight: this.peerRequests })
       this.lastPeerProgress = Date.now()
       this.landed(peer, index, digest)
@@ -274,8 +279,7 @@ export class SwarmDownload {
   /** A verified piece from a peer is on disk: record it, tell readers and the swarm. */
   private landed (source: string, index: number, digest: string): void {
     if (!this.task.bitmap.has(index)) {
-      this.task.markPieceComplete(index, digest, source)
-      this.task.bytesBySource.peers += this.task.plan.size(index)
+      this.task.markPieceComplete(index, digest, 'peer', source)
       this.recorded(index)
     }
     this.picker.completed(source, index)

@@ -22,6 +22,7 @@ import { electForColdTask, shareOf } from '../scheduling/rendezvous.js'
 import { withoutCredentials } from '../origin/http-headers.js'
 import { SwarmDownload, type OriginPlan } from './swarm-download.js'
 import { checkWholeFile } from './whole-file-check.js'
+import type { Metrics } from '../metrics/metrics.js'
 
 export interface TaskManagerComponents {
   store: TaskStore
@@ -29,6 +30,7 @@ export interface TaskManagerComponents {
   logger: Logger
   swarm: Swarm
   scores: PeerScores
+  metrics?: Pick<Metrics, 'bytes' | 'pieceFetched' | 'recordEviction'>
 }
 
 export interface TaskManagerInit {
@@ -73,6 +75,8 @@ interface ActiveDownload {
   task: Task
   file: FileHandle
   source: OriginSource
+  /** Task bytes by source already added to the metrics. */
+  counted: { origin: number, peers: number }
   checkpointTimer?: NodeJS.Timeout
   checkpoints: Promise<void>
   done: Promise<void>
@@ -125,7 +129,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
     this.components = components
     this.init = init
     this.log = components.logger.forComponent('tasks')
-    this.gc = new CacheGc({ tasks: this, logger: components.logger }, init.storage ?? { quota: 0, highWatermark: 1, lowWatermark: 1, ttl: 0 })
+    this.gc = new CacheGc({ tasks: this, logger: components.logger, metrics: components.metrics }, init.storage ?? { quota: 0, highWatermark: 1, lowWatermark: 1, ttl: 0 })
   }
 
   /** Loads the tasks a previous run left: complete ones serve at once, partial ones resume on demand. */
@@ -149,6 +153,11 @@ export class TaskManager implements LocalTasks, CachedTasks {
 
   list (): Task[] {
     return [...this.tasks.values()]
+  }
+
+  /** Downloads running now. */
+  get downloading (): number {
+    return this.active.size
   }
 
   /**
@@ -405,7 +414,10 @@ export class TaskManager implements LocalTasks, CachedTasks {
 
   private run (task: Task, file: FileHandle, source: OriginSource, plan: DownloadPlan): void {
     const signal = this.lifetime.signal
-    const onPiece = (): void => { this.scheduleCheckpoint(active) }
+    const onPiece = (): void => {
+      this.countBytes(active)
+      this.scheduleCheckpoint(active)
+    }
     const started = Date.now()
     const heldAtStart = task.bitmap.count
     task.startDownloading()
@@ -413,6 +425,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
       task,
       file,
       source: plan.probe?.finalSource ?? source,
+      counted: { origin: task.bytesBySource.origin, peers: task.bytesBySource.peers },
       checkpoints: Promise.resolve(),
       done: Promise.resolve()
     }
@@ -423,7 +436,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
     if (plan.probe?.wholeBody !== undefined) {
       transfer = fillFromWholeBody(plan.probe.wholeBody, { task, file, onPiece, signal, pace: this.init.originPace })
     } else {
-      transfer = new SwarmDownload({ origin: this.components.origin, swarm, scores, logger: this.components.logger }, {
+      transfer = new SwarmDownload({ origin: this.components.origin, swarm, scores, logger: this.components.logger, metrics: this.components.metrics }, {
         task,
         file,
         source: () => active.source,
@@ -465,6 +478,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
         if (!(error instanceof AbortedError)) this.log.warn('task download stopped', { task: task.id, url: redactUrl(active.source.url), error })
       }
     ).finally(async () => {
+      this.countBytes(active)
       clearTimeout(active.checkpointTimer)
       await this.checkpoint(active)
       await file.close().catch(() => {})
@@ -525,6 +539,18 @@ export class TaskManager implements LocalTasks, CachedTasks {
       await this.moveAside(task).catch(() => {})
     }).finally(() => { this.storedChecks.delete(task.id) })
     this.storedChecks.set(task.id, check)
+  }
+
+  /**
+   * Adds the bytes the task gained since the last call to the metrics: the task counts each
+   * landed piece once by its source, whichever path landed it, so this is the only place.
+   */
+  private countBytes (active: ActiveDownload): void {
+    const { metrics } = this.components
+    const { origin, peers } = active.task.bytesBySource
+    metrics?.bytes('origin', origin - active.counted.origin)
+    metrics?.bytes('peer', peers - active.counted.peers)
+    active.counted = { origin, peers }
   }
 
   private scheduleCheckpoint (active: ActiveDownload): void {

@@ -9,8 +9,14 @@ import { PiecePlan } from './piece-plan.js'
  */
 export type TaskStatus = 'downloading' | 'complete' | 'paused' | 'quarantined'
 
-/** Who supplied a piece: `origin`, or a peer id. */
-export const originSource = 'origin'
+
+/** Where a held piece came from: on disk when the node started, the origin, or a peer. */
+export type PieceSource = 'local' | 'origin' | 'peer'
+
+/** One byte per piece: 0 = not held, then the source. Lost on restart on purpose: loaded pieces are local. */
+const sourceCodes: Record<PieceSource, number> = { local: 1, origin: 2, peer: 3 }
+/** The piece map's letters: missing, arriving, then by source code. */
+const mapLetters = ['.', 'L', 'O', 'P']
 
 /**
  * One content on this node: its piece plan, which pieces are held, how far each piece in
@@ -29,11 +35,13 @@ export class Task {
   private readonly received: Float64Array
   /** Pieces a blocked reader needs next; fetched before the rest. */
   private readonly wanted = new Set<number>()
-  /** Who supplied each piece this run (not persisted: only needed to blame a bad whole file). */
-  private readonly sources: Array<string | undefined>
+  /** Which peer supplied each piece this run (not persisted: only needed to blame a bad whole file). */
+  private readonly suppliers: Array<string | undefined>
   private waiters = new Set<() => void>()
-  /** Bytes of this task this node took from each kind of source (this run only). */
-  readonly bytesBySource = { origin: 0, peers: 0 }
+  /** Where each held piece came from (sourceCodes), for the status page. */
+  private readonly sources: Uint8Array
+  /** Bytes of this task by where they came from: this run's fetches, and what was on disk at start. */
+  readonly bytesBySource = { origin: 0, peers: 0, local: 0 }
   private currentStatus: TaskStatus
   private lastFailure?: Error
   private readers = 0
@@ -47,9 +55,13 @@ export class Task {
     this.bitmap = Bitmap.fromBase64(this.plan.pieceCount, meta.bitmap)
     this.digests = Array.from({ length: this.plan.pieceCount }, (_, index) => this.bitmap.has(index) ? meta.digests[index] ?? null : null)
     this.received = new Float64Array(this.plan.pieceCount)
-    this.sources = new Array<string | undefined>(this.plan.pieceCount)
+    this.suppliers = new Array<string | undefined>(this.plan.pieceCount)
+    this.sources = new Uint8Array(this.plan.pieceCount)
     for (let index = 0; index < this.plan.pieceCount; index++) {
-      if (this.bitmap.has(index)) this.received[index] = this.plan.size(index)
+      if (!this.bitmap.has(index)) continue
+      this.received[index] = this.plan.size(index)
+      this.sources[index] = sourceCodes.local
+      this.bytesBySource.local += this.plan.size(index)
     }
     this.currentStatus = this.bitmap.complete ? 'complete' : 'paused'
   }
@@ -60,6 +72,11 @@ export class Task {
 
   get length (): number {
     return this.plan.length
+  }
+
+  /** The source URL without its signing query. */
+  get url (): string {
+    return this.meta.url
   }
 
   get etag (): string | undefined {
@@ -99,7 +116,7 @@ export class Task {
   /** Peers that supplied pieces during this run (to blame when the whole file is wrong). */
   peerSuppliers (): Set<string> {
     const peers = new Set<string>()
-    for (const source of this.sources) if (source !== undefined && source !== originSource) peers.add(source)
+    for (const supplier of this.suppliers) if (supplier !== undefined) peers.add(supplier)
     return peers
   }
 
@@ -130,6 +147,39 @@ export class Task {
     if (index >= this.plan.pieceCount) return 0
     const intoPiece = offset - this.plan.start(index)
     return Math.max(0, (this.received[index] ?? 0) - intoPiece)
+  }
+
+  /** Where a held piece came from; undefined while it is not held. */
+  sourceOf (index: number): PieceSource | undefined {
+    const code = this.sources[index] ?? 0
+    return code === sourceCodes.local ? 'local' : code === sourceCodes.origin ? 'origin' : code === sourceCodes.peer ? 'peer' : undefined
+  }
+
+  /**
+   * One letter per piece: L local, O origin, P peer, ~ arriving (some bytes written), . missing.
+   * Small enough to send every second (a piece is at least 4 MiB unless configured smaller).
+   */
+  pieceMap (): string {
+    let map = ''
+    for (let index = 0; index < this.plan.pieceCount; index++) {
+      const code = this.sources[index] ?? 0
+      map += code === 0 && (this.received[index] ?? 0) > 0 ? '~' : mapLetters[code]
+    }
+    return map
+  }
+
+  /** Bytes of verified pieces held. */
+  get heldBytes (): number {
+    const last = this.plan.pieceCount - 1
+    const shortfall = last >= 0 && this.bitmap.has(last) ? this.plan.pieceSize - this.plan.size(last) : 0
+    return this.bitmap.count * this.plan.pieceSize - shortfall
+  }
+
+  /** Bytes written so far, partial pieces included: what a progress rate is measured on. */
+  get receivedBytes (): number {
+    let total = 0
+    for (const bytes of this.received) total += bytes
+    return total
   }
 
   /** Bytes of piece `index` already written, counted from its start. */
@@ -183,10 +233,15 @@ export class Task {
     if (!this.bitmap.has(index)) this.received[index] = 0
   }
 
-  markPieceComplete (index: number, digest: string, source: string = originSource): void {
+  /** Marks a piece held; `supplier` is the peer it came from, kept to blame a bad whole file. */
+  markPieceComplete (index: number, digest: string, source: Exclude<PieceSource, 'local'>, supplier?: string): void {
     this.received[index] = this.plan.size(index)
-    this.sources[index] = source
+    this.suppliers[index] = supplier
     this.digests[index] = digest
+    if (!this.bitmap.has(index)) {
+      this.sources[index] = sourceCodes[source]
+      this.bytesBySource[source === 'origin' ? 'origin' : 'peers'] += this.plan.size(index)
+    }
     this.bitmap.set(index)
     this.wanted.delete(index)
     this.notify()
@@ -200,7 +255,8 @@ export class Task {
     this.bitmap.clear(index)
     this.digests[index] = null
     this.received[index] = 0
-    this.sources[index] = undefined
+    this.sources[index] = 0
+    this.suppliers[index] = undefined
     this.meta.verified = false
     if (this.currentStatus === 'complete') this.currentStatus = 'paused'
     this.lastFailure = new IntegrityError(`piece ${index} of task ${this.id} is being refetched`)

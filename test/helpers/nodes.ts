@@ -16,7 +16,7 @@ import { repoRoot } from './repo-root.js'
 function testFlags (dataDir: string, extra: string[]): string[] {
   return [
     '--data-dir', dataDir,
-    '--allowed-upstreams', '127.0.0.1', '--allowed-upstreams', 'localhost',
+    '--allowed-upstreams', '127.0.0.1',
     '--proxy-listen', '127.0.0.1:0',
     '--admin-listen', '127.0.0.1:0',
     '--p2p-listen', '/ip4/127.0.0.1/tcp/0',

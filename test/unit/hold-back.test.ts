@@ -68,7 +68,7 @@ describe('whole-file check and Task.whenVerified', () => {
       const checking = checkWholeFile(task, AbortSignal.timeout(5000))
       const verified = task.whenVerified(AbortSignal.timeout(5000))
       for (const index of [2, 0, 1]) {
-        task.markPieceComplete(index, sha256(content.subarray(index * pieceSize, (index + 1) * pieceSize)))
+        task.markPieceComplete(index, sha256(content.subarray(index * pieceSize, (index + 1) * pieceSize)), 'origin')
       }
       assert.deepEqual(await checking, { ok: true })
       assert.equal(task.awaitingWholeFileCheck, true, 'verified only when the caller says so')
@@ -84,7 +84,7 @@ describe('whole-file check and Task.whenVerified', () => {
     try {
       task.startDownloading()
       const verified = task.whenVerified(AbortSignal.timeout(5000))
-      for (let index = 0; index < 3; index++) task.markPieceComplete(index, sha256(content.subarray(index * pieceSize, (index + 1) * pieceSize)), 'peer-a')
+      for (let index = 0; index < 3; index++) task.markPieceComplete(index, sha256(content.subarray(index * pieceSize, (index + 1) * pieceSize)), 'peer', 'peer-a')
       const result = await checkWholeFile(task, AbortSignal.timeout(5000))
       assert.equal(result.ok, false)
       assert.deepEqual([...task.peerSuppliers()], ['peer-a'])
@@ -101,7 +101,7 @@ describe('whole-file check and Task.whenVerified', () => {
     const { task, cleanup } = await taskOver(changed, pieceSize, sha256(content))
     try {
       task.startDownloading()
-      for (let index = 0; index < 3; index++) task.markPieceComplete(index, sha256(content.subarray(index * pieceSize, (index + 1) * pieceSize)))
+      for (let index = 0; index < 3; index++) task.markPieceComplete(index, sha256(content.subarray(index * pieceSize, (index + 1) * pieceSize)), 'origin')
       const result = await checkWholeFile(task, AbortSignal.timeout(5000))
       assert.equal(result.ok, false)
     } finally {
