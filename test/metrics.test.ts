@@ -74,7 +74,11 @@ describe('metrics across a two-node download', () => {
     const second = await curl(hub.signedUrl('acme/metrics', 'model.bin'), { proxy: b.proxyUrl })
     assert.equal(second.sha256, file.sha256)
     assert.equal(hub.cdn.bytesServed, 0)
-    const [onA, onB] = await Promise.all([scrape(a), scrape(b)])
+    const onB = await waitFor('the task to end on B', async () => {
+      const families = await scrape(b)
+      return sampleValue(families, 'damselfly_active_tasks') === 0 ? families : undefined
+    })
+    const onA = await scrape(a)
     assert.equal(value(onB, 'damselfly_bytes_total', { source: 'peer' }), file.size)
     assert.equal(value(onB, 'damselfly_bytes_total', { source: 'origin' }), 0)
     assert.equal(sum(onB, 'damselfly_origin_requests_total'), 0)
@@ -104,7 +108,13 @@ describe('metrics across a two-node download', () => {
     assert.equal(badRange.status, 400)
     const missing = await curl(hub.signedUrl('acme/metrics', 'model.bin').replace(/[0-9a-f]{64}\?/, `${'0'.repeat(64)}?`), { proxy: a.proxyUrl })
     assert.ok(missing.status >= 400 && missing.status < 500, `a missing file answered ${missing.status}`)
-    const now = await scrape(a)
+    // A request is counted when its answer ends on the node, which can be just after curl is done.
+    const counted = (families: Map<string, MetricFamily>, result: string): number =>
+      value(families, 'damselfly_proxy_requests_total', { result }) - value(before, 'damselfly_proxy_requests_total', { result })
+    const now = await waitFor('the four requests to be counted', async () => {
+      const families = await scrape(a)
+      return ['hit', 'passthrough', 'rejected', 'error'].every(result => counted(families, result) >= 1) ? families : undefined
+    })
     const delta = (name: string, labels: Record<string, string>): number => value(now, name, labels) - value(before, name, labels)
     assert.equal(delta('damselfly_proxy_requests_total', { result: 'hit' }), 1)
     assert.equal(delta('damselfly_bytes_total', { source: 'local' }), file.size)
