@@ -175,8 +175,8 @@ export class ProxyServer {
       if ((request.headersDistinct.host?.length ?? 0) > 1) throw new BadRequestError('more than one Host header')
       this.admit(request)
       const target = resolveTarget(request, { registry: this.init.registry })
-      if (this.init.allowedUpstreams !== undefined && !this.init.allowedUpstreams.allowsUrl(target)) throw new UpstreamNotAllowedError(target.hostname)
       if (this.isSelf(target)) throw new BadRequestError(`request target ${target.host} is this proxy: the request would loop`)
+      if (this.init.allowedUpstreams !== undefined && !this.init.allowedUpstreams.allowsUrl(target)) throw new UpstreamNotAllowedError(target.hostname)
       if (isHubResolve(request, target)) {
         outcome.result = 'passthrough'
         await this.serveHubResolve(request, response, target, signal, outcome)
