@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import type { Writable } from 'node:stream'
 import type { PreheatFileStatus, PreheatStatus } from '../preheat/preheater.js'
 import { parseRepoRef } from '../preheat/repo-ref.js'
+import { formatBytes } from './units.js'
 
 const usage = `Usage: damselfly preheat hf://[datasets/|spaces/]owner/repo[@revision] [options]
 
@@ -168,16 +169,6 @@ function shortPeer (peerId: string): string {
   return peerId.length > 16 ? `${peerId.slice(0, 8)}…${peerId.slice(-6)}` : peerId
 }
 
-function formatBytes (bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit] ?? ''}`
-}
 
 async function errorOf (response: Response): Promise<string> {
   const text = await response.text().catch(() => '')

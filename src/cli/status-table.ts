@@ -1,4 +1,5 @@
 import type { StatusReport } from '../admin/status-report.js'
+import { formatBytes } from './units.js'
 
 /** `damselfly status` as a person reads it: the node, its traffic, its peers, its tasks. */
 export function formatStatus (status: StatusReport): string {
@@ -49,16 +50,6 @@ function table (header: string[], rows: string[][], right: Set<number>): string[
   return [line(header), ...rows.map(line)]
 }
 
-export function formatBytes (bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]!}`
-}
 
 function formatDuration (seconds: number): string {
   if (seconds < 60) return `${seconds}s`

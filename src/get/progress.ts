@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration, formatRate, RateMeter } from './units.js'
+import { formatBytes, formatDuration, formatRate, RateMeter } from '../cli/units.js'
 
 export interface ProgressInit {
   write: (text: string) => void

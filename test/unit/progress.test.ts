@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Progress } from '../../src/get/progress.js'
-import { formatBytes, formatDuration, RateMeter } from '../../src/get/units.js'
+import { formatBytes, formatDuration, RateMeter } from '../../src/cli/units.js'
 
 const MiB = 1024 * 1024
 
