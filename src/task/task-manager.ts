@@ -179,8 +179,14 @@ export class TaskManager implements LocalTasks, CachedTasks {
     }
     const running = this.active.get(id)
     if (running !== undefined) {
-      running.source = request.source
-      return { task: running.task, hit: false }
+      if (running.task.status === 'downloading') {
+        running.source = request.source
+        return { task: running.task, hit: false }
+      }
+      // A download that just stopped is still saving its state and closing its file: joining
+      // it would fail this client at once (an empty reply). Wait for it, then start afresh.
+      await abortable(running.done, signal)
+      return await this.acquire(request, signal)
     }
     let starting = this.starting.get(id)
     if (starting === undefined) {
