@@ -352,4 +352,16 @@ function rejectMalformed (error: NodeJS.ErrnoException, socket: Duplex): void {
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request']
   const body = `${reason}: ${error.code ?? 'malformed request'}\n`
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${errorTypeHeader}: proxy\r\n${errorCodeHeader}: ERR_BAD_REQUEST\r\nconnection: close\r\n\r\n${body}`)
+  lingerThenClose(socket)
+}
+
+/**
+ * Reads and drops what a refused client is still sending for a moment before closing: closing
+ * with unread bytes makes the kernel send a reset, which can destroy the answer (a 431 for a
+ * 1 MB head) before the client reads it. nginx's lingering_close does the same.
+ */
+function lingerThenClose (socket: Duplex): void {
+  socket.on('data', () => {})
+  socket.resume()
+  setTimeout(() => { socket.destroy() }, 2000).unref()
 }
