@@ -276,7 +276,10 @@ export const headerBulkCases: fc.Arbitrary<CaseBuilder> = fc.oneof(
     payload,
     allowed: tooBig ? only(431, 414) : small ? only(200) : only(200, 414, 431),
     mustNotReachOrigin: tooBig,
-    silenceAllowed: false
+    // A head far past the socket buffers is still being written when the node answers and
+    // closes; the kernel may then reset the connection before the client reads the 431 (seen
+    // about once in four runs of 1 MiB heads). Closing on such a client is allowed; forwarding is not.
+    silenceAllowed: tooBig && headBytes > 256 * 1024
   }
 })
 
