@@ -23,7 +23,7 @@ describe('a seed and four peers', () => {
 
   before(async () => {
     hub = await startFakeHub({
-      repos: [{ id: 'acme/swarm', files: [{ path: 'model.bin', size: 256 * MiB }, { path: 'second.bin', size: 128 * MiB + 333 }] }]
+      repos: [{ id: 'acme/swarm', files: [{ path: 'model.bin', size: 128 * MiB + 77 }, { path: 'second.bin', size: 128 * MiB + 333 }] }]
     })
     seed = await spawnNode(['--role', 'seed'])
     peers = await startPeers(seed, 4)
