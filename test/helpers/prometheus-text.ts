@@ -140,9 +140,11 @@ function parseSample (line: string, fail: (problem: string) => never): Sample {
 }
 
 function parseValue (text: string): number | undefined {
-  if (text === '+Inf' || text === 'Inf') return Infinity
-  if (text === '-Inf') return -Infinity
-  if (text === 'NaN') return NaN
+  // Prometheus parses values with Go's ParseFloat, which takes these in any case (prom-client
+  // writes an idle event-loop lag as `Nan`).
+  if (/^\+?inf$/i.test(text)) return Infinity
+  if (/^-inf$/i.test(text)) return -Infinity
+  if (/^nan$/i.test(text)) return NaN
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) return undefined
   return Number(text)
 }
