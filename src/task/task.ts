@@ -223,7 +223,14 @@ export class Task {
     return this.wanted
   }
 
+  /**
+   * An origin fetch has written `bytesFromPieceStart` bytes of a piece. Ignored once the piece
+   * is held: when a peer lands it first (endgame, stall fallback), the slower fetch's progress
+   * must not shrink what readers may read, or a reader past it waits for a wake-up that a
+   * complete task never sends.
+   */
   markReceived (index: number, bytesFromPieceStart: number): void {
+    if (this.bitmap.has(index)) return
     this.received[index] = bytesFromPieceStart
     this.notify()
   }

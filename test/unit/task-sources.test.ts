@@ -43,6 +43,20 @@ describe('where a task\'s pieces came from', () => {
   })
 })
 
+describe('what a reader may read of a piece', () => {
+  it('stays whole once the piece is held, whatever a slower duplicate fetch reports after', () => {
+    const task = new Task(meta([]), '/nonexistent')
+    task.markReceived(1, 4096)
+    assert.equal(task.readableAt(MiB), 4096)
+    // A peer lands piece 1 while the origin is still fetching it; the origin then reports its
+    // own, smaller progress on the same piece.
+    task.markPieceComplete(1, 'd'.repeat(64), 'peer')
+    task.markReceived(1, 8192)
+    assert.equal(task.readableAt(MiB), MiB)
+    assert.equal(task.readableAt(MiB + 10_000), MiB - 10_000)
+  })
+})
+
 describe('a task\'s display name', () => {
   it('prefers the origin\'s file name, RFC 6266 filename* first, else the URL\'s last segment', () => {
     const url = 'http://cdn.example/repos/x/y/abc'
