@@ -1,24 +1,13 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl } from './helpers/clients.js'
 import { spawnNode, type NodeProcess } from './helpers/nodes.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { freePort } from './helpers/ports.js'
 
 const MiB = 1024 * 1024
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    })
-    server.on('error', reject)
-  })
-}
 
 describe('--bootstrap-dns (a name standing for every seed, as a headless Service does)', () => {
   let hub: FakeHub

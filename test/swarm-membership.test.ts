@@ -2,7 +2,6 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { rm, stat } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
@@ -12,23 +11,13 @@ import { spawnNode, tempDir, type NodeProcess } from './helpers/nodes.js'
 import { repoRoot } from './helpers/repo-root.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { freePort } from './helpers/ports.js'
 
 const MiB = 1024 * 1024
 const run = promisify(execFile)
 
 async function keygen (path: string): Promise<void> {
   await run(process.execPath, [join(repoRoot(), 'bin', 'damselfly.js'), 'keygen', '-o', path])
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    })
-    server.on('error', reject)
-  })
 }
 
 describe('a private swarm (PSK)', () => {

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort } from '../../test/helpers/ports.js'
 
 export interface StaticServer {
   /** `http://127.0.0.1:PORT`; a file under `root` is at `${url}/<relative path>`. */
@@ -15,15 +15,6 @@ export interface StaticServer {
 /** Debian puts nginx in /usr/sbin, which a non-root PATH often lacks. */
 function nginxCommand (): string {
   return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx'
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise(resolve => server.close(resolve))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 /**
