@@ -18,10 +18,9 @@ import { framingCases, garbageCases, headerBulkCases, methodCases, rangeCases, t
 import { spawnNode, type NodeProcess } from './helpers/nodes.js'
 import { rawRequest } from './helpers/raw-http.js'
 import { startRecordingOrigin, type RecordingOrigin } from './helpers/recording-origin.js'
+import { fuzzSettings } from './helpers/fuzz-settings.js'
 
-const seed = Number(process.env.FUZZ_SEED ?? 20261128)
-const totalRuns = Number(process.env.FUZZ_RUNS ?? 2000)
-const runsOf = (share: number): number => Math.max(20, Math.round(totalRuns * share))
+const { seed, totalRuns, runsOf } = fuzzSettings(2000, 20)
 
 describe(`HTTP fuzzing of the proxy (seed ${seed}, ${totalRuns} cases)`, () => {
   let hub: FakeHub

@@ -26,10 +26,9 @@ import { spawnNode, type NodeProcess } from './helpers/nodes.js'
 import { fetchRequests, framedPayloads, gossipPayloads, metaRequests, pieceRequests, rawPayloads, type P2PFuzzContext, type StreamPayload } from './helpers/p2p-fuzz-cases.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { fuzzSettings } from './helpers/fuzz-settings.js'
 
-const seed = Number(process.env.FUZZ_SEED ?? 20261128)
-const totalRuns = Number(process.env.FUZZ_RUNS ?? 800)
-const runsOf = (share: number): number => Math.max(10, Math.round(totalRuns * share))
+const { seed, totalRuns, runsOf } = fuzzSettings(800, 10)
 const MiB = 1024 * 1024
 
 interface StreamAnswer {
