@@ -3,7 +3,6 @@ import type { ServerResponse } from 'node:http'
 import { once } from 'node:events'
 import { AbortedError, IntegrityError, StorageError } from '../errors.js'
 import type { Metrics } from '../metrics/metrics.js'
-import { Bitmap } from '../storage/bitmap.js'
 import type { Task } from '../task/task.js'
 import { hashPiece } from '../task/whole-file-check.js'
 import { heldBackFrom } from './hold-back.js'
@@ -39,7 +38,7 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
   const { metrics } = init
   // Bytes from pieces held when the answer began are the cache's ("local"); later pieces were
   // counted as they landed, by their source.
-  const heldAtStart = init.hit ? undefined : Bitmap.fromBase64(task.plan.pieceCount, task.bitmap.toBase64())
+  const heldAtStart = init.hit ? undefined : task.bitmap.copy()
   const sent = (offset: number, bytes: number): void => {
     metrics?.sentToClient(bytes)
     if (heldAtStart === undefined || heldAtStart.has(task.plan.indexOf(offset))) metrics?.bytes('local', bytes)

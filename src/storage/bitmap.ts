@@ -20,6 +20,11 @@ export class Bitmap {
     return new Bitmap(size, Buffer.from(encoded, 'base64'))
   }
 
+  /** A snapshot that later changes to this bitmap do not touch. */
+  copy (): Bitmap {
+    return new Bitmap(this.size, this.bits)
+  }
+
   has (index: number): boolean {
     return ((this.bits[index >> 3] ?? 0) & (1 << (index & 7))) !== 0
   }
