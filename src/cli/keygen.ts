@@ -29,8 +29,8 @@ type KeyKind = 'psk' | 'admin-token'
 interface KeygenArgs { kind: KeyKind, output?: string, force: boolean, help: boolean }
 
 /**
- * `damselfly keygen [psk | admin-token] [-o FILE] [--force]`: 0 on success, 1 when the file cannot be written or
- * exists, 2 on a usage error.
+ * `damselfly keygen [psk | admin-token] [-o FILE] [--force]`: 0 on success, 1 when the file
+ * cannot be written or exists, 2 on a usage error.
  */
 export async function runKeygen (argv: string[], io: KeygenIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const args = parseArgs(argv)
