@@ -31,7 +31,9 @@ LABEL org.opencontainers.image.title="damselfly" \
 ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=8388608:glibc.malloc.trim_threshold=268435456
 # In a container the proxy must be reachable from outside it, and a proxy beyond loopback must
 # name its clients (the node refuses to start otherwise): private networks by default; narrow
-# it to the cluster's pod and node ranges (see deploy/ and docs/security.md).
+# it to the cluster's pod and node ranges (see deploy/ and docs/security.md). The admin port
+# beyond loopback needs a token likewise, which no image can ship: mount one and set
+# DAMSELFLY_ADMIN_TOKEN_FILE to it, as deploy/ does.
 ENV NODE_ENV=production \
     DAMSELFLY_DATA_DIR=/var/lib/damselfly \
     DAMSELFLY_PROXY_LISTEN=0.0.0.0:65001 \

@@ -110,6 +110,23 @@ export class ClientNotAllowedError extends DamselflyError {
   }
 }
 
+/**
+ * An admin request that changes something (any method but GET and HEAD) came without the node's
+ * admin token (`--admin-token-file`), or with another one: the answer is 401 with
+ * `WWW-Authenticate: Bearer`.
+ */
+export class AdminUnauthorizedError extends DamselflyError {
+  /** `missing`: no `Authorization: Bearer` header; `invalid`: a token that is not the node's. */
+  readonly reason: 'missing' | 'invalid'
+
+  constructor (reason: 'missing' | 'invalid') {
+    super('ERR_ADMIN_UNAUTHORIZED', reason === 'missing'
+      ? 'this admin endpoint changes the node: send Authorization: Bearer <the token in the node\'s --admin-token-file>'
+      : 'the admin token is not this node\'s (compare it with the node\'s --admin-token-file)')
+    this.reason = reason
+  }
+}
+
 /** The upstream host is not allowed (`--allowed-upstreams`): the node neither forwards to nor fetches from it. */
 export class UpstreamNotAllowedError extends DamselflyError {
   constructor (host: string) {

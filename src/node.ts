@@ -2,6 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Libp2p } from 'libp2p'
 import { AdminServer } from './admin/admin-server.js'
+import { readAdminTokenFile } from './admin/admin-token-file.js'
 import { statusReport, type StatusReport } from './admin/status-report.js'
 import { Metrics } from './metrics/metrics.js'
 import { TaskRates } from './metrics/task-rates.js'
@@ -76,6 +77,7 @@ export class DamselflyNode {
     // Checked first: a missing CA or CA file must stop the start before anything listens.
     const upstreamCa = await loadUpstreamCa(config.tls.upstreamCaFile)
     const issuer = config.tls.interceptHosts.length === 0 ? undefined : await loadLeafIssuer(caDirOf(config), { logger })
+    const adminToken = config.admin.tokenFile === '' ? undefined : await readAdminTokenFile(config.admin.tokenFile)
     const store = new TaskStore({ logger }, { dataDir: config.dataDir })
     await store.init()
     // The registry's host is always an allowed upstream: mirror mode needs it.
@@ -133,7 +135,7 @@ export class DamselflyNode {
       originPace: rates.origin.bucket === undefined ? undefined : rates.origin.pace
     })
     const preheater = new Preheater({ swarm, tasks, logger }, { registry: config.registry, connectTimeoutMs: config.origin.connectTimeoutMs })
-    const admin = new AdminServer({ status: () => this.status(), metrics: async () => await metrics.exposition(), preheater }, config.admin.listen)
+    const admin = new AdminServer({ status: () => this.status(), metrics: async () => await metrics.exposition(), preheater }, { ...config.admin.listen, token: adminToken })
     const taskManager = tasks
     metrics.watch({
       activeTasks: () => taskManager.downloading,

@@ -38,7 +38,7 @@ describe('defaults', () => {
       role: 'peer',
       registry: 'https://huggingface.co',
       proxy: { listen: { host: '127.0.0.1', port: 65001 }, allowedClients: [], allowedUpstreams: ['huggingface.co', '*.huggingface.co', 'hf.co', '*.hf.co'] },
-      admin: { listen: { host: '127.0.0.1', port: 65002 } },
+      admin: { listen: { host: '127.0.0.1', port: 65002 }, tokenFile: '' },
       p2p: { listen: ['/ip4/0.0.0.0/tcp/65100'], bootstrap: [], bootstrapDns: [], pskFile: '' },
       backToSource: true,
       rules: ['^https?://cdn-lfs[^/]*\\.hf\\.co/', '^https?://cdn-lfs\\.huggingface\\.co/', '^https?://cas-bridge\\.xethub\\.hf\\.co/', '/repos/'],
@@ -228,7 +228,8 @@ describe('host:port', () => {
   })
 
   it('takes IPv6 listen addresses from flags, environment and file', async () => {
-    const file = await yamlFile('ipv6.yaml', 'admin:\n  listen: "[::]:0"\n')
+    // Beyond loopback the admin port needs a token file (read when the node starts, not here).
+    const file = await yamlFile('ipv6.yaml', 'admin:\n  listen: "[::]:0"\n  tokenFile: /etc/damselfly/admin-token\n')
     const config = await loadConfig({ argv: ['--config', file], env: { DAMSELFLY_PROXY_LISTEN: '[::1]:9000' } })
     assert.deepEqual(config.proxy.listen, { host: '::1', port: 9000 })
     assert.deepEqual(config.admin.listen, { host: '::', port: 0 })

@@ -2,16 +2,17 @@
  * The container image and the Kubernetes manifests cannot be run here (no container engine, no
  * cluster), so this test reads them and checks what must hold for them to work: the flags they
  * pass are the CLI's and load as a configuration, the probes hit paths a real node answers, the
- * cache volume is mounted where --data-dir points, the PSK Secret is the file --psk-file names,
- * and the seeds' headless Service is the name the nodes bootstrap from.
+ * cache volume is mounted where --data-dir points, the PSK and admin token Secrets are the files
+ * --psk-file and DAMSELFLY_ADMIN_TOKEN_FILE name, and the seeds' headless Service is the name the
+ * nodes bootstrap from.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { loadConfig, options, parseDnsName, parseHostPort } from '../src/config/index.js'
-import { startNode, type RunningNode } from './helpers/nodes.js'
+import { startNode, tempDir, type RunningNode } from './helpers/nodes.js'
 import { repoRoot } from './helpers/repo-root.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped YAML, read by path */
@@ -68,6 +69,29 @@ function flag (container: Manifest, name: string): string {
   return values[0]!
 }
 
+/** The image's `DAMSELFLY_*` variables (the Dockerfile's ENV), which every container starts with. */
+async function imageEnv (): Promise<Record<string, string>> {
+  const text = (await readFile(join(repoRoot(), 'Dockerfile'), 'utf8')).replace(/\\\n\s*/g, ' ')
+  const env: Record<string, string> = {}
+  for (const line of text.split('\n').filter(line => /^ENV\s/i.test(line.trim()))) {
+    for (const [, name, value] of line.matchAll(/(DAMSELFLY_[A-Z0-9_]+)=("[^"]*"|\S+)/g)) env[name!] = value!.replace(/^"|"$/g, '')
+  }
+  return env
+}
+
+/** The container's `DAMSELFLY_*` variables with a literal value, as the node's environment. */
+function damselflyEnv (container: Manifest): Record<string, string> {
+  const variables = ((container.env ?? []) as Manifest[]).filter(variable => String(variable.name).startsWith('DAMSELFLY_'))
+  for (const variable of variables) assert.equal(typeof variable.value, 'string', `${String(variable.name)} has a literal value`)
+  return Object.fromEntries(variables.map(variable => [String(variable.name), String(variable.value)]))
+}
+
+function envValue (container: Manifest, name: string): string {
+  const value = damselflyEnv(container)[name]
+  assert.ok(value !== undefined, `the container sets ${name}`)
+  return value
+}
+
 function containerPort (container: Manifest, port: string | number): number {
   if (typeof port === 'number') return port
   const named = (container.ports as Manifest[]).find(candidate => candidate.name === port)
@@ -86,6 +110,21 @@ function mountOf (workload: Manifest, container: Manifest, path: string): { moun
 
 const isLoopback = (host: string): boolean => host === 'localhost' || host.startsWith('127.') || host === '::1'
 
+/**
+ * The Secret mounted where an option's FILE points: mounted read-only, the named key is that
+ * file, readable by the node user (fsGroup) and nobody else.
+ */
+function checkSecretFile (workload: Manifest, container: Manifest, file: string, secret: { name: string, key: string }): void {
+  const { mount, volume } = mountOf(workload, container, posix.dirname(file))
+  assert.equal(mount.readOnly, true, `the ${secret.name} mount is read-only`)
+  assert.equal(volume?.secret?.secretName, secret.name)
+  const items = volume?.secret?.items as Manifest[]
+  assert.ok(items.some(item => item.key === secret.key && item.path === posix.basename(file)), `the secret key ${secret.key} is the file ${file}`)
+  const pod = workload.spec.template.spec
+  assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsUser)
+  assert.equal(volume?.secret?.defaultMode & 0o007, 0, `${secret.name} is not world-readable`)
+}
+
 describe('deploy/ manifests', () => {
   let kustomization: Manifest
   let resources: Manifest[]
@@ -94,17 +133,23 @@ describe('deploy/ manifests', () => {
   let seeds: Manifest
   let service: Manifest
   let node: RunningNode
+  let tokenFolder: string
 
   before(async () => {
     ({ kustomization, resources, files } = await readManifests())
     peers = find(resources, 'DaemonSet')
     seeds = find(resources, 'StatefulSet')
     service = find(resources, 'Service')
-    node = await startNode()
+    // As deployed: the admin port beyond loopback, with a token. Probes and Prometheus must
+    // still get in without one.
+    tokenFolder = await tempDir('damselfly-manifest-token-')
+    await writeFile(join(tokenFolder, 'token'), `${'0123456789abcdef'.repeat(4)}\n`)
+    node = await startNode(['--admin-listen', '0.0.0.0:0', '--admin-token-file', join(tokenFolder, 'token')])
   })
 
   after(async () => {
     await node.stop()
+    await rm(tokenFolder, { recursive: true, force: true })
   })
 
   it('kustomization lists every manifest, and only existing ones', () => {
@@ -123,8 +168,13 @@ describe('deploy/ manifests', () => {
       for (const variable of (container.env ?? []) as Manifest[]) {
         if (String(variable.name).startsWith('DAMSELFLY_')) assert.ok(knownEnv.has(variable.name), `${String(variable.name)} is in src/config/options.ts`)
       }
-      const config = await loadConfig({ argv: (container.args as string[]).slice(1), env: {} })
+      const config = await loadConfig({ argv: (container.args as string[]).slice(1), env: damselflyEnv(container) })
       assert.equal(config.role, what === 'peers' ? 'peer' : 'seed')
+      // What `kubectl exec … damselfly status|get` load: the image's and the container's
+      // variables, no flags. It must load too (the image's admin port is beyond loopback).
+      const exec = { ...await imageEnv(), ...damselflyEnv(container) }
+      assert.ok(exec.DAMSELFLY_ADMIN_LISTEN !== undefined, 'the Dockerfile sets DAMSELFLY_ADMIN_LISTEN')
+      await loadConfig({ argv: [], env: exec })
     })
 
     it(`${what}: liveness and readiness probes hit admin paths a running node answers`, async () => {
@@ -132,19 +182,38 @@ describe('deploy/ manifests', () => {
       const admin = parseHostPort(flag(container, 'admin-listen'))
       // Kubelet probes the pod IP: the admin server must listen beyond loopback.
       assert.ok(!isLoopback(admin.host), `admin listens on ${admin.host}`)
+      const adminPort = node.info.admin.split(':').pop() ?? ''
       const probes = { livenessProbe: '/healthy', readinessProbe: '/readyz' }
       for (const [probe, path] of Object.entries(probes)) {
         const httpGet = container[probe]?.httpGet as Manifest | undefined
         assert.ok(httpGet !== undefined, `${probe} is an httpGet`)
         assert.equal(httpGet.path, path)
         assert.equal(containerPort(container, httpGet.port), admin.port, `${probe} probes the admin port`)
-        const response = await fetch(`http://${node.info.admin}${String(httpGet.path)}`)
-        assert.equal(response.status, 200, `a node answers ${String(httpGet.path)}`)
+        assert.equal(httpGet.httpHeaders, undefined, 'probes carry no token')
+        const response = await fetch(`http://127.0.0.1:${adminPort}${String(httpGet.path)}`)
+        assert.equal(response.status, 200, `a node with an admin token answers ${String(httpGet.path)} without one`)
       }
       const annotations = workload().spec.template.metadata.annotations as Manifest
       assert.equal(annotations['prometheus.io/scrape'], 'true')
       assert.equal(Number(annotations['prometheus.io/port']), admin.port)
       assert.equal(annotations['prometheus.io/path'], '/metrics')
+      const metrics = await fetch(`http://127.0.0.1:${adminPort}${String(annotations['prometheus.io/path'])}`)
+      assert.equal(metrics.status, 200, 'Prometheus scrapes without a token')
+      await metrics.body?.cancel()
+    })
+
+    it(`${what}: the admin port beyond loopback has a token, from the admin token Secret; changes need it`, async () => {
+      const container = nodeContainer(workload())
+      assert.ok(!isLoopback(parseHostPort(flag(container, 'admin-listen')).host))
+      // In the environment, so that `kubectl exec … damselfly preheat` finds the same file.
+      assert.ok(!flagsOf(container).some(([name]) => name === 'admin-token-file'), 'one place names the file')
+      checkSecretFile(workload(), container, envValue(container, 'DAMSELFLY_ADMIN_TOKEN_FILE'), { name: 'damselfly-admin-token', key: 'token' })
+      const secrets = resources.filter(resource => resource.kind === 'Secret')
+      assert.deepEqual(secrets, [], 'no Secret is committed: the operator makes each one (docs/operations.md)')
+      const adminPort = node.info.admin.split(':').pop() ?? ''
+      const refused = await fetch(`http://127.0.0.1:${adminPort}/api/preheat`, { method: 'POST', body: '{}' })
+      assert.equal(refused.status, 401, 'a node started this way refuses preheats without the token')
+      await refused.body?.cancel()
     })
 
     it(`${what}: the cache volume is mounted where --data-dir points, the PSK Secret where --psk-file points`, () => {
@@ -154,15 +223,7 @@ describe('deploy/ manifests', () => {
       assert.notEqual(cache.mount.readOnly, true)
       if (what === 'peers') assert.equal(cache.volume?.hostPath?.path, dataDir, 'the peers keep their cache on the host, across pod restarts')
       else assert.ok(cache.claim !== undefined, 'each seed keeps its cache on a PersistentVolumeClaim')
-      const pskFile = flag(container, 'psk-file')
-      const psk = mountOf(workload(), container, posix.dirname(pskFile))
-      assert.equal(psk.mount.readOnly, true)
-      assert.equal(psk.volume?.secret?.secretName, 'damselfly-psk')
-      const items = psk.volume?.secret?.items as Manifest[]
-      assert.ok(items.some(item => item.key === 'swarm.key' && item.path === posix.basename(pskFile)), 'the secret key swarm.key is the file --psk-file reads')
-      // Readable by the node user (fsGroup) and nobody else.
-      assert.equal(workload().spec.template.spec.securityContext.fsGroup, workload().spec.template.spec.securityContext.runAsUser)
-      assert.equal(psk.volume?.secret?.defaultMode & 0o007, 0)
+      checkSecretFile(workload(), container, flag(container, 'psk-file'), { name: 'damselfly-psk', key: 'swarm.key' })
     })
 
     it(`${what}: bootstraps through the seeds' headless Service, on the port the seeds listen on`, () => {

@@ -1,6 +1,8 @@
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Preheater } from '../preheat/preheater.js'
+import { BearerGuard } from './bearer-guard.js'
+import { sendAdminError } from './error-response.js'
 import { handlePreheatRoute } from './preheat-routes.js'
 import { statusPageCsp, statusPageHtml } from './status-page.js'
 
@@ -16,11 +18,20 @@ export interface AdminServerComponents {
 export interface AdminServerInit {
   host: string
   port: number
+  /**
+   * The admin token (`--admin-token-file`). With it, every request that may change something
+   * needs `Authorization: Bearer <token>`, from any address.
+   */
+  token?: string
 }
 
 /**
  * The operator's port (:65002): /healthy and /readyz, /metrics (Prometheus), /api/status
- * (JSON) and /status, a live page drawn from /api/status.
+ * (JSON) and /status, a live page drawn from /api/status, and /api/preheat.
+ *
+ * The guard is by method, before any route: GET and HEAD only read, every other method may
+ * change something and needs the token when one is configured. A new endpoint is therefore
+ * guarded unless it is a GET, and a GET must never change anything.
  */
 export class AdminServer {
   private readonly server: Server
@@ -28,10 +39,15 @@ export class AdminServer {
 
   constructor (components: AdminServerComponents, init: AdminServerInit) {
     this.init = init
+    const guard = init.token === undefined ? undefined : new BearerGuard(init.token)
     this.server = createServer((request, response) => {
       const path = (request.url ?? '/').split('?')[0] ?? '/'
+      if (guard !== undefined && !readsOnly(request.method)) {
+        const refusal = guard.check(request.headers.authorization)
+        if (refusal !== undefined) return sendAdminError(response, refusal)
+      }
       if (handlePreheatRoute(components.preheater, request, response, path)) return
-      if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'text/plain', 'method not allowed\n')
+      if (!readsOnly(request.method)) return send(response, 405, 'text/plain', 'method not allowed\n')
       if (path === '/healthy' || path === '/readyz') return send(response, 200, 'text/plain', 'ok\n')
       if (path === '/api/status') return send(response, 200, 'application/json', JSON.stringify(components.status()) + '\n', { 'cache-control': 'no-store' })
       if (path === '/status') return send(response, 200, 'text/html; charset=utf-8', statusPageHtml, { 'content-security-policy': statusPageCsp, 'cache-control': 'no-store' })
@@ -69,6 +85,11 @@ export class AdminServer {
     this.server.closeAllConnections()
     await new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
   }
+}
+
+/** GET and HEAD: the methods that never change anything here. */
+function readsOnly (method: string | undefined): boolean {
+  return method === 'GET' || method === 'HEAD'
 }
 
 function send (response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {

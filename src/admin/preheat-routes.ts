@@ -11,10 +11,16 @@ const preheatBody = z.object({
   include: z.array(z.string().min(1).max(1024)).max(256).optional()
 }).strict()
 
+/** The header that carries the Hub credential of a preheat (`Bearer hf_…`). */
+export const hubAuthorizationHeader = 'x-hub-authorization'
+
 /**
- * `POST /api/preheat` starts warming a repo (202 with the job's status; its `Authorization`
- * header goes to the Hub, never to peers); `GET /api/preheat/<id>` reports how far it is.
- * Answers true when the request was one of these.
+ * `POST /api/preheat` starts warming a repo (202 with the job's status); `GET
+ * /api/preheat/<id>` reports how far it is. Answers true when the request was one of these.
+ *
+ * The Hub credential comes in `X-Hub-Authorization` and goes to the Hub as its `Authorization`,
+ * never to peers. The request's own `Authorization` is the admin token's (checked before any
+ * route, admin-server.ts) and goes nowhere.
  */
 export function handlePreheatRoute (preheater: Preheater | undefined, request: IncomingMessage, response: ServerResponse, path: string): boolean {
   if (path !== '/api/preheat' && !path.startsWith('/api/preheat/')) return false
@@ -38,8 +44,8 @@ export function handlePreheatRoute (preheater: Preheater | undefined, request: I
         sendJson(response, 400, { error: describeBodyError(error) })
         return
       }
-      const authorization = request.headers.authorization
-      const status = preheater.start({ repo, include, headers: authorization === undefined ? {} : { authorization } })
+      const hubAuthorization = request.headers[hubAuthorizationHeader]
+      const status = preheater.start({ repo, include, headers: typeof hubAuthorization === 'string' && hubAuthorization !== '' ? { authorization: hubAuthorization } : {} })
       sendJson(response, 202, status, { location: `/api/preheat/${status.id}` })
     }, (error: unknown) => {
       sendJson(response, 413, { error: error instanceof Error ? error.message : String(error) })

@@ -2,12 +2,16 @@ import { randomBytes } from 'node:crypto'
 import { open, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
+import { generateAdminToken } from '../admin/admin-token-file.js'
 import { generatePskKey } from '../p2p/psk/key-file.js'
 
-const usage = `Usage: damselfly keygen [-o FILE] [--force]
+const usage = `Usage: damselfly keygen [psk | admin-token] [-o FILE] [--force]
 
-Writes a new private-network key (the go-libp2p / js-libp2p swarm.key format). Every node of a
-private network needs the same key; nodes without it cannot connect.
+psk (the default) writes a new private-network key (the go-libp2p / js-libp2p swarm.key
+format). Every node of a private network needs the same key; nodes without it cannot connect.
+
+admin-token writes a new admin token (64 hex digits) for --admin-token-file: with it, the
+admin requests that change something (POST /api/preheat) need Authorization: Bearer <token>.
 
 Options:
   -o, --output FILE   write the key to FILE (mode 0600) instead of standard output
@@ -20,11 +24,13 @@ export interface KeygenIo {
   stderr: Writable
 }
 
-interface KeygenArgs { output?: string, force: boolean, help: boolean }
+type KeyKind = 'psk' | 'admin-token'
+
+interface KeygenArgs { kind: KeyKind, output?: string, force: boolean, help: boolean }
 
 /**
- * `damselfly keygen [-o FILE] [--force]`: 0 on success, 1 when the file cannot be written or
- * exists, 2 on a usage error.
+ * `damselfly keygen [psk | admin-token] [-o FILE] [--force]`: 0 on success, 1 when the file
+ * cannot be written or exists, 2 on a usage error.
  */
 export async function runKeygen (argv: string[], io: KeygenIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const args = parseArgs(argv)
@@ -36,7 +42,8 @@ export async function runKeygen (argv: string[], io: KeygenIo = { stdout: proces
     io.stdout.write(usage)
     return 0
   }
-  const keyFile = Buffer.concat([generatePskKey(), Buffer.from('\n')])
+  const what = args.kind === 'psk' ? 'private-network key' : 'admin token'
+  const keyFile = Buffer.concat([args.kind === 'psk' ? generatePskKey() : Buffer.from(generateAdminToken()), Buffer.from('\n')])
   try {
     if (args.output === undefined) {
       await write(io.stdout, keyFile)
@@ -46,14 +53,16 @@ export async function runKeygen (argv: string[], io: KeygenIo = { stdout: proces
       await (args.force ? replaceFile(args.output, keyFile) : createFile(args.output, keyFile))
     } catch (error) {
       if (isErrnoException(error) && error.code === 'EEXIST' && !args.force) {
-        io.stderr.write(`damselfly keygen: ${args.output} exists; refusing to replace a key (pass --force to do so)\n`)
+        io.stderr.write(`damselfly keygen: ${args.output} exists; refusing to replace a ${args.kind === 'psk' ? 'key' : 'token'} (pass --force to do so)\n`)
         return 1
       }
       const reason = error instanceof Error ? error.message : String(error)
       io.stderr.write(`damselfly keygen: cannot write ${args.output}: ${reason}\n`)
       return 1
     }
-    io.stderr.write(`wrote a new private-network key to ${args.output} (mode 0600); copy it to every node of the network\n`)
+    io.stderr.write(args.kind === 'psk'
+      ? `wrote a new ${what} to ${args.output} (mode 0600); copy it to every node of the network\n`
+      : `wrote a new ${what} to ${args.output} (mode 0600); give it to the node with --admin-token-file and to \`damselfly preheat\` likewise\n`)
     return 0
   } finally {
     keyFile.fill(0)
@@ -61,7 +70,8 @@ export async function runKeygen (argv: string[], io: KeygenIo = { stdout: proces
 }
 
 function parseArgs (argv: string[]): KeygenArgs | string {
-  const args: KeygenArgs = { force: false, help: false }
+  const args: KeygenArgs = { kind: 'psk', force: false, help: false }
+  let kindGiven = false
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index] as string
     if (arg === '-h' || arg === '--help') {
@@ -76,8 +86,11 @@ function parseArgs (argv: string[]): KeygenArgs | string {
       const value = arg.slice('--output='.length)
       if (value === '') return '--output needs a file name'
       args.output = value
+    } else if ((arg === 'psk' || arg === 'admin-token') && !kindGiven) {
+      args.kind = arg
+      kindGiven = true
     } else {
-      return `unknown option "${arg}"`
+      return arg.startsWith('-') ? `unknown option "${arg}"` : `unknown key kind "${arg}" (psk or admin-token)`
     }
   }
   return args

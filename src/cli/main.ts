@@ -11,7 +11,8 @@ Commands:
   status       show a running node's peers, tasks and traffic as a table
                (damselfly status [--admin HOST:PORT | --data-dir DIR] [--json])
   keygen       write a private network key (damselfly keygen -o swarm.key); give it to every
-               node with --psk-file so that nodes without it cannot join
+               node with --psk-file so that nodes without it cannot join. \`damselfly keygen
+               admin-token -o FILE\` writes a token for --admin-token-file
   ca init      write the node's CA for HTTPS interception (--intercept-host) and print how
                clients trust it
   preheat      warm the swarm with a Hub repo ahead of time (damselfly preheat hf://owner/repo):

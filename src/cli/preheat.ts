@@ -1,6 +1,11 @@
+import { homedir } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import type { Writable } from 'node:stream'
+import { readAdminTokenFile } from '../admin/admin-token-file.js'
+import { hubAuthorizationHeader } from '../admin/preheat-routes.js'
+import { expandHome } from '../config/schema.js'
+import { ConfigError } from '../errors.js'
 import type { PreheatFileStatus, PreheatStatus } from '../preheat/preheater.js'
 import { parseRepoRef } from '../preheat/repo-ref.js'
 import { formatBytes } from './units.js'
@@ -15,6 +20,9 @@ Options:
   --include GLOB   only files matching GLOB (fnmatch: * also crosses /); repeat for more
   --admin URL      the node's admin address (default: DAMSELFLY_ADMIN_LISTEN, else
                    http://127.0.0.1:65002)
+  --admin-token-file FILE
+                   the node's admin token file (default: DAMSELFLY_ADMIN_TOKEN_FILE), needed
+                   when the node was started with one
   -h, --help       show this text
 
 HF_TOKEN, when set, is sent to the Hub for listing a private repo; it never reaches a peer.
@@ -30,7 +38,13 @@ export interface PreheatIo {
   pollMs?: number
 }
 
-interface PreheatArgs { repo: string, include: string[], admin: string }
+interface PreheatArgs {
+  repo: string
+  include: string[]
+  admin: string
+  /** The token file and how messages name it (the flag or the variable). */
+  tokenFile?: { path: string, source: string }
+}
 
 /** `damselfly preheat`: 0 when every file was warmed, 1 on a failure, 2 on a usage error. */
 export async function runPreheat (argv: string[], io: PreheatIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
@@ -43,16 +57,37 @@ export async function runPreheat (argv: string[], io: PreheatIo = { stdout: proc
     io.stderr.write(`damselfly preheat: ${args}\n\n${usage}`)
     return 2
   }
-  const token = io.env.HF_TOKEN
+  let adminHeaders: Record<string, string> = {}
+  if (args.tokenFile !== undefined) {
+    try {
+      adminHeaders = { authorization: `Bearer ${await readAdminTokenFile(args.tokenFile.path, args.tokenFile.source)}` }
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      io.stderr.write(`damselfly preheat: ${error.message}\n`)
+      return 2
+    }
+  }
+  const hubToken = io.env.HF_TOKEN
   let response: Response
   try {
     response = await fetch(`${args.admin}/api/preheat`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` }) },
+      headers: {
+        'content-type': 'application/json',
+        ...adminHeaders,
+        ...(hubToken === undefined || hubToken === '' ? {} : { [hubAuthorizationHeader]: `Bearer ${hubToken}` })
+      },
       body: JSON.stringify({ repo: args.repo, include: args.include })
     })
   } catch (error) {
     io.stderr.write(`damselfly preheat: cannot reach the node at ${args.admin} (${describe(error)}); is \`damselfly start\` running there?\n`)
+    return 1
+  }
+  if (response.status === 401 || response.status === 403) {
+    await response.body?.cancel()
+    io.stderr.write(args.tokenFile === undefined
+      ? `damselfly preheat: the node at ${args.admin} needs its admin token (answer ${response.status}); pass --admin-token-file FILE or set DAMSELFLY_ADMIN_TOKEN_FILE, FILE being the node's own --admin-token-file\n`
+      : `damselfly preheat: the node at ${args.admin} refused the admin token from ${args.tokenFile.source} (answer ${response.status}); it is not the token in the node's --admin-token-file\n`)
     return 1
   }
   if (response.status !== 202) {
@@ -60,7 +95,7 @@ export async function runPreheat (argv: string[], io: PreheatIo = { stdout: proc
     return response.status === 400 ? 2 : 1
   }
   const started = await response.json() as PreheatStatus
-  const status = await follow(args.admin, started, io)
+  const status = await follow(args.admin, adminHeaders, started, io)
   if (status === undefined) return 1
   io.stdout.write(summary(status))
   return status.state === 'done' ? 0 : 1
@@ -71,7 +106,7 @@ function readArgs (argv: string[], env: Record<string, string | undefined>): Pre
   try {
     parsed = parseArgs({
       args: argv,
-      options: { include: { type: 'string', multiple: true }, admin: { type: 'string' } },
+      options: { include: { type: 'string', multiple: true }, admin: { type: 'string' }, 'admin-token-file': { type: 'string' } },
       allowPositionals: true,
       strict: true
     })
@@ -88,7 +123,13 @@ function readArgs (argv: string[], env: Record<string, string | undefined>): Pre
   }
   const admin = adminUrl(parsed.values.admin ?? env.DAMSELFLY_ADMIN_LISTEN ?? '127.0.0.1:65002')
   if (admin === undefined) return `expected --admin http://HOST:PORT or HOST:PORT, got "${parsed.values.admin ?? env.DAMSELFLY_ADMIN_LISTEN ?? ''}"`
-  return { repo, include: parsed.values.include ?? [], admin }
+  const fromFlag = parsed.values['admin-token-file']
+  const given = fromFlag ?? (env.DAMSELFLY_ADMIN_TOKEN_FILE?.trim() || undefined)
+  if (given === '') return 'expected --admin-token-file FILE, got an empty path'
+  const tokenFile = given === undefined
+    ? undefined
+    : { path: expandHome(given, homedir()), source: fromFlag !== undefined ? `--admin-token-file ${given}` : `DAMSELFLY_ADMIN_TOKEN_FILE ${given}` }
+  return { repo, include: parsed.values.include ?? [], admin, ...(tokenFile === undefined ? {} : { tokenFile }) }
 }
 
 /** `HOST:PORT` or a URL; a wildcard listen address is reached through loopback. */
@@ -105,7 +146,7 @@ function adminUrl (text: string): string | undefined {
 }
 
 /** Polls the job until it ends, drawing progress; undefined when the node stopped answering. */
-async function follow (admin: string, started: PreheatStatus, io: PreheatIo): Promise<PreheatStatus | undefined> {
+async function follow (admin: string, headers: Record<string, string>, started: PreheatStatus, io: PreheatIo): Promise<PreheatStatus | undefined> {
   const tty = io.stdout.isTTY === true
   const reported = new Set<string>()
   let status = started
@@ -123,7 +164,7 @@ async function follow (admin: string, started: PreheatStatus, io: PreheatIo): Pr
     }
     await sleep(io.pollMs ?? 500)
     try {
-      const response = await fetch(`${admin}/api/preheat/${status.id}`)
+      const response = await fetch(`${admin}/api/preheat/${status.id}`, { headers })
       if (!response.ok) throw new Error(`status ${response.status}: ${await errorOf(response)}`)
       status = await response.json() as PreheatStatus
       failures = 0

@@ -96,6 +96,16 @@ const table = [
     inFile: true
   },
   {
+    key: 'admin.tokenFile',
+    flag: 'admin-token-file',
+    env: 'DAMSELFLY_ADMIN_TOKEN_FILE',
+    kind: 'string',
+    valueName: 'FILE',
+    description: 'File holding the admin token (at least 32 characters; `damselfly keygen admin-token` writes one). With it, every admin request that changes something (POST /api/preheat) needs Authorization: Bearer <token>, from loopback too. Required when the admin port listens beyond loopback. Empty: no token.',
+    default: '',
+    inFile: true
+  },
+  {
     key: 'p2p.listen',
     flag: 'p2p-listen',
     env: 'DAMSELFLY_P2P_LISTEN',

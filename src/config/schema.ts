@@ -36,7 +36,8 @@ export interface DamselflyConfig {
   registry: string
   /** `allowedClients`: CIDRs allowed besides loopback; `allowedUpstreams`: host globs besides the registry host. */
   proxy: { listen: HostPort, allowedClients: string[], allowedUpstreams: string[] }
-  admin: { listen: HostPort }
+  /** `tokenFile`: absolute path of the admin token file, or '' for none. */
+  admin: { listen: HostPort, tokenFile: string }
   /** Multiaddrs. */
   /** `bootstrapDns`: names resolved to every node behind them. `pskFile`: absolute path, or '' for an open swarm. */
   p2p: { listen: string[], bootstrap: string[], bootstrapDns: HostPort[], pskFile: string }
@@ -108,7 +109,10 @@ export function createConfigSchema (init: ConfigSchemaInit): z.ZodType<SchemaCon
       allowedClients: withDefault('proxy.allowedClients', listOf(cidrText)),
       allowedUpstreams: withDefault('proxy.allowedUpstreams', listOf(hostGlobText))
     }),
-    admin: section({ listen: withDefault('admin.listen', hostPort) }),
+    admin: section({
+      listen: withDefault('admin.listen', hostPort),
+      tokenFile: withDefault('admin.tokenFile', optionalPath)
+    }),
     p2p: section({
       listen: withDefault('p2p.listen', listOf(multiaddrText)),
       bootstrap: withDefault('p2p.bootstrap', listOf(multiaddrText)),
@@ -160,6 +164,15 @@ export function createConfigSchema (init: ConfigSchemaInit): z.ZodType<SchemaCon
         path: ['proxy', 'allowedClients'],
         message: `the proxy listens on ${formatHostPort(config.proxy.listen)}, which other hosts can reach: name the networks allowed to use it (--allowed-clients 10.0.0.0/8) or listen on 127.0.0.1`,
         input: config.proxy.allowedClients
+      })
+    }
+    // Likewise the admin port: beyond loopback, whoever reaches it could start preheats.
+    if (!isLoopbackHost(config.admin.listen.host) && config.admin.tokenFile === '') {
+      context.issues.push({
+        code: 'custom',
+        path: ['admin', 'tokenFile'],
+        message: `the admin port listens on ${formatHostPort(config.admin.listen)}, which other hosts can reach: give it a token (--admin-token-file FILE, made by \`damselfly keygen admin-token\`) or listen on 127.0.0.1`,
+        input: config.admin.tokenFile
       })
     }
   })

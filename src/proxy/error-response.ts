@@ -23,6 +23,8 @@ export function httpFailureOf (error: unknown): HttpFailure {
     case 'ERR_CLIENT_NOT_ALLOWED':
     case 'ERR_UPSTREAM_NOT_ALLOWED':
       return { status: 403, type: 'proxy' }
+    case 'ERR_ADMIN_UNAUTHORIZED':
+      return { status: 401, type: 'proxy' }
     case 'ERR_RATE_LIMITED':
     case 'ERR_TOO_MANY_TASKS':
       return { status: 429, type: 'proxy' }
