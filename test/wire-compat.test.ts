@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { messageSchemas, type Message, type MessageKind } from '../src/p2p/messages.js'
@@ -67,6 +67,25 @@ describe('wire compatibility', () => {
           assert.deepEqual(onTheWire(result.data), example.message, `${release} ${kind} "${example.name}" decodes unchanged`)
           const toOld = onTheWire(dialect10.encode(kind, result.data as never))
           assert.ok(decoder010[kind].safeParse(toOld).success, `${release} ${kind} "${example.name}" said on to a 0.1.0 peer`)
+        }
+      }
+    })
+  }
+
+  // Releases after 0.1.0 froze their (tolerant) schemas beside their goldens: what this release
+  // sends them, in the newest version they speak, must pass those schemas.
+  for (const release of releases.filter(name => name !== '0.1.0' && existsSync(join(goldenRoot, name, 'messages.ts')))) {
+    it(`what this release sends a ${release} node passes ${release}’s own schemas`, async () => {
+      const theirs = await import(`./golden/${release}/messages.js`) as Record<MessageKind, z.ZodType>
+      const newest = /\/(\d+\.\d+\.\d+)/.exec(goldens(release, 'metaRequest').carriedOn)?.[1]
+      const dialect = servedDialects.find(candidate => candidate.version === newest)
+      assert.ok(dialect !== undefined, `this release still speaks ${release}’s wire version ${newest ?? '?'}`)
+      const examples = goldenExamples()
+      for (const kind of kinds) {
+        for (const example of examples[kind]) {
+          const message = messageSchemas[kind].parse(example.message) as Message<typeof kind>
+          const sent = onTheWire((kind === 'gossipMessage' ? gossipDialect(servedDialects) : dialect).encode(kind, message))
+          assert.ok(theirs[kind].safeParse(sent).success, `${kind} "${example.name}" to a ${release} node`)
         }
       }
     })
