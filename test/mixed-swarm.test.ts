@@ -1,14 +1,16 @@
 /**
- * A swarm halfway through a rolling upgrade: nodes of this release beside nodes that speak only
- * what release 0.1.0 spoke (DAMSELFLY_TEST_WIRE=1.0.0: the 1.0.0 protocol ids, strict decoding,
- * src/p2p/wire-versions.ts). Real node processes, the fake Hub, curl as the client. Each way
- * round, the download is byte-exact, every byte comes from the other kind of node, and the
- * origin serves the file once.
+ * A swarm halfway through a rolling upgrade: nodes of this release beside old ones. Real node
+ * processes, the fake Hub, curl as the client. Each way round, the download is byte-exact, every
+ * byte comes from the other kind of node, and the origin serves the file once.
  *
- * Why not the real 0.1.0 build: it would need a checkout of commit 1baaa71 and its own build in
- * CI (a clean clone, npm ci, 2 cores); the switch exercises the same wire (ids, shapes, strict
- * refusal) at no cost, and test/wire-compat.test.ts checks that the switch's schemas are exactly
- * 0.1.0's own source, kept frozen under test/golden/0.1.0/.
+ * The old nodes are, by default, this build told to speak only what release 0.1.0 spoke
+ * (DAMSELFLY_TEST_WIRE=1.0.0: the 1.0.0 protocol ids and 0.1.0's strict decoding,
+ * src/p2p/wire-versions.ts; test/wire-compat.test.ts proves those schemas are 0.1.0's own
+ * source). That costs nothing and needs no git history, so `npm test` runs it everywhere.
+ * With DAMSELFLY_OLD_RELEASE=<commit> (1baaa71 is release 0.1.0) the old nodes are that
+ * commit's real build instead (test/helpers/old-release.ts: git archive + tsc with this
+ * checkout's node_modules, about 15 s of CPU, cached in the temp folder): the honest old binary,
+ * for CI's long run.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,21 +18,24 @@ import { createHash } from 'node:crypto'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl } from './helpers/clients.js'
 import { spawnNode, type NodeProcess } from './helpers/nodes.js'
+import { buildRelease } from './helpers/old-release.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
 
 const MiB = 1024 * 1024
-const oldWire = { DAMSELFLY_TEST_WIRE: '1.0.0' }
+const oldRelease = process.env.DAMSELFLY_OLD_RELEASE
 
 async function sees (node: NodeProcess, other: NodeProcess): Promise<void> {
   await waitFor(`${node.info.peerId} to meet ${other.info.peerId}`, async () => (await nodeStatus(node.info.admin)).peers.includes(other.info.peerId))
 }
 
-describe('a swarm halfway through an upgrade', () => {
+describe(`a swarm halfway through an upgrade (old nodes: ${oldRelease === undefined ? 'DAMSELFLY_TEST_WIRE=1.0.0' : `the build of ${oldRelease}`})`, () => {
   let hub: FakeHub
+  let oldBin: string | undefined
   const nodes: NodeProcess[] = []
 
   before(async () => {
+    if (oldRelease !== undefined) oldBin = await buildRelease(oldRelease)
     hub = await startFakeHub({
       repos: [{
         id: 'acme/upgrade',
@@ -45,7 +50,9 @@ describe('a swarm halfway through an upgrade', () => {
   })
 
   async function start (flags: string[], old: boolean): Promise<NodeProcess> {
-    const node = await spawnNode(flags, undefined, old ? oldWire : {})
+    const node = !old
+      ? await spawnNode(flags)
+      : oldBin === undefined ? await spawnNode(flags, undefined, { DAMSELFLY_TEST_WIRE: '1.0.0' }) : await spawnNode(flags, undefined, {}, [], oldBin)
     nodes.push(node)
     return node
   }
