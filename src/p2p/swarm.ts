@@ -183,7 +183,10 @@ export class Swarm {
     return seeds
   }
 
-  /** Whether `peer`'s last identify listed `protocol` (false while it is not identified yet). */
+  /**
+   * Whether `peer`'s last identify listed `protocol` (false while it is not identified yet). A
+   * protocol that older releases lack is dialled only to peers that speak it (wire-versions.ts).
+   */
   speaks (peer: string, protocol: string): boolean {
     return this.identifiedProtocols.get(peer)?.includes(protocol) === true
   }
