@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -17,8 +17,16 @@ const run = promisify(execFile)
 export async function buildRelease (commit: string): Promise<string> {
   const target = join(tmpdir(), `damselfly-build-${commit}`)
   const bin = join(target, 'bin', 'damselfly.js')
-  if (existsSync(join(target, 'dist', 'src', 'cli', 'main.js'))) return bin
   const root = repoRoot()
+  if (existsSync(join(target, 'dist', 'src', 'cli', 'main.js'))) {
+    // A build cached by another checkout runs with this one's dependencies.
+    const modules = join(target, 'node_modules')
+    if (await readlink(modules).catch(() => undefined) !== join(root, 'node_modules')) {
+      await rm(modules, { force: true })
+      await symlink(join(root, 'node_modules'), modules, 'dir')
+    }
+    return bin
+  }
   await mkdir(tmpdir(), { recursive: true })
   const work = await mkdtemp(join(tmpdir(), `damselfly-building-${commit}-`))
   try {
