@@ -15,6 +15,7 @@ import { createP2PHost } from './p2p/host.js'
 import type { LocalTasks } from './p2p/local-tasks.js'
 import { readPskFile } from './p2p/psk/index.js'
 import { Swarm } from './p2p/swarm.js'
+import { legacyDialect10 } from './p2p/wire-versions.js'
 import { PeerScores } from './scheduling/peer-scores.js'
 import { Preheater } from './preheat/preheater.js'
 import { loadOrCreateIdentity } from './p2p/identity.js'
@@ -107,6 +108,8 @@ export class DamselflyNode {
       bootstrap: config.p2p.bootstrap,
       bootstrapDns: config.p2p.bootstrapDns,
       corruptBlocks: process.env.DAMSELFLY_TEST_CORRUPT_BLOCKS === '1',
+      // Test-only: speak only what release 0.1.0 spoke (the mixed swarm test's old node).
+      ...(process.env.DAMSELFLY_TEST_WIRE === '1.0.0' ? { wireDialects: [legacyDialect10] } : {}),
       maxStreamsPerPeer: config.limits.maxStreamsPerPeer,
       uploadPace: rates.upload.bucket === undefined ? undefined : rates.upload.pace,
       downloadPace: rates.download.bucket === undefined ? undefined : rates.download.pace

@@ -4,7 +4,9 @@
  * messages with wrong fields; kad-dht, identify, ping and gossipsub get raw noise; the gossip
  * topics get garbage while the node downloads. Properties: the node stays up, answers our
  * protocols with a well-formed frame or closes the stream (and answers every valid request,
- * with the right bytes), and still serves a real download to a real peer afterwards.
+ * with the right bytes), and still serves a real download to a real peer afterwards. Each
+ * framed case goes to the newest protocol id or to the 1.0.0 one; on 1.0.0 the answer must
+ * also pass release 0.1.0's strict schemas (test/golden/0.1.0/messages.ts).
  *
  * Fixed seed in CI; FUZZ_SEED and FUZZ_RUNS (default 800 to keep npm test short, shared out as below) for longer runs.
  */
@@ -19,7 +21,8 @@ import fc from 'fast-check'
 import type { z } from 'zod'
 import { createP2PHost, type P2PHost } from '../src/p2p/host.js'
 import { fetchRequest, fetchResponse, metaRequest, metaResponse, pieceRequest, pieceResponse } from '../src/p2p/messages.js'
-import { protocols, topics } from '../src/p2p/protocols.js'
+import { protocolId, protocols, topics, type ProtocolName } from '../src/p2p/protocols.js'
+import * as frozen010 from './golden/0.1.0/messages.js'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl } from './helpers/clients.js'
 import { spawnNode, type NodeProcess } from './helpers/nodes.js'
@@ -131,7 +134,8 @@ describe(`libp2p fuzzing of a seed (seed ${seed}, ${totalRuns} cases)`, () => {
    * The property for our length-prefixed protocols: an answer is one well-formed frame of the
    * response schema (or nothing: the stream was reset); a valid request always gets an answer.
    */
-  async function checkFramed<Req, Res> (protocol: string, payload: StreamPayload, requestSchema: z.ZodType<Req>, responseSchema: z.ZodType<Res>): Promise<{ request?: Req, response?: Res, rest: Buffer }> {
+  async function checkFramed<Req, Res> (name: ProtocolName, old: boolean, payload: StreamPayload, requestSchema: z.ZodType<Req>, responseSchema: z.ZodType<Res>, responseSchema010: z.ZodType): Promise<{ request?: Req, response?: Res, rest: Buffer }> {
+    const protocol = protocolId(name, old ? '1.0.0' : '1.1.0')
     const answer = await talk(protocol, payload.bytes)
     const where = `${protocol} ← ${payload.label}`
     assert.notEqual(answer.end, 'timeout', `${where}: the stream neither answered nor ended in 20 s (${answer.stage ?? ''})`)
@@ -144,14 +148,16 @@ describe(`libp2p fuzzing of a seed (seed ${seed}, ${totalRuns} cases)`, () => {
     assert.ok(answer.bytes.length >= 4, `${where}: a partial frame header`)
     const length = answer.bytes.readUInt32BE(0)
     assert.ok(answer.bytes.length >= 4 + length, `${where}: a truncated answer frame`)
-    const parsed = responseSchema.safeParse(JSON.parse(answer.bytes.subarray(4, 4 + length).toString('utf8')))
+    const json: unknown = JSON.parse(answer.bytes.subarray(4, 4 + length).toString('utf8'))
+    const parsed = responseSchema.safeParse(json)
     assert.ok(parsed.success, `${where}: the answer is not a valid response: ${answer.bytes.subarray(4, 4 + Math.min(length, 300)).toString('utf8')}`)
+    if (old) assert.ok(responseSchema010.safeParse(json).success, `${where}: a 0.1.0 node would refuse the answer: ${answer.bytes.subarray(4, 4 + Math.min(length, 300)).toString('utf8')}`)
     return { request: valid?.success === true ? valid.data : undefined, response: parsed.data, rest: answer.bytes.subarray(4 + length) }
   }
 
   it('meta: garbage gets an error frame or a closed stream; a real task gets its metadata', async () => {
-    await fc.assert(fc.asyncProperty(framedPayloads(metaRequests(context)), async (payload) => {
-      const { request, response } = await checkFramed(protocols.meta, payload, metaRequest, metaResponse)
+    await fc.assert(fc.asyncProperty(fc.boolean(), framedPayloads(metaRequests(context)), async (old, payload) => {
+      const { request, response } = await checkFramed('meta', old, payload, metaRequest, metaResponse, frozen010.metaResponse)
       if (request !== undefined && response !== undefined) {
         const known = request.task === context.taskId
         assert.equal(response.ok, known, `meta for ${request.task}`)
@@ -163,8 +169,8 @@ describe(`libp2p fuzzing of a seed (seed ${seed}, ${totalRuns} cases)`, () => {
 
   it('piece: garbage gets an error frame or a closed stream; a valid block comes with exactly the right bytes', async () => {
     let served = 0
-    await fc.assert(fc.asyncProperty(framedPayloads(pieceRequests(context)), async (payload) => {
-      const { request, response, rest } = await checkFramed(protocols.piece, payload, pieceRequest, pieceResponse)
+    await fc.assert(fc.asyncProperty(fc.boolean(), framedPayloads(pieceRequests(context)), async (old, payload) => {
+      const { request, response, rest } = await checkFramed('piece', old, payload, pieceRequest, pieceResponse, frozen010.pieceResponse)
       if (request === undefined || response === undefined) return
       const inBounds = request.task === context.taskId && request.length <= 4 * MiB &&
         request.piece * context.pieceSize + request.offset + request.length <= Math.min(context.length, (request.piece + 1) * context.pieceSize)
@@ -182,8 +188,8 @@ describe(`libp2p fuzzing of a seed (seed ${seed}, ${totalRuns} cases)`, () => {
   })
 
   it('fetch: garbage gets an error frame or a closed stream', async () => {
-    await fc.assert(fc.asyncProperty(framedPayloads(fetchRequests(context)), async (payload) => {
-      const { request, response } = await checkFramed(protocols.fetch, payload, fetchRequest, fetchResponse)
+    await fc.assert(fc.asyncProperty(fc.boolean(), framedPayloads(fetchRequests(context)), async (old, payload) => {
+      const { request, response } = await checkFramed('fetch', old, payload, fetchRequest, fetchResponse, frozen010.fetchResponse)
       if (request !== undefined && response !== undefined && request.task === context.taskId && request.key === context.key) {
         assert.ok(response.ok, `fetch of the held task: ${JSON.stringify(response)}`)
       }
@@ -217,7 +223,9 @@ describe(`libp2p fuzzing of a seed (seed ${seed}, ${totalRuns} cases)`, () => {
 
   it('kad-dht, identify, ping and gossipsub streams survive raw noise', async () => {
     const spoken = (await fuzzer.peerStore.get(targetPeer)).protocols
-    const others = spoken.filter(protocol => !Object.values(protocols).includes(protocol as never) || protocol === protocols.kad)
+    const framed = (['meta', 'piece', 'fetch'] as const).flatMap(name => [protocolId(name, '1.1.0'), protocolId(name, '1.0.0')])
+    for (const id of framed) assert.ok(spoken.includes(id), `the seed serves ${id}: ${spoken.join(' ')}`)
+    const others = spoken.filter(protocol => !framed.includes(protocol))
     for (const expected of [protocols.kad, '/ipfs/id/1.0.0', '/ipfs/ping/1.0.0']) assert.ok(others.includes(expected), `the node speaks ${expected}: ${spoken.join(' ')}`)
     assert.ok(others.some(protocol => protocol.startsWith('/meshsub/')), `the node speaks gossipsub: ${spoken.join(' ')}`)
     // One protocol after another would spend most of the time waiting on streams the node

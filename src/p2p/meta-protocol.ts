@@ -3,28 +3,28 @@ import type { Logger } from '../logging/logger.js'
 import { exchange, serveExchange } from './exchange.js'
 import type { P2PHost } from './host.js'
 import type { LocalTasks } from './local-tasks.js'
-import { metaRequest, metaResponse, type TaskMetadata } from './messages.js'
-import { protocols } from './protocols.js'
-import { readFrame, writeFrame } from './wire.js'
+import type { TaskMetadata } from './messages.js'
+import { readMessage, writeMessage } from './wire.js'
+import type { WireDialect } from './wire-versions.js'
 
 const frameBuffer = 8 * 1024 * 1024
 
-/** Answers "what do you know of task X": its metadata and the pieces held now. */
-export function handleMeta (tasks: LocalTasks, log: Logger) {
+/** Answers "what do you know of task X": its metadata and the pieces held now, in `dialect`. */
+export function handleMeta (tasks: LocalTasks, log: Logger, dialect: WireDialect) {
   return async (stream: Stream, _connection: Connection): Promise<void> => {
     await serveExchange(stream, frameBuffer, 10_000, log, async (bytes, signal) => {
-      const request = await readFrame(bytes, metaRequest, signal)
+      const request = await readMessage(bytes, dialect, 'metaRequest', signal)
       const meta = tasks.metadata(request.task)
-      await writeFrame(bytes, meta === undefined ? { ok: false, reason: 'unknown-task' } : { ok: true, meta }, signal)
+      await writeMessage(bytes, dialect, 'metaResponse', meta === undefined ? { ok: false, reason: 'unknown-task' } : { ok: true, meta }, signal)
     })
   }
 }
 
 /** Asks `peer` for a task's metadata; undefined when the peer does not hold it. */
-export async function requestMeta (host: P2PHost, peer: PeerId, taskId: string, signal: AbortSignal): Promise<TaskMetadata | undefined> {
-  return await exchange(host, peer, protocols.meta, frameBuffer, signal, async (bytes) => {
-    await writeFrame(bytes, { task: taskId }, signal)
-    const response = await readFrame(bytes, metaResponse, signal)
+export async function requestMeta (host: P2PHost, peer: PeerId, dialects: readonly WireDialect[], taskId: string, signal: AbortSignal): Promise<TaskMetadata | undefined> {
+  return await exchange(host, peer, 'meta', dialects, frameBuffer, signal, async (bytes, dialect) => {
+    await writeMessage(bytes, dialect, 'metaRequest', { task: taskId }, signal)
+    const response = await readMessage(bytes, dialect, 'metaResponse', signal)
     return response.ok && response.meta.task === taskId ? response.meta : undefined
   })
 }

@@ -3,11 +3,11 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import type { Pace } from '../limits/token-bucket.js'
 import type { Logger } from '../logging/logger.js'
 import type { LocalTasks } from './local-tasks.js'
-import { pieceRequest, pieceResponse, type PieceRequest } from './messages.js'
+import type { PieceRequest } from './messages.js'
 import type { P2PHost } from './host.js'
-import { protocols } from './protocols.js'
 import { exchange, serveExchange } from './exchange.js'
-import { ProtocolError, readFrame, readPayload, writeFrame, type Wire } from './wire.js'
+import { ProtocolError, readMessage, readPayload, writeMessage, type Wire } from './wire.js'
+import type { WireDialect } from './wire-versions.js'
 
 /** The largest block one request may ask for: memory per stream stays bounded by it. */
 export const maxBlockBytes = 4 * 1024 * 1024
@@ -26,19 +26,19 @@ export interface PieceServerInit {
 }
 
 /** Serves blocks of held pieces: one request, one response, per stream. */
-export function handlePiece (tasks: LocalTasks, log: Logger, init: PieceServerInit = {}) {
+export function handlePiece (tasks: LocalTasks, log: Logger, dialect: WireDialect, init: PieceServerInit = {}) {
   return async (stream: Stream, _connection: Connection): Promise<void> => {
     await serveExchange(stream, 64 * 1024, 60_000, log, async (bytes, signal) => {
-      const request = await readFrame(bytes, pieceRequest, signal)
+      const request = await readMessage(bytes, dialect, 'pieceRequest', signal)
       const block = request.length <= maxBlockBytes
         ? await tasks.readBlock(request.task, request.piece, request.offset, request.length)
         : undefined
       if (block === undefined) {
-        await writeFrame(bytes, { ok: false, reason: request.length > maxBlockBytes ? 'bad-request' : 'missing' }, signal)
+        await writeMessage(bytes, dialect, 'pieceResponse', { ok: false, reason: request.length > maxBlockBytes ? 'bad-request' : 'missing' }, signal)
         return
       }
       if (init.corruptBlocks === true && block.data.length > 0) block.data[0] = block.data[0]! ^ 0xff
-      await writeFrame(bytes, block.digest === undefined ? { ok: true, length: block.data.length } : { ok: true, length: block.data.length, digest: block.digest }, signal)
+      await writeMessage(bytes, dialect, 'pieceResponse', block.digest === undefined ? { ok: true, length: block.data.length } : { ok: true, length: block.data.length, digest: block.digest }, signal)
       const slice = init.pace === undefined ? sendSliceBytes : pacedSliceBytes
       for (let offset = 0; offset < block.data.length; offset += slice) {
         const part = block.data.subarray(offset, offset + slice)
@@ -57,10 +57,10 @@ export interface ReceivedBlock {
 }
 
 /** Fetches one block from `peer`; undefined when the peer no longer has it. */
-export async function requestBlock (host: P2PHost, peer: PeerId, request: PieceRequest, signal: AbortSignal, pace?: Pace): Promise<ReceivedBlock | undefined> {
-  return await exchange(host, peer, protocols.piece, request.length + 64 * 1024, signal, async (bytes) => {
-    await writeFrame(bytes, request, signal)
-    const response = await readFrame(bytes, pieceResponse, signal)
+export async function requestBlock (host: P2PHost, peer: PeerId, dialects: readonly WireDialect[], request: PieceRequest, signal: AbortSignal, pace?: Pace): Promise<ReceivedBlock | undefined> {
+  return await exchange(host, peer, 'piece', dialects, request.length + 64 * 1024, signal, async (bytes, dialect) => {
+    await writeMessage(bytes, dialect, 'pieceRequest', request, signal)
+    const response = await readMessage(bytes, dialect, 'pieceResponse', signal)
     if (!response.ok) return undefined
     if (response.length !== request.length) throw new ProtocolError(`peer answered ${response.length} bytes for a ${request.length}-byte block`)
     const data = pace === undefined ? await readPayload(bytes, response.length, signal) : await readPaced(bytes, response.length, pace, signal)

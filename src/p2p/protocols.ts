@@ -1,13 +1,23 @@
+import type { WireVersion } from './wire-versions.js'
+
+/** Our request/response protocols; each is served under the id of every wire version spoken. */
+export type ProtocolName = 'meta' | 'piece' | 'fetch'
+
+/** `/damselfly/<name>/<version>`: multistream-select matches ids exactly. */
+export function protocolId (name: ProtocolName, version: WireVersion): string {
+  return `/damselfly/${name}/${version}`
+}
+
 /** Every protocol and topic name a Damselfly node speaks, in one place. */
 export const protocols = {
-  /** kad-dht under our own prefix: never the public IPFS DHT. */
+  /** kad-dht under our own prefix: never the public IPFS DHT. Its messages are kad-dht's own. */
   kad: '/damselfly/kad/1.0.0',
-  /** Task metadata and the holder's bitmap. */
-  meta: '/damselfly/meta/1.0.0',
+  /** Task metadata and the holder's bitmap (newest version; all: src/p2p/wire-versions.ts). */
+  meta: protocolId('meta', '1.1.0'),
   /** One block of one piece per stream. */
-  piece: '/damselfly/piece/1.0.0',
+  piece: protocolId('piece', '1.1.0'),
   /** Ask an elected seed to fetch a task from the origin. Only seeds register it. */
-  fetch: '/damselfly/fetch/1.0.0'
+  fetch: protocolId('fetch', '1.1.0')
 } as const
 
 export const topics = {

@@ -7,12 +7,13 @@ import type { DnsBootstrapName } from './dns-bootstrap.js'
 import { handleFetch, requestFetch } from './fetch-protocol.js'
 import type { P2PHost } from './host.js'
 import type { LocalTasks } from './local-tasks.js'
-import { gossipMessage, type FetchRequest, type FetchResponse, type GossipMessage, type PieceRequest, type TaskMetadata } from './messages.js'
+import type { FetchRequest, FetchResponse, GossipMessage, PieceRequest, TaskMetadata } from './messages.js'
 import { handleMeta, requestMeta } from './meta-protocol.js'
 import { handlePiece, requestBlock, type ReceivedBlock } from './piece-protocol.js'
-import { protocols, topics } from './protocols.js'
+import { protocolId, topics, type ProtocolName } from './protocols.js'
 import { taskCid } from './task-cid.js'
 import type { Pace } from '../limits/token-bucket.js'
+import { gossipDialect, servedDialects, type WireDialect } from './wire-versions.js'
 
 export interface SwarmComponents {
   host: P2PHost
@@ -34,6 +35,12 @@ export interface SwarmInit {
   uploadPace?: Pace
   /** Paces bytes taken from peers. @default unlimited */
   downloadPace?: Pace
+  /**
+   * The wire versions this node speaks, newest first (src/p2p/wire-versions.ts). Test-only:
+   * the mixed swarm test makes a node that speaks only what release 0.1.0 did.
+   * @default servedDialects
+   */
+  wireDialects?: readonly WireDialect[]
 }
 
 export interface Holder {
@@ -54,6 +61,7 @@ export class Swarm {
   private readonly metrics?: Pick<Metrics, 'uploaded'>
   private readonly init: SwarmInit
   private readonly redialer: BootstrapRedialer
+  private readonly dialects: readonly WireDialect[]
   private readonly haveListeners = new Map<string, Set<HaveListener>>()
   private discoverTimer?: NodeJS.Timeout
   private readonly lifetime = new AbortController()
@@ -72,6 +80,7 @@ export class Swarm {
     this.log = components.logger.forComponent('p2p')
     this.metrics = components.metrics
     this.init = init
+    this.dialects = init.wireDialects ?? servedDialects
     this.redialer = new BootstrapRedialer({ host: this.host, logger: components.logger }, { addresses: init.bootstrap, names: init.bootstrapDns })
   }
 
@@ -86,16 +95,20 @@ export class Swarm {
   async start (): Promise<void> {
     // libp2p counts inbound streams per connection and protocol, and resets those over the cap.
     const limits = { maxInboundStreams: this.init.maxStreamsPerPeer ?? 256, maxOutboundStreams: 256 }
-    await this.host.handle(protocols.meta, handleMeta(this.tasks, this.log), limits)
-    await this.host.handle(protocols.piece, handlePiece(this.tasks, this.log, {
+    const pieceInit = {
       corruptBlocks: this.init.corruptBlocks,
       pace: this.init.uploadPace,
-      onServed: (bytes) => {
+      onServed: (bytes: number) => {
         this.uploaded += bytes
         this.metrics?.uploaded(bytes)
       }
-    }), limits)
-    if (this.isSeed) await this.host.handle(protocols.fetch, handleFetch(this.tasks, this.log), limits)
+    }
+    // Every version's ids are served: an older peer dials the ids it knows (wire-versions.ts).
+    for (const dialect of this.dialects) {
+      await this.host.handle(protocolId('meta', dialect.version), handleMeta(this.tasks, this.log, dialect), limits)
+      await this.host.handle(protocolId('piece', dialect.version), handlePiece(this.tasks, this.log, dialect, pieceInit), limits)
+      if (this.isSeed) await this.host.handle(protocolId('fetch', dialect.version), handleFetch(this.tasks, this.log, dialect), limits)
+    }
     this.host.addEventListener('peer:identify', (event) => {
       this.identifiedProtocols.set(event.detail.peerId.toString(), event.detail.protocols)
     })
@@ -165,9 +178,27 @@ export class Swarm {
     const seeds = this.isSeed ? [this.peerId] : []
     await Promise.all(this.connectedPeers().map(async (peer) => {
       if (!this.identifiedProtocols.has(peer)) await this.identified(peer, 1000)
-      if (this.identifiedProtocols.get(peer)?.includes(protocols.fetch) === true) seeds.push(peer)
+      if (this.dialects.some(dialect => this.speaks(peer, protocolId('fetch', dialect.version)))) seeds.push(peer)
     }))
     return seeds
+  }
+
+  /**
+   * Whether `peer`'s last identify listed `protocol` (false while it is not identified yet). A
+   * protocol that older releases lack is dialled only to peers that speak it (wire-versions.ts).
+   */
+  speaks (peer: string, protocol: string): boolean {
+    return this.identifiedProtocols.get(peer)?.includes(protocol) === true
+  }
+
+  /**
+   * The versions to offer `peer` for `protocol`, newest first: those its identify listed, so
+   * that an older peer costs no failed round of negotiation per stream; all of ours while it is
+   * not identified yet (or lists none of them: then negotiation fails and says so).
+   */
+  private dialectsFor (peer: string, protocol: ProtocolName): readonly WireDialect[] {
+    const spoken = this.dialects.filter(dialect => this.speaks(peer, protocolId(protocol, dialect.version)))
+    return spoken.length > 0 ? spoken : this.dialects
   }
 
   private async identified (peer: string, timeoutMs: number): Promise<void> {
@@ -197,7 +228,7 @@ export class Swarm {
       if (asked.has(peer)) return
       asked.add(peer)
       try {
-        const meta = await requestMeta(this.host, peerIdFromString(peer), taskId, deadline)
+        const meta = await requestMeta(this.host, peerIdFromString(peer), this.dialectsFor(peer, 'meta'), taskId, deadline)
         if (meta !== undefined) holders.push({ peer, meta })
       } catch (error) {
         this.log.debug('meta query failed', { peer, error })
@@ -226,16 +257,16 @@ export class Swarm {
   }
 
   async meta (peer: string, taskId: string, signal: AbortSignal): Promise<TaskMetadata | undefined> {
-    return await requestMeta(this.host, peerIdFromString(peer), taskId, signal)
+    return await requestMeta(this.host, peerIdFromString(peer), this.dialectsFor(peer, 'meta'), taskId, signal)
   }
 
   async block (peer: string, request: PieceRequest, signal: AbortSignal): Promise<ReceivedBlock | undefined> {
-    return await requestBlock(this.host, peerIdFromString(peer), request, signal, this.init.downloadPace)
+    return await requestBlock(this.host, peerIdFromString(peer), this.dialectsFor(peer, 'piece'), request, signal, this.init.downloadPace)
   }
 
   async fetchFromSeed (seed: string, request: FetchRequest, signal: AbortSignal): Promise<FetchResponse> {
     if (seed === this.peerId) throw new Error('a node does not send fetch requests to itself')
-    return await requestFetch(this.host, peerIdFromString(seed), request, signal)
+    return await requestFetch(this.host, peerIdFromString(seed), this.dialectsFor(seed, 'fetch'), request, signal)
   }
 
   /** Tells the swarm this node holds (part of) a task: gossip now, DHT provider record too. */
@@ -276,8 +307,16 @@ export class Swarm {
     }
   }
 
+  /** Gossip topics have no negotiation: the message goes out in the oldest version's shapes. */
   private publish (topic: string, message: GossipMessage): void {
-    this.host.services.pubsub.publish(topic, Buffer.from(JSON.stringify(message))).catch((error: unknown) => {
+    let encoded: unknown
+    try {
+      encoded = gossipDialect(this.dialects).encode('gossipMessage', message)
+    } catch (error) {
+      this.log.warn('gossip message not published', { topic, error })
+      return
+    }
+    this.host.services.pubsub.publish(topic, Buffer.from(JSON.stringify(encoded))).catch((error: unknown) => {
       this.log.debug('publish failed', { topic, error })
     })
   }
@@ -286,7 +325,7 @@ export class Swarm {
     if (message.type !== 'signed' || message.from === undefined) return
     let parsed: GossipMessage
     try {
-      const result = gossipMessage.safeParse(JSON.parse(Buffer.from(message.data).toString('utf8')))
+      const result = this.dialects[0]!.decode.gossipMessage.safeParse(JSON.parse(Buffer.from(message.data).toString('utf8')))
       if (!result.success) return
       parsed = result.data
     } catch {

@@ -3,11 +3,20 @@ import { byteStream, type ByteStream } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { z } from 'zod'
 import { DamselflyError } from '../errors.js'
+import type { Message, MessageKind } from './messages.js'
+import type { WireDialect } from './wire-versions.js'
 
 /** A peer broke the protocol: bad frame, bad JSON, a message that fails its schema. */
 export class ProtocolError extends DamselflyError {
   constructor (message: string, options?: ErrorOptions) {
     super('ERR_PEER_PROTOCOL', message, options)
+  }
+}
+
+/** This node cannot say a message in the wire version a peer speaks (a bug: see wire-versions.ts). */
+export class WireVersionError extends DamselflyError {
+  constructor (message: string) {
+    super('ERR_WIRE_VERSION', message)
   }
 }
 
@@ -43,6 +52,16 @@ export async function readFrame<T> (wire: Wire, schema: z.ZodType<T>, signal?: A
   const result = schema.safeParse(parsed)
   if (!result.success) throw new ProtocolError(`unexpected message: ${result.error.issues[0]?.message ?? 'invalid'}`)
   return result.data
+}
+
+/** Writes `message` in the shapes of the wire version agreed for this stream. */
+export async function writeMessage<K extends MessageKind> (wire: Wire, dialect: WireDialect, kind: K, message: Message<K>, signal?: AbortSignal): Promise<void> {
+  await writeFrame(wire, dialect.encode(kind, message), signal)
+}
+
+/** Reads one message of `kind` as the wire version agreed for this stream decodes it. */
+export async function readMessage<K extends MessageKind> (wire: Wire, dialect: WireDialect, kind: K, signal?: AbortSignal): Promise<Message<K>> {
+  return await readFrame(wire, dialect.decode[kind], signal)
 }
 
 /** Exactly `length` payload bytes, as the chunks they arrived in (no copy). */

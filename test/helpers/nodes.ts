@@ -64,12 +64,12 @@ export interface NodeProcess extends RunningNode {
 /**
  * A node as its own process, started through the installed command, as a user would.
  * `prefix` runs it through a launcher that ends in exec, e.g. ['ip', 'netns', 'exec', 'ns1'],
- * so that the child's pid is still the node's.
+ * so that the child's pid is still the node's. `bin` runs another build (an older release's).
  */
-export async function spawnNode (extraFlags: string[] = [], dataDir?: string, env: Record<string, string> = {}, prefix: string[] = []): Promise<NodeProcess> {
+export async function spawnNode (extraFlags: string[] = [], dataDir?: string, env: Record<string, string> = {}, prefix: string[] = [], bin = join(repoRoot(), 'bin', 'damselfly.js')): Promise<NodeProcess> {
   const folder = dataDir ?? await tempDir()
   await rm(join(folder, 'node.json'), { force: true })
-  const [command, ...args] = [...prefix, process.execPath, join(repoRoot(), 'bin', 'damselfly.js'), 'start', ...testFlags(folder, extraFlags)]
+  const [command, ...args] = [...prefix, process.execPath, bin, 'start', ...testFlags(folder, extraFlags)]
   const child = spawn(command!, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, DAMSELFLY_LOG_LEVEL: undefined, ...env }
