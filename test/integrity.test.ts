@@ -8,6 +8,7 @@ import { curl, type DownloadResult } from './helpers/clients.js'
 import { spawnNode, startNode, tempDir, type NodeProcess, type RunningNode } from './helpers/nodes.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 
@@ -38,7 +39,7 @@ async function flipByte (path: string, offset: number): Promise<void> {
   }
 }
 
-describe('an origin whose bytes do not match their sha256', () => {
+describe('an origin whose bytes do not match their sha256', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let node: RunningNode
 
@@ -93,7 +94,7 @@ describe('an origin whose bytes do not match their sha256', () => {
   })
 })
 
-describe('a piece that rots on disk', () => {
+describe('a piece that rots on disk', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let node: RunningNode
 
@@ -136,7 +137,7 @@ describe('a piece that rots on disk', () => {
   })
 })
 
-describe('a swarm whose origin lies', () => {
+describe('a swarm whose origin lies', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   const nodes: NodeProcess[] = []
 
@@ -172,7 +173,7 @@ describe('a swarm whose origin lies', () => {
   })
 })
 
-describe('a complete task whose whole-file check never ran (a crash right after the last piece)', () => {
+describe('a complete task whose whole-file check never ran (a crash right after the last piece)', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let dataDir: string
 

@@ -17,6 +17,7 @@ import { curl } from './helpers/clients.js'
 import { startNode, tempDir, type RunningNode } from './helpers/nodes.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { skipNow, skipUnless } from './helpers/system-tools.js'
 
 const run = promisify(execFile)
 const MiB = 1024 * 1024
@@ -58,7 +59,7 @@ async function pausedReader (proxyUrl: string, url: string): Promise<{ finish: (
   }
 }
 
-describe('cache quota', () => {
+describe('cache quota', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let node: RunningNode
   const quota = 40 * MiB
@@ -135,7 +136,7 @@ describe('cache quota', () => {
   })
 })
 
-describe('a task in use is never evicted', () => {
+describe('a task in use is never evicted', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let node: RunningNode
 
@@ -179,7 +180,7 @@ describe('a task in use is never evicted', () => {
   })
 })
 
-describe('cache TTL and access times', () => {
+describe('cache TTL and access times', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
 
   before(async () => {
@@ -236,7 +237,7 @@ describe('cache TTL and access times', () => {
   })
 })
 
-describe('a full disk', () => {
+describe('a full disk', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let mountDir: string
   let mounted = false
@@ -261,7 +262,7 @@ describe('a full disk', () => {
 
   it('answers 507, keeps no corrupt or complete-looking task, stays up, and succeeds once space exists', async (t) => {
     if (skip !== false) {
-      t.skip(skip)
+      skipNow(t, skip)
       return
     }
     const dataDir = join(mountDir, 'data')

@@ -12,6 +12,7 @@ import { repoRoot } from './helpers/repo-root.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
 import { freePort } from './helpers/ports.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 const run = promisify(execFile)
@@ -20,7 +21,7 @@ async function keygen (path: string): Promise<void> {
   await run(process.execPath, [join(repoRoot(), 'bin', 'damselfly.js'), 'keygen', '-o', path])
 }
 
-describe('a private swarm (PSK)', () => {
+describe('a private swarm (PSK)', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let folder: string
   const nodes: NodeProcess[] = []
@@ -66,7 +67,7 @@ describe('a private swarm (PSK)', () => {
   })
 })
 
-describe('nodes started in any order', () => {
+describe('nodes started in any order', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   const nodes: NodeProcess[] = []
   const folders: string[] = []
