@@ -15,6 +15,7 @@ import { promisify } from 'node:util'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl } from './helpers/clients.js'
 import { startNode, tempDir, type RunningNode } from './helpers/nodes.js'
+import { parsePrometheusText, sampleValue } from './helpers/prometheus-text.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
 import { skipNow, skipUnless } from './helpers/system-tools.js'
@@ -22,6 +23,28 @@ import { skipNow, skipUnless } from './helpers/system-tools.js'
 const run = promisify(execFile)
 const MiB = 1024 * 1024
 const repo = 'acme/quota'
+
+/** The largest buffer, in bytes, the kernel lets a TCP socket grow to in `direction`. */
+async function socketBufferMax (direction: 'r' | 'w'): Promise<number> {
+  const read = async (path: string): Promise<number> => Number((await readFile(path, 'utf8')).trim().split(/\s+/).pop())
+  return Math.max(await read(`/proc/sys/net/ipv4/tcp_${direction}mem`), await read(`/proc/sys/net/core/${direction}mem_max`))
+}
+
+/**
+ * A body size a paused reader holds the node's response open with, whatever this machine's
+ * buffers: twice all that the client's receive and the node's send buffer can hold (Node's own
+ * stream buffers add well under a MiB).
+ */
+async function heldBodyBytes (): Promise<number> {
+  const buffers = await socketBufferMax('r') + await socketBufferMax('w')
+  return Math.ceil(2 * buffers / MiB) * MiB + 11
+}
+
+/** Task bytes the node has handed to its clients' sockets so far (a metric it counts as it writes). */
+async function clientBytesSent (node: RunningNode): Promise<number> {
+  const response = await fetch(`http://${node.info.admin}/metrics`)
+  return sampleValue(parsePrometheusText(await response.text()), 'damselfly_client_bytes_total') ?? 0
+}
 
 const taskIdOf = (sha256: string): string => createHash('sha256').update(`sha256:${sha256}`).digest('hex')
 
@@ -32,8 +55,10 @@ async function diskUsage (dir: string): Promise<number> {
 }
 
 /**
- * A client that reads the first bytes of a download, then stops reading: the node keeps
- * serving it (the task is in use) until `finish` reads the rest and returns the body's sha256.
+ * A client that reads the first bytes of a download, then stops reading. The node keeps serving
+ * it (the task is in use) only while some of the body is still to be handed to the kernel, so
+ * the body must be larger than what the two sockets' buffers can take: see `heldBodyBytes`.
+ * `finish` reads the rest and returns the body's sha256.
  */
 async function pausedReader (proxyUrl: string, url: string): Promise<{ finish: () => Promise<{ status: number, sha256: string, bytes: number }> }> {
   const proxy = new URL(proxyUrl)
@@ -184,7 +209,9 @@ describe('cache TTL and access times', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
 
   before(async () => {
-    hub = await startFakeHub({ repos: [{ id: repo, files: [{ path: 't.bin', size: 2 * MiB }, { path: 'u.bin', size: 2 * MiB }, { path: 'old.bin', size: 4 * MiB }, { path: 'new.bin', size: 4 * MiB }] }] })
+    // u.bin is held open by a reader that stops: larger than this machine's socket buffers.
+    const held = await heldBodyBytes()
+    hub = await startFakeHub({ repos: [{ id: repo, files: [{ path: 't.bin', size: 2 * MiB }, { path: 'u.bin', size: held }, { path: 'old.bin', size: 4 * MiB }, { path: 'new.bin', size: 4 * MiB }] }] })
   })
 
   after(async () => {
@@ -197,8 +224,12 @@ describe('cache TTL and access times', { skip: skipUnless('curl') }, () => {
       const folder = (path: string): string => join(node.dataDir, 'tasks', taskIdOf(hub.file(repo, path).sha256))
       assert.equal((await curl(hub.signedUrl(repo, 't.bin'), { proxy: node.proxyUrl })).sha256, hub.file(repo, 't.bin').sha256)
       assert.equal((await curl(hub.signedUrl(repo, 'u.bin'), { proxy: node.proxyUrl })).sha256, hub.file(repo, 'u.bin').sha256)
+      const sentBefore = await clientBytesSent(node)
       const reader = await pausedReader(node.proxyUrl, hub.signedUrl(repo, 'u.bin'))
       await waitFor('t.bin to expire', () => !existsSync(folder('t.bin')), 10_000)
+      // The node has not handed u.bin's last bytes to the socket: its response, and so the task, is still in use.
+      const sent = await clientBytesSent(node) - sentBefore
+      assert.ok(sent < hub.file(repo, 'u.bin').size, `the node sent all ${sent} bytes of u.bin to a reader that stopped`)
       assert.ok(existsSync(folder('u.bin')), 'u.bin is being served: not expired')
       assert.equal((await reader.finish()).sha256, hub.file(repo, 'u.bin').sha256)
       hub.resetStats()
@@ -216,7 +247,9 @@ describe('cache TTL and access times', { skip: skipUnless('curl') }, () => {
     try {
       const first = await startNode([], dataDir)
       for (const path of ['old.bin', 'new.bin']) await curl(hub.signedUrl(repo, path), { proxy: first.proxyUrl })
-      await new Promise(resolve => setTimeout(resolve, 20))
+      // Access times are in milliseconds: the next use must be stamped later than new.bin's.
+      const newUsed = Date.now()
+      await waitFor('the clock to pass new.bin’s access time', () => Date.now() > newUsed)
       // old.bin was created first but used last.
       assert.equal((await curl(hub.signedUrl(repo, 'old.bin'), { proxy: first.proxyUrl })).headers['x-dragonfly-task-download-finished'], 'true')
       await first.stop()
