@@ -11,7 +11,7 @@
  * same reason, so CI (which installs everything, see .ci/run) keeps running every test.
  *
  * Everything is looked up where it really is (PATH, then Debian's fixed paths), so a missing tool
- * can be simulated with a PATH that lacks it.
+ * is simulated by a PATH without it, or by hiding the file (a bind mount in a mount namespace).
  */
 import { execFileSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
@@ -82,8 +82,8 @@ function packagedChromium (): boolean {
 function netnsProblem (): string | undefined {
   if (process.platform !== 'linux') return 'network namespaces need Linux'
   if (process.getuid?.() !== 0) return 'network namespaces need root'
-  for (const tool of ['ip', 'tc']) {
-    if (findExecutable(tool, sbin) === undefined) return `network namespaces need \`${tool}\`: ${install.netns}`
+  for (const name of ['ip', 'tc']) {
+    if (findExecutable(name, sbin) === undefined) return `network namespaces need \`${name}\`: ${install.netns}`
   }
   return undefined
 }
@@ -133,7 +133,7 @@ export function tool (need: ToolNeed): string {
 export async function chromiumExecutable (): Promise<string> {
   const system = systemChromium()
   if (system !== undefined) return system
-  if (!packagedChromium()) throw new Error(`${unmet('chromium') ?? 'needs chromium'}`)
+  if (!packagedChromium()) throw new Error(unmet('chromium'))
   const { default: Chromium } = await import('@sparticuz/chromium')
   return await Chromium.executablePath()
 }
