@@ -13,10 +13,14 @@
  * Everything is looked up where it really is (PATH, then Debian's fixed paths), so a missing tool
  * is simulated by a PATH without it, or by hiding the file (a bind mount in a mount namespace).
  */
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
-import { delimiter, join } from 'node:path'
+import { mkdtemp, readFile, rename, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { delimiter, dirname, join } from 'node:path'
 import type { TestContext } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 
 export type Need = 'curl' | 'aria2c' | 'script' | 'nginx' | 'chromium' | 'netns' | 'python3+requests' | 'python3+httpx'
 /** The needs that are one program to run. */
@@ -129,13 +133,34 @@ export function tool (need: ToolNeed): string {
   return path
 }
 
-/** A Chromium to launch: Debian's (or DAMSELFLY_CHROMIUM), else the one @sparticuz/chromium unpacks to the temp folder. */
+/** A Chromium to launch: Debian's (or DAMSELFLY_CHROMIUM), else the build @sparticuz/chromium ships. */
 export async function chromiumExecutable (): Promise<string> {
   const system = systemChromium()
   if (system !== undefined) return system
   if (!packagedChromium()) throw new Error(unmet('chromium'))
-  const { default: Chromium } = await import('@sparticuz/chromium')
-  return await Chromium.executablePath()
+  return await unpackedChromium()
+}
+
+/**
+ * The packaged build, unpacked once per version under the temp folder. The package unpacks into
+ * `os.tmpdir()` and trusts any file it finds there, so it unpacks in a child process whose TMPDIR
+ * is a fresh folder, which is then renamed into place: two runs at once, or one killed halfway,
+ * never launch half a binary.
+ */
+async function unpackedChromium (): Promise<string> {
+  const manifest = fileURLToPath(new URL('../../package.json', import.meta.resolve('@sparticuz/chromium')))
+  const { version } = JSON.parse(await readFile(manifest, 'utf8')) as { version: string }
+  const folder = join(tmpdir(), `damselfly-chromium-${version}`)
+  if (executable(join(folder, 'chromium'))) return join(folder, 'chromium')
+  const staging = await mkdtemp(join(tmpdir(), 'damselfly-chromium-unpack-'))
+  try {
+    const unpack = "import Chromium from '@sparticuz/chromium'; await Chromium.executablePath()"
+    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', unpack], { cwd: dirname(manifest), env: { ...process.env, TMPDIR: staging } })
+    await rename(staging, folder).catch(() => {}) // another run got there first: use its copy
+  } finally {
+    await rm(staging, { recursive: true, force: true })
+  }
+  return join(folder, 'chromium')
 }
 
 /** What the test launches Chromium with, as root on a machine with no outside network. */
