@@ -165,11 +165,17 @@ describe('a task in use is never evicted', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let node: RunningNode
 
+  let quota: number
+
   before(async () => {
+    // x.bin is held open by a reader that stops: larger than this machine's socket buffers. The
+    // quota holds x.bin and two 8 MiB files, but not x.bin and v.bin.
+    const xSize = await heldBodyBytes()
+    quota = xSize + 16 * MiB
     hub = await startFakeHub({
-      repos: [{ id: repo, files: [{ path: 'x.bin', size: 8 * MiB }, { path: 'w.bin', size: 8 * MiB }, { path: 'z.bin', size: 8 * MiB }, { path: 'v.bin', size: 20 * MiB }] }]
+      repos: [{ id: repo, files: [{ path: 'x.bin', size: xSize }, { path: 'w.bin', size: 8 * MiB }, { path: 'z.bin', size: 8 * MiB }, { path: 'v.bin', size: 20 * MiB }] }]
     })
-    node = await startNode(['--cache-quota', '24MiB'])
+    node = await startNode(['--cache-quota', String(quota)])
   })
 
   after(async () => {
@@ -181,16 +187,19 @@ describe('a task in use is never evicted', { skip: skipUnless('curl') }, () => {
     const held = (path: string): boolean => existsSync(join(node.dataDir, 'tasks', taskIdOf(hub.file(repo, path).sha256), 'meta.json'))
     for (const path of ['x.bin', 'w.bin']) assert.equal((await curl(hub.signedUrl(repo, path), { proxy: node.proxyUrl })).sha256, hub.file(repo, path).sha256)
     // w.bin used last: x.bin is the least recently used, but a slow client is reading it.
+    const sentBefore = await clientBytesSent(node)
     const reader = await pausedReader(node.proxyUrl, hub.signedUrl(repo, 'x.bin'))
     await curl(hub.signedUrl(repo, 'w.bin'), { proxy: node.proxyUrl })
 
     const z = await curl(hub.signedUrl(repo, 'z.bin'), { proxy: node.proxyUrl })
     assert.equal(z.sha256, hub.file(repo, 'z.bin').sha256)
+    const xSent = await clientBytesSent(node) - sentBefore - 2 * 8 * MiB
+    assert.ok(xSent < hub.file(repo, 'x.bin').size, `the node sent all ${xSent} bytes of x.bin to a reader that stopped`)
     assert.ok(held('x.bin'), 'x.bin is being served: kept although least recently used')
     assert.ok(!held('w.bin'), 'w.bin went instead')
 
-    // 8 (x, in use) + 20 > 24: v cannot fit beside x whatever goes, so it is streamed uncached
-    // and nothing is evicted for it.
+    // x (in use) + 20 MiB > the quota: v cannot fit beside x whatever goes, so it is streamed
+    // uncached and nothing is evicted for it.
     const v = await curl(hub.signedUrl(repo, 'v.bin'), { proxy: node.proxyUrl })
     assert.equal(v.error, undefined)
     assert.equal(v.sha256, hub.file(repo, 'v.bin').sha256)
@@ -201,7 +210,7 @@ describe('a task in use is never evicted', { skip: skipUnless('curl') }, () => {
     const read = await reader.finish()
     assert.equal(read.status, 200)
     assert.equal(read.sha256, hub.file(repo, 'x.bin').sha256, 'the slow client got every byte')
-    assert.ok((await diskUsage(node.dataDir)) <= 24 * MiB)
+    assert.ok((await diskUsage(node.dataDir)) <= quota)
   })
 })
 
