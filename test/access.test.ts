@@ -11,6 +11,7 @@ import { curl } from './helpers/clients.js'
 import { startNode, type RunningNode } from './helpers/nodes.js'
 import { loadConfig } from '../src/config/index.js'
 import { ConfigError } from '../src/errors.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 
@@ -56,7 +57,7 @@ describe('who may use the proxy', () => {
       await hub?.close()
     })
 
-    it('answers 403 to a client outside the allowed networks, serves loopback and allowed ones', { skip: address === undefined ? 'this host has no non-loopback IPv4 address to be a foreign client from' : false }, async () => {
+    it('answers 403 to a client outside the allowed networks, serves loopback and allowed ones', { skip: address === undefined ? 'this host has no non-loopback IPv4 address to be a foreign client from' : skipUnless('curl') }, async () => {
       const file = hub.file('acme/access', 'a.bin')
       const port = (node: RunningNode): string => node.info.proxy.split(':').pop() ?? ''
       hub.resetStats()
@@ -95,7 +96,7 @@ describe('where the proxy may go', () => {
     await hub.close()
   })
 
-  it('answers 403 for a task, a pass-through and a CONNECT to a host not allowed, and never contacts it', async () => {
+  it('answers 403 for a task, a pass-through and a CONNECT to a host not allowed, and never contacts it', { skip: skipUnless('curl') }, async () => {
     const file = hub.file('acme/upstreams', 'a.bin')
     const foreign = hub.signedUrl('acme/upstreams', 'a.bin').replace('127.0.0.1', 'localhost')
     hub.resetStats()

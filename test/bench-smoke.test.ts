@@ -1,12 +1,13 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { tempDir } from './helpers/nodes.js'
 import { repoRoot } from './helpers/repo-root.js'
-import { NETNS_PREFIX, netnsUnavailable } from '../scripts/lib/netns.js'
+import { skipUnless } from './helpers/system-tools.js'
+import { listNamespaces, NETNS_PREFIX } from '../scripts/lib/netns.js'
 
 const run = promisify(execFile)
 
@@ -22,7 +23,7 @@ describe('benchmark smoke runs', () => {
 
   const script = (name: string): string => join(repoRoot(), 'dist', 'scripts', `${name}.js`)
 
-  it('bench-memory', async () => {
+  it('bench-memory', { skip: skipUnless('curl') }, async () => {
     const out = join(folder, 'memory.json')
     const { stdout } = await run(process.execPath, [script('bench-memory'), '--size', '8MiB', '--clients', '2', '--out', out])
     assert.match(stdout, /peak RSS MB/)
@@ -44,7 +45,7 @@ describe('benchmark smoke runs', () => {
     assert.ok(report.peakRssMiB > 0)
   })
 
-  it('bench-peer-transfer', async () => {
+  it('bench-peer-transfer', { skip: skipUnless('curl') }, async () => {
     const out = join(folder, 'peer.json')
     const { stdout } = await run(process.execPath, [script('bench-peer-transfer'), '--size', '8MiB', '--runs', '1', '--out', out])
     assert.match(stdout, /peer node ← seed/)
@@ -60,7 +61,7 @@ describe('benchmark smoke runs', () => {
     JSON.parse(await readFile(out, 'utf8'))
   })
 
-  it('bench-scenarios: the five scenarios and nginx, byte-exact, no CDN bytes for the peer rows', async () => {
+  it('bench-scenarios: the five scenarios and nginx, byte-exact, no CDN bytes for the peer rows', { skip: skipUnless('curl', 'nginx') }, async () => {
     const out = join(folder, 'scenarios.json')
     const chart = join(folder, 'scenarios.svg')
     const { stdout } = await run(process.execPath, [script('bench-scenarios'), '--smoke', '--out', out, '--chart', chart])
@@ -77,8 +78,7 @@ describe('benchmark smoke runs', () => {
     assert.match(await readFile(chart, 'utf8'), /^<svg/)
   })
 
-  const netnsSkip = netnsUnavailable()
-  it('bench-swarm: two hosts in network namespaces, byte-exact, none left behind', { skip: netnsSkip }, async () => {
+  it('bench-swarm: two hosts in network namespaces, byte-exact, none left behind', { skip: skipUnless('netns', 'curl') }, async () => {
     const out = join(folder, 'swarm.json')
     const chart = join(folder, 'swarm.svg')
     const running = run(process.execPath, [script('bench-swarm'), '--smoke', '--out', out, '--chart', chart])
@@ -91,7 +91,7 @@ describe('benchmark smoke runs', () => {
     assert.ok(report.results[0]!.originBytes >= report.size)
     assert.ok(report.results[1]!.originBytes >= 2 * report.size)
     assert.match(await readFile(chart, 'utf8'), /^<svg/)
-    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter(line => line.startsWith(`${NETNS_PREFIX}${pid}-`))
+    const left = listNamespaces().filter(name => name.startsWith(`${NETNS_PREFIX}${pid}-`))
     assert.deepEqual(left, [])
   })
 })

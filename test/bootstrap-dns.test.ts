@@ -6,10 +6,11 @@ import { spawnNode, type NodeProcess } from './helpers/nodes.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
 import { freePort } from './helpers/ports.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 
-describe('--bootstrap-dns (a name standing for every seed, as a headless Service does)', () => {
+describe('--bootstrap-dns (a name standing for every seed, as a headless Service does)', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   const nodes: NodeProcess[] = []
 

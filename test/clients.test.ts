@@ -10,6 +10,7 @@ import { ProxyAgent, fetch as undiciFetch } from 'undici'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { startNode, tempDir, type RunningNode } from './helpers/nodes.js'
 import { runPythonClient } from './helpers/python.js'
+import { skipUnless, tool } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 
@@ -52,7 +53,7 @@ describe('real Hugging Face clients through the node', () => {
     }
   })
 
-  it('a Python requests session configured as in Dragonfly’s guide', async () => {
+  it('a Python requests session configured as in Dragonfly’s guide', { skip: skipUnless('python3+requests') }, async () => {
     const file = hub.file('acme/clients', 'other.bin')
     const url = `${hub.hubUrl}/acme/clients/resolve/main/other.bin`
     const run = async (): Promise<{ status: number, size: number, sha256: string, history: number[], task_id: string }> =>
@@ -67,11 +68,11 @@ describe('real Hugging Face clients through the node', () => {
     assert.equal(hub.cdn.bytesServed, served, 'the second download must be a hit')
   })
 
-  it('aria2c with 8 connections of ranged requests: byte-exact, the file fetched from the origin once', async () => {
+  it('aria2c with 8 connections of ranged requests: byte-exact, the file fetched from the origin once', { skip: skipUnless('aria2c') }, async () => {
     const file = hub.file('acme/clients', 'split.bin')
     const dir = await tempDir('damselfly-aria2-')
     hub.resetStats()
-    await promisify(execFile)('aria2c', [
+    await promisify(execFile)(tool('aria2c'), [
       `--all-proxy=${node.proxyUrl}`, '--split=8', '--max-connection-per-server=8', '--min-split-size=1M',
       '--file-allocation=none', '--console-log-level=warn', '--summary-interval=0', '--dir', dir, '--out', 'split.bin',
       `${hub.hubUrl}/acme/clients/resolve/main/split.bin`

@@ -4,10 +4,10 @@ import { mkdtemp, open, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { downloadFile } from '@huggingface/hub'
 import { Agent, request } from 'undici'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
+import { waitFor } from './helpers/wait.js'
 
 const MiB = 2 ** 20
 const MODEL_REPO = 'acme/tiny-model'
@@ -44,9 +44,13 @@ async function location (repo: string, path: string, headers: Record<string, str
   return res.headers.location
 }
 
-/** The CDN counts bytes when they leave; let the loop turn so the last callbacks have run. */
-async function settle (): Promise<void> {
-  await sleep(20)
+/**
+ * The CDN counts bytes as they leave, in callbacks that may run after the client has its last
+ * byte: wait until it has counted `expected`, then it must be exactly that.
+ */
+async function assertCdnServed (expected: number): Promise<void> {
+  await waitFor(`the CDN to count ${expected} bytes`, () => hub.cdn.bytesServed >= expected, 5000)
+  assert.equal(hub.cdn.bytesServed, expected)
 }
 
 async function readSlice (path: string, start: number, length: number): Promise<Buffer> {
@@ -149,8 +153,7 @@ describe('fake hub', () => {
     assert.equal(res.headers['accept-ranges'], 'bytes')
     assert.equal(res.headers['content-disposition'], `attachment; filename="${MODEL_FILE}"`)
     assert.ok(res.headers.etag !== undefined && res.headers['last-modified'] !== undefined)
-    await settle()
-    assert.equal(hub.cdn.bytesServed, MODEL_SIZE)
+    await assertCdnServed(MODEL_SIZE)
     assert.equal(hub.cdn.bytesByOid[hub.file(MODEL_REPO, MODEL_FILE).sha256], MODEL_SIZE)
     assert.equal(hub.cdn.requests, 1)
     assert.deepEqual(hub.cdn.statusCounts, { 200: 1 })
@@ -263,8 +266,7 @@ describe('fake hub', () => {
   it('resets the connection after resetAfterBytes and counts only what left', async () => {
     hub.setFaults({ resetAfterBytes: MiB })
     await assert.rejects(get(hub.signedUrl(MODEL_REPO, MODEL_FILE)))
-    await settle()
-    assert.equal(hub.cdn.bytesServed, MiB)
+    await assertCdnServed(MiB)
     assert.ok(hub.cdn.bytesServed < MODEL_SIZE)
   })
 
@@ -274,8 +276,7 @@ describe('fake hub', () => {
     assert.equal((await get(url)).body.length, MODEL_SIZE)
     await assert.rejects(get(url))
     assert.equal((await get(url)).body.length, MODEL_SIZE)
-    await settle()
-    assert.equal(hub.cdn.bytesServed, 2 * MODEL_SIZE + MODEL_SIZE / 2)
+    await assertCdnServed(2 * MODEL_SIZE + MODEL_SIZE / 2)
   })
 
   it('fails the next requests with the given status, then recovers', async () => {

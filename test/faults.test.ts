@@ -5,10 +5,11 @@ import { curl } from './helpers/clients.js'
 import { spawnNode, type NodeProcess } from './helpers/nodes.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 
-describe('a seed killed while a peer downloads from it', () => {
+describe('a seed killed while a peer downloads from it', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   const nodes: NodeProcess[] = []
 
@@ -51,7 +52,7 @@ describe('a seed killed while a peer downloads from it', () => {
   })
 })
 
-describe('a signed URL that expires while its download runs', () => {
+describe('a signed URL that expires while its download runs', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let node: NodeProcess
 

@@ -30,6 +30,7 @@ import { fetchRequests, framedPayloads, gossipPayloads, metaRequests, pieceReque
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
 import { fuzzSettings } from './helpers/fuzz-settings.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const { seed, totalRuns, runsOf } = fuzzSettings(800, 10)
 const MiB = 1024 * 1024
@@ -42,7 +43,7 @@ interface StreamAnswer {
   stage?: string
 }
 
-describe(`libp2p fuzzing of a seed (seed ${seed}, ${totalRuns} cases)`, () => {
+describe(`libp2p fuzzing of a seed (seed ${seed}, ${totalRuns} cases)`, { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let target: NodeProcess
   let fuzzer: P2PHost

@@ -14,6 +14,7 @@ import { spawnNode, tempDir, type NodeProcess } from './helpers/nodes.js'
 import { repoRoot } from './helpers/repo-root.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { skipUnless, tool } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 const repo = 'acme/get-demo'
@@ -50,7 +51,7 @@ async function getInProcess (args: string[]): Promise<GetRun> {
 /** The same under a pseudo-terminal (`script` from util-linux), as on a user's terminal. */
 async function getOnTerminal (args: string[], env: Record<string, string> = {}): Promise<GetRun> {
   const command = [process.execPath, join(repoRoot(), 'bin', 'damselfly.js'), 'get', ...args].map(arg => `'${arg.replace(/'/g, "'\\''")}'`).join(' ')
-  const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...cleanEnv(), ...env } })
+  const child = spawn(tool('script'), ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...cleanEnv(), ...env } })
   return await collect(child)
 }
 
@@ -224,7 +225,7 @@ describe('damselfly get', () => {
     await expectRepo(out, ['config.json', 'model.safetensors'], 'acme/secret')
   })
 
-  it('shows progress bars on a terminal', async () => {
+  it('shows progress bars on a terminal', { skip: skipUnless('script') }, async () => {
     hub.setBandwidth({ total: 4 * MiB })
     try {
       const out = join(work, 'slow')

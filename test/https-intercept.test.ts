@@ -19,6 +19,7 @@ import { repoRoot } from './helpers/repo-root.js'
 import { nodeStatus } from './helpers/status.js'
 import { makeTlsIdentity, type TestTlsIdentity } from './helpers/tls.js'
 import { waitFor } from './helpers/wait.js'
+import { skipUnless, tool } from './helpers/system-tools.js'
 
 const run = promisify(execFile)
 const damselfly = join(repoRoot(), 'bin', 'damselfly.js')
@@ -109,7 +110,7 @@ describe('HTTPS interception', () => {
     })
   })
 
-  it('curl through an intercepting node: the Hub resolve URL, its redirect to the CDN, byte-exact', async () => {
+  it('curl through an intercepting node: the Hub resolve URL, its redirect to the CDN, byte-exact', { skip: skipUnless('curl') }, async () => {
     const file = hub.file('acme/tls', 'model.bin')
     hub.resetStats()
     const result = await curl(`${hub.hubUrl}/acme/tls/resolve/main/model.bin`, { proxy: first.proxyUrl, caFile: firstCa, followRedirects: true })
@@ -124,7 +125,7 @@ describe('HTTPS interception', () => {
     assert.ok(hub.cdn.bytesServed >= file.size && hub.cdn.bytesServed <= file.size * 1.05, `CDN served ${hub.cdn.bytesServed} bytes`)
   })
 
-  it('the same file through a second node comes from the swarm: the CDN served it about once in all', async () => {
+  it('the same file through a second node comes from the swarm: the CDN served it about once in all', { skip: skipUnless('curl') }, async () => {
     // No reset: the CDN's count since the first node's download covers both.
     const file = hub.file('acme/tls', 'model.bin')
     const result = await curl(`${hub.hubUrl}/acme/tls/resolve/main/model.bin`, { proxy: second.proxyUrl, caFile: secondCa, followRedirects: true })
@@ -136,14 +137,14 @@ describe('HTTPS interception', () => {
     assert.ok(task !== undefined && task.bytesFromPeers === file.size, `the second node took ${task?.bytesFromPeers} bytes from peers`)
   })
 
-  it('keeps the intercepted connection alive: a second request reuses the tunnel', async () => {
+  it('keeps the intercepted connection alive: a second request reuses the tunnel', { skip: skipUnless('curl') }, async () => {
     const url = `${hub.hubUrl}/acme/tls/resolve/main/config.json`
     // %{num_connects}: new connections curl opened for each transfer; 0 means it reused one.
-    const { stdout } = await run('curl', ['-sS', '--proxy', first.proxyUrl, '--cacert', firstCa, '-w', '%{http_code} %{num_connects}\\n', '-o', '/dev/null', '-o', '/dev/null', url, url])
+    const { stdout } = await run(tool('curl'), ['-sS', '--proxy', first.proxyUrl, '--cacert', firstCa, '-w', '%{http_code} %{num_connects}\\n', '-o', '/dev/null', '-o', '/dev/null', url, url])
     assert.deepEqual(stdout.trim().split('\n'), ['200 1', '200 0'])
   })
 
-  it('a host that is not listed stays a blind tunnel: the client sees the upstream\'s own certificate', async () => {
+  it('a host that is not listed stays a blind tunnel: the client sees the upstream\'s own certificate', { skip: skipUnless('curl') }, async () => {
     // localhost is the same fake Hub under a name the nodes were not told to intercept.
     const file = hub.file('acme/tls', 'config.json')
     const url = `https://localhost:${portOf(hub.hubUrl)}/acme/tls/resolve/main/config.json`
@@ -160,7 +161,7 @@ describe('HTTPS interception', () => {
     assert.equal((await nodeStatus(first.info.admin)).tasks.length, tasksBefore)
   })
 
-  it('an upstream whose certificate does not verify gets 502 backend, whether a rule matches or not', async () => {
+  it('an upstream whose certificate does not verify gets 502 backend, whether a rule matches or not', { skip: skipUnless('curl') }, async () => {
     for (const path of ['/repos/ab/cd/model.bin', '/api/models/acme/tls']) {
       const result = await curl(`https://127.0.0.1:${untrustedPort}${path}`, { proxy: first.proxyUrl, caFile: firstCa, keepBody: true })
       assert.equal(result.status, 502, path)

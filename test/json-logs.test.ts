@@ -3,10 +3,11 @@ import assert from 'node:assert/strict'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl } from './helpers/clients.js'
 import { spawnNode } from './helpers/nodes.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 
-describe('--log-format json', () => {
+describe('--log-format json', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
 
   before(async () => {

@@ -6,6 +6,7 @@ import { startNode, type RunningNode } from './helpers/nodes.js'
 import { parsePrometheusText, sampleValue, type MetricFamily } from './helpers/prometheus-text.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 
@@ -27,7 +28,7 @@ function sum (families: Map<string, MetricFamily>, name: string): number {
   return (families.get(name)?.samples ?? []).reduce((total, sample) => total + sample.value, 0)
 }
 
-describe('metrics across a two-node download', () => {
+describe('metrics across a two-node download', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let a: RunningNode
   let b: RunningNode

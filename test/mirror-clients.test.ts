@@ -9,6 +9,7 @@ import { curl } from './helpers/clients.js'
 import { startNode, tempDir, type RunningNode } from './helpers/nodes.js'
 import { nodeStatus } from './helpers/status.js'
 import { runPythonClient } from './helpers/python.js'
+import { skipUnless } from './helpers/system-tools.js'
 import { waitFor } from './helpers/wait.js'
 
 const MiB = 1024 * 1024
@@ -92,7 +93,7 @@ describe('Hub clients with HF_ENDPOINT at the node (a Hub that redirects git fil
     assert.equal(hash.digest('hex'), file.sha256)
   })
 
-  it('the huggingface_hub flow (HEAD, metadata, GET of the location) stays on the node, Xet hints hidden', async () => {
+  it('the huggingface_hub flow (HEAD, metadata, GET of the location) stays on the node, Xet hints hidden', { skip: skipUnless('python3+requests') }, async () => {
     const file = hub.file('acme/llm', 'model-00002-of-00002.safetensors')
     const result = await runPythonClient<HfFlowResult>('hf_flow_download.py', ['endpoint', second.proxyUrl, 'acme/llm', 'main', 'model-00002-of-00002.safetensors'])
     assert.equal(result.head_status, 200)
@@ -104,7 +105,7 @@ describe('Hub clients with HF_ENDPOINT at the node (a Hub that redirects git fil
     assert.deepEqual([result.get_status, result.received, result.sha256], [200, file.size, file.sha256])
   })
 
-  it('a git file behind the Hub’s relative redirect to /api/resolve-cache/ (HEAD flow and curl -L)', async () => {
+  it('a git file behind the Hub’s relative redirect to /api/resolve-cache/ (HEAD flow and curl -L)', { skip: skipUnless('python3+requests', 'curl') }, async () => {
     const file = hub.file('acme/llm', 'tokenizer/vocab.json')
     const result = await runPythonClient<HfFlowResult>('hf_flow_download.py', ['endpoint', first.proxyUrl, 'acme/llm', 'main', 'tokenizer/vocab.json'])
     assert.deepEqual([result.head_status, result.get_status, result.sha256], [200, 200, file.sha256])
@@ -112,7 +113,7 @@ describe('Hub clients with HF_ENDPOINT at the node (a Hub that redirects git fil
     assert.deepEqual([followed.status, followed.sha256], [200, file.sha256])
   })
 
-  it('Dragonfly’s adapter style: the Hub asked through the proxy, the CDN redirect followed through it', async () => {
+  it('Dragonfly’s adapter style: the Hub asked through the proxy, the CDN redirect followed through it', { skip: skipUnless('python3+requests') }, async () => {
     const file = hub.file('acme/llm', 'model-00001-of-00002.safetensors')
     hub.resetStats()
     const result = await runPythonClient<HfFlowResult>('hf_flow_download.py', ['adapter', first.proxyUrl, hub.hubUrl, 'acme/llm', 'main', 'model-00001-of-00002.safetensors'])
@@ -123,7 +124,7 @@ describe('Hub clients with HF_ENDPOINT at the node (a Hub that redirects git fil
     assert.equal(hub.cdn.bytesServed, 0, 'the file was cached by the mirror downloads under the same sha256')
   })
 
-  it('a private file: 401 without the token even when cached, served from the cache with it', async () => {
+  it('a private file: 401 without the token even when cached, served from the cache with it', { skip: skipUnless('python3+requests') }, async () => {
     const file = hub.file('acme/secret', 'weights.bin')
     const args = ['endpoint', first.proxyUrl, 'acme/secret', 'main', 'weights.bin']
     const owner = await runPythonClient<HfFlowResult>('hf_flow_download.py', args, { HF_TOKEN: TOKEN })
@@ -141,7 +142,7 @@ describe('Hub clients with HF_ENDPOINT at the node (a Hub that redirects git fil
     assert.equal(hub.cdn.bytesServed, 0, 'served from the cache')
   })
 
-  it('Hub errors keep their headers on GET and HEAD', async () => {
+  it('Hub errors keep their headers on GET and HEAD', { skip: skipUnless('curl') }, async () => {
     for (const method of ['GET', 'HEAD'] as const) {
       const missing = await curl(`${first.proxyUrl}/acme/llm/resolve/main/absent.bin`, { method })
       assert.equal(missing.status, 404)

@@ -8,6 +8,7 @@ import { spawnNode, type NodeProcess } from './helpers/nodes.js'
 import { repoRoot } from './helpers/repo-root.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 const repo = 'acme/preheated'
@@ -59,7 +60,7 @@ describe('damselfly preheat', () => {
     await hub.close()
   })
 
-  it('through a peer: the seeds fetch every LFS file once, then the peer downloads all of it with no CDN bytes', async () => {
+  it('through a peer: the seeds fetch every LFS file once, then the peer downloads all of it with no CDN bytes', { skip: skipUnless('curl') }, async () => {
     const lfsBytes = lfsFiles.reduce((sum, path) => sum + hub.file(repo, path).size, 0)
     hub.resetStats()
     const result = await preheat([`hf://${repo}`, '--admin', `http://${peer.info.admin}`])

@@ -6,11 +6,12 @@ import { join } from 'node:path'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl } from './helpers/clients.js'
 import { startNode, tempDir, type RunningNode } from './helpers/nodes.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 const token = 'hf_private_token'
 
-describe('a private file cached by one client', () => {
+describe('a private file cached by one client', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let node: RunningNode
   let dataDir: string

@@ -3,10 +3,11 @@ import assert from 'node:assert/strict'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl, fetchThroughProxy } from './helpers/clients.js'
 import { startNode, type RunningNode } from './helpers/nodes.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 
-describe('a single node as a caching download proxy', () => {
+describe('a single node as a caching download proxy', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let node: RunningNode
 

@@ -5,6 +5,7 @@ import { open } from 'node:fs/promises'
 import { startFakeHub, type FakeHub, type FakeFileInfo } from './fixtures/fake-hub/index.js'
 import { curl, fetchThroughProxy } from './helpers/clients.js'
 import { startNode, type RunningNode } from './helpers/nodes.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 
@@ -19,7 +20,7 @@ async function expectedSlice (file: FakeFileInfo, start: number, end: number): P
   }
 }
 
-describe('Range requests and HEAD through the node', () => {
+describe('Range requests and HEAD through the node', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let node: RunningNode
 

@@ -12,6 +12,7 @@ import { curl, fetchThroughProxy } from './helpers/clients.js'
 import { startNode, type RunningNode } from './helpers/nodes.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 const repo = 'acme/rates'
@@ -54,7 +55,7 @@ describe('rate limits', () => {
     }
   })
 
-  it('paces back-to-source bytes: 8 MiB at 4 MiB/s takes at least 1.5 s, byte-exact', async () => {
+  it('paces back-to-source bytes: 8 MiB at 4 MiB/s takes at least 1.5 s, byte-exact', { skip: skipUnless('curl') }, async () => {
     const node = await startNode(['--origin-rate', '4MiB'])
     try {
       const file = hub.file(repo, 'paced.bin')
@@ -73,7 +74,7 @@ describe('rate limits', () => {
     }
   })
 
-  it('caps concurrent downloads with 429, while hits and joins still go through', async () => {
+  it('caps concurrent downloads with 429, while hits and joins still go through', { skip: skipUnless('curl') }, async () => {
     const node = await startNode(['--max-concurrent-tasks', '1', '--origin-rate', '4MiB'])
     try {
       const slow = curl(hub.signedUrl(repo, 'slow.bin'), { proxy: node.proxyUrl })
@@ -94,7 +95,7 @@ describe('rate limits', () => {
     }
   })
 
-  it('paces what a node uploads to peers: 8 MiB at 4 MiB/s takes at least 1.5 s, and the origin serves it once', async () => {
+  it('paces what a node uploads to peers: 8 MiB at 4 MiB/s takes at least 1.5 s, and the origin serves it once', { skip: skipUnless('curl') }, async () => {
     let holder: RunningNode | undefined
     let taker: RunningNode | undefined
     try {

@@ -7,10 +7,11 @@ import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl } from './helpers/clients.js'
 import { spawnNode, tempDir } from './helpers/nodes.js'
 import { waitFor } from './helpers/wait.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 
-describe('a node killed mid-download', () => {
+describe('a node killed mid-download', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let dataDir: string
 

@@ -11,6 +11,7 @@ import { spawnNode, tempDir, type NodeProcess } from './helpers/nodes.js'
 import { repoRoot } from './helpers/repo-root.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const run = promisify(execFile)
 const MiB = 1024 * 1024
@@ -32,7 +33,7 @@ function rowWith (output: string, text: string): string[] {
   return line.trim().split(/\s{2,}/)
 }
 
-describe('damselfly status', () => {
+describe('damselfly status', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let a: NodeProcess
   let b: NodeProcess

@@ -8,11 +8,10 @@ import { curl, type DownloadResult } from './helpers/clients.js'
 import { startNode, type RunningNode } from './helpers/nodes.js'
 import { repoRoot } from './helpers/repo-root.js'
 import { nodeStatus } from './helpers/status.js'
+import { chromiumArgs, chromiumExecutable, skipUnless } from './helpers/system-tools.js'
 import { waitFor } from './helpers/wait.js'
 
 const MiB = 1024 * 1024
-/** Debian's chromium package (.ci/run installs it). */
-const chromiumPath = process.env.DAMSELFLY_CHROMIUM ?? '/usr/bin/chromium'
 
 /** Width and height from a PNG's IHDR chunk, after checking the signature. */
 function pngSize (png: Buffer): { width: number, height: number } {
@@ -32,7 +31,7 @@ const countOriginPixels = `(() => {
   return count
 })()`
 
-describe('the /status page in headless Chromium', () => {
+describe('the /status page in headless Chromium', { skip: skipUnless('curl', 'chromium') }, () => {
   let hub: FakeHub
   let node: RunningNode
   let browser: Browser
@@ -41,7 +40,8 @@ describe('the /status page in headless Chromium', () => {
     // Slow enough that the download is still running while the page is looked at.
     hub = await startFakeHub({ repos: [{ id: 'acme/page', files: [{ path: 'weights.safetensors', size: 24 * MiB }] }], cdnBytesPerSecond: 1 * MiB })
     node = await startNode(['--piece-size', '1MiB'])
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] })
+    // Debian's chromium where installed (.ci/run), else the build the @sparticuz/chromium package ships.
+    browser = await chromium.launch({ executablePath: await chromiumExecutable(), args: chromiumArgs })
   })
 
   after(async () => {

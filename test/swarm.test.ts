@@ -5,6 +5,7 @@ import { curl } from './helpers/clients.js'
 import { spawnNode, type NodeProcess } from './helpers/nodes.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { skipUnless } from './helpers/system-tools.js'
 
 const MiB = 1024 * 1024
 
@@ -15,7 +16,7 @@ async function startPeers (seed: NodeProcess, count: number, extra: string[] = [
   return peers
 }
 
-describe('a seed and four peers', () => {
+describe('a seed and four peers', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   let seed: NodeProcess
   let peers: NodeProcess[]
@@ -81,7 +82,7 @@ describe('a seed and four peers', () => {
   })
 })
 
-describe('a peer that serves corrupt pieces', () => {
+describe('a peer that serves corrupt pieces', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   const nodes: NodeProcess[] = []
 
@@ -117,7 +118,7 @@ describe('a peer that serves corrupt pieces', () => {
   })
 })
 
-describe('two elected seeds', () => {
+describe('two elected seeds', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
   const nodes: NodeProcess[] = []
 

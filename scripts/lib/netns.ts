@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { promisify } from 'node:util'
+import { unmet } from '../../test/helpers/system-tools.js'
 
 const exec = promisify(execFile)
 
@@ -36,18 +37,9 @@ export interface Testbed {
   destroy: () => void
 }
 
-/** Why namespaces cannot be made here, or undefined when they can. */
+/** Why namespaces cannot be made here (not Linux, not root, no ip or tc), or undefined when they can. */
 export function netnsUnavailable (): string | undefined {
-  if (process.platform !== 'linux') return 'network namespaces need Linux'
-  if (process.getuid?.() !== 0) return 'network namespaces need root'
-  for (const tool of ['ip', 'tc']) {
-    try {
-      execFileSync(tool, ['-V'], { stdio: 'ignore' })
-    } catch {
-      return `\`${tool}\` (iproute2) is not installed`
-    }
-  }
-  return undefined
+  return unmet('netns')
 }
 
 export function listNamespaces (): string[] {

@@ -1,20 +1,15 @@
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from '../../test/helpers/ports.js'
+import { tool } from '../../test/helpers/system-tools.js'
 
 export interface StaticServer {
   /** `http://127.0.0.1:PORT`; a file under `root` is at `${url}/<relative path>`. */
   url: string
   stop: () => Promise<void>
-}
-
-/** Debian puts nginx in /usr/sbin, which a non-root PATH often lacks. */
-function nginxCommand (): string {
-  return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx'
 }
 
 /**
@@ -60,7 +55,7 @@ http {
 }
 `
   await writeFile(join(folder, 'nginx.conf'), config)
-  const child = spawn(nginxCommand(), ['-p', folder, '-c', join(folder, 'nginx.conf'), '-e', join(folder, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(tool('nginx'), ['-p', folder, '-c', join(folder, 'nginx.conf'), '-e', join(folder, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   const exited = new Promise<void>(resolve => child.on('close', () => { resolve() }))

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { tool } from '../../test/helpers/system-tools.js'
 
 /** What curl itself timed: from its start to the first body byte and to the last. */
 export interface CurlTiming {
@@ -30,7 +31,7 @@ export async function timedCurl (url: string, init: TimedCurlInit = {}): Promise
   if (init.proxy !== undefined) args.push('--proxy', init.proxy)
   if (init.follow === true) args.push('--location')
   args.push(url)
-  const [command, ...rest] = [...(init.prefix ?? []), 'curl', ...args]
+  const [command, ...rest] = [...(init.prefix ?? []), tool('curl'), ...args]
   init.signal?.throwIfAborted()
   const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
   // Killed by hand rather than through spawn's `signal`, whose AbortError event escaped here.

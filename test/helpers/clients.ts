@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ProxyAgent, request } from 'undici'
+import { tool } from './system-tools.js'
 
 /** What a user checks after a download: status, headers, size and hash of the body. */
 export interface DownloadResult {
@@ -33,7 +34,7 @@ export interface ClientInit {
   tunnel?: boolean
 }
 
-/** curl, exactly as a user would run it; the body is hashed as it streams. */
+/** curl, exactly as a user would run it; the body is hashed as it streams. A test using it declares `skipUnless('curl')`. */
 export async function curl (url: string, init: ClientInit = {}): Promise<DownloadResult> {
   const folder = await mkdtemp(join(tmpdir(), 'damselfly-curl-'))
   const headerFile = join(folder, 'headers')
@@ -48,7 +49,7 @@ export async function curl (url: string, init: ClientInit = {}): Promise<Downloa
   for (const [name, value] of Object.entries(init.headers ?? {})) args.push('-H', `${name}: ${value}`)
   args.push(url)
   try {
-    const child = spawn('curl', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(tool('curl'), args, { stdio: ['ignore', 'pipe', 'pipe'] })
     const hash = createHash('sha256')
     const kept: Buffer[] = []
     let bytes = 0
