@@ -15,6 +15,8 @@ import { AccessCheck } from './access-check.js'
 import { errorCodeHeader, errorTypeHeader, httpFailureOf, sendError } from './error-response.js'
 import { resolveTarget } from './resolve-target.js'
 import { ConnectRoute } from './routes/connect.js'
+import { hubApiCall } from '../hub/hub-api.js'
+import { HubApiRoute } from './routes/hub-api.js'
 import { HubMirrorRoute, isHubResolve } from './routes/hub-mirror.js'
 import { PassthroughRoute } from './routes/passthrough.js'
 import type { Outcome } from './routes/route.js'
@@ -76,6 +78,7 @@ export class ProxyServer {
   private readonly throughTask: ThroughTaskRoute
   private readonly hubMirror: HubMirrorRoute
   private readonly passthrough: PassthroughRoute
+  private readonly hubApi: HubApiRoute
   private readonly connect: ConnectRoute
 
   constructor (components: ProxyServerComponents, init: ProxyServerInit) {
@@ -103,6 +106,7 @@ export class ProxyServer {
     }, { filteredQueryParams: init.filteredQueryParams, originPace: init.originPace })
     this.hubMirror = new HubMirrorRoute({ dispatcher, throughTask: this.throughTask })
     this.passthrough = new PassthroughRoute({ dispatcher, tasks: components.tasks })
+    this.hubApi = new HubApiRoute({ passthrough: this.passthrough, logger: components.logger })
     this.connect = new ConnectRoute({
       logger: components.logger,
       admit: request => { this.admit(request) },
@@ -174,8 +178,10 @@ export class ProxyServer {
       if (this.isSelf(target)) throw new BadRequestError(`request target ${target.host} is this proxy: the request would loop`)
       if (this.init.allowedUpstreams !== undefined && !this.init.allowedUpstreams.allowsUrl(target)) throw new UpstreamNotAllowedError(target.hostname)
       const route = { request, response, target, signal, outcome }
+      const hubApi = hubApiCall(request.method ?? '', target.pathname)
       if (isHubResolve(request, target)) await this.hubMirror.serveResolve(route)
       else if (request.method === 'GET' && this.rules.matches(target)) await this.throughTask.serve(route)
+      else if (hubApi !== undefined) await this.hubApi.serve(route, hubApi)
       else await this.passthrough.serve(route)
     } catch (error) {
       if (signal.aborted) {

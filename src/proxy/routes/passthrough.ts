@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { linkedOid } from '../../hub/resolve-file.js'
 import { upstreamRequestHeaders } from '../../origin/http-headers.js'
@@ -6,6 +7,9 @@ import { lfsTaskKey } from '../../task/task-key.js'
 import { hasCredentials } from '../access-check.js'
 import { relay, requestUpstream } from '../upstream.js'
 import type { RouteRequest } from './route.js'
+
+/** Relays an answer its own way and says so (true), or leaves it to the plain relay (false). */
+export type AnswerHandler = (upstream: Dispatcher.ResponseData, response: ServerResponse, signal: AbortSignal) => Promise<boolean>
 
 export interface PassthroughComponents {
   dispatcher: Dispatcher
@@ -23,17 +27,18 @@ export class PassthroughRoute {
     this.components = components
   }
 
-  async serve ({ request, response, target, signal, outcome }: RouteRequest): Promise<void> {
+  /** `answer` may relay the origin's answer its own way; `headers` replace the client's. */
+  async serve ({ request, response, target, signal, outcome }: RouteRequest, options: { answer?: AnswerHandler, headers?: Record<string, string> } = {}): Promise<void> {
     outcome.result = 'passthrough'
     const hasBody = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined
-    const headers = upstreamRequestHeaders(request.headers)
-    headers.host = target.host
+    const headers = { ...upstreamRequestHeaders(request.headers), ...options.headers, host: target.host }
     const upstream = await requestUpstream(target, {
       method: (request.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,
       body: hasBody ? request : null
     }, this.components.dispatcher, signal)
     this.notePrivateResolve(request.headers, upstream)
+    if (await options.answer?.(upstream, response, signal) === true) return
     await relay(upstream, response, signal)
   }
 
