@@ -48,6 +48,8 @@ export class HubApiRoute {
       headers: { 'accept-encoding': 'identity' },
       answer: async (upstream, response, signal) => {
         if (!isJson(upstream)) return false
+        const clientOrigin = mirrorOrigin(route)
+        if (clientOrigin !== undefined) upstream.headers.link = pagesAt(upstream.headers.link, route.target.origin, clientOrigin)
         await relayWithoutXetFields(upstream, response, signal)
         return true
       }
@@ -60,6 +62,30 @@ export class HubApiRoute {
     this.loggedRepos.add(repo)
     this.log.info('a client asked for a Xet read token: it downloads this repo from Xet, around the node (a listing cached before it used the node?); set HF_HUB_DISABLE_XET=1 for it or clear its trees/ cache (docs/huggingface.md)', { repo })
   }
+}
+
+/** The node's own origin as a mirror-mode (origin-form) client addressed it; undefined otherwise. */
+function mirrorOrigin ({ request }: RouteRequest): string | undefined {
+  const host = firstHeader(request.headers.host)
+  return (request.url ?? '').startsWith('/') && host !== undefined ? `http://${host}` : undefined
+}
+
+/**
+ * The Hub's pagination links (`Link: <https://hub/api/…&cursor=…>; rel="next"`) are absolute:
+ * in mirror mode they are pointed back at the node, or the next page would bypass it (and keep
+ * its Xet fields).
+ */
+function pagesAt (link: string | string[] | undefined, upstreamOrigin: string, clientOrigin: string): string | string[] | undefined {
+  if (link === undefined) return undefined
+  const rewrite = (value: string): string => value.replace(/<([^>]*)>/g, (whole, url: string) => {
+    try {
+      const parsed = new URL(url)
+      return parsed.origin === upstreamOrigin ? `<${clientOrigin}${parsed.pathname}${parsed.search}>` : whole
+    } catch {
+      return whole
+    }
+  })
+  return Array.isArray(link) ? link.map(rewrite) : rewrite(link)
 }
 
 function isJson (upstream: Dispatcher.ResponseData): boolean {
