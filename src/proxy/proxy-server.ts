@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
-import { AbortedError, BadRequestError, ClientNotAllowedError, DamselflyError, LimitReachedError, UpstreamNotAllowedError } from '../errors.js'
+import { AbortedError, BadRequestError, ClientNotAllowedError, DamselflyError, HttpVersionError, LimitReachedError, UpstreamNotAllowedError } from '../errors.js'
 import type { ClientNetworks, UpstreamHosts } from '../limits/access-list.js'
 import type { RequestLimiter } from '../limits/request-limiter.js'
 import type { Pace } from '../limits/token-bucket.js'
@@ -14,6 +14,7 @@ import type { TaskManager } from '../task/task-manager.js'
 import { AccessCheck } from './access-check.js'
 import { errorCodeHeader, errorTypeHeader, httpFailureOf, sendError } from './error-response.js'
 import { resolveTarget } from './resolve-target.js'
+import { isOwnAddress } from './self-address.js'
 import { ConnectRoute } from './routes/connect.js'
 import { hubApiCall } from '../hub/hub-api.js'
 import { HubApiRoute } from './routes/hub-api.js'
@@ -109,7 +110,11 @@ export class ProxyServer {
     this.hubApi = new HubApiRoute({ passthrough: this.passthrough, logger: components.logger })
     this.connect = new ConnectRoute({
       logger: components.logger,
-      admit: request => { this.admit(request) },
+      admit: request => {
+        if (!isHttp1(request)) throw new HttpVersionError(request.httpVersion)
+        this.admit(request)
+      },
+      isSelf: (host, port) => isOwnAddress(host, port, this.address),
       interceptor: this.interceptor,
       metrics: components.metrics
     }, { connectTimeoutMs: init.connectTimeoutMs, allowedUpstreams: init.allowedUpstreams })
@@ -171,6 +176,7 @@ export class ProxyServer {
       // Node's parser hands over the head of a request whose body length cannot be known
       // (RFC 9112 §6.3) and only then fails it: its clientError answer (400) is the only one.
       if (hasUnframeableBody(request)) return
+      if (!isHttp1(request)) throw new HttpVersionError(request.httpVersion)
       // RFC 9112 §3.2: two Host lines make the request ambiguous, so it must be refused.
       if ((request.headersDistinct.host?.length ?? 0) > 1) throw new BadRequestError('more than one Host header')
       this.admit(request)
@@ -212,15 +218,18 @@ export class ProxyServer {
 
   private isSelf (target: URL): boolean {
     const port = Number(target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : target.port)
-    if (port !== this.address.port) return false
-    const host = target.hostname.replace(/^\[|\]$/g, '')
-    return ['localhost', '127.0.0.1', '::1', '0.0.0.0', '::', this.address.host].includes(host)
+    return isOwnAddress(target.hostname, port, this.address)
   }
 
   private track (socket: Socket | Duplex): void {
     this.sockets.add(socket)
     socket.once('close', () => { this.sockets.delete(socket) })
   }
+}
+
+/** The proxy speaks HTTP/1.0 and 1.1; Node's parser also hands over HTTP/0.9 and HTTP/2.0 lines. */
+function isHttp1 (request: IncomingMessage): boolean {
+  return request.httpVersion === '1.1' || request.httpVersion === '1.0'
 }
 
 /** A request Transfer-Encoding whose last coding is not chunked: the body has no knowable end. */
@@ -236,11 +245,14 @@ function rejectMalformed (error: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy()
     return
   }
-  const [status, reason] = error.code === 'HPE_HEADER_OVERFLOW'
-    ? [431, 'Request Header Fields Too Large']
-    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request']
+  const [status, reason, code] = error.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'Request Header Fields Too Large', 'ERR_BAD_REQUEST']
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'ERR_BAD_REQUEST']
+      // HTTP/1.2, HTTP/3.0…: a version the parser does not know.
+      : error.code === 'HPE_INVALID_VERSION' ? [505, 'HTTP Version Not Supported', 'ERR_HTTP_VERSION'] : [400, 'Bad Request', 'ERR_BAD_REQUEST']
   const body = `${reason}: ${error.code ?? 'malformed request'}\n`
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${errorTypeHeader}: proxy\r\n${errorCodeHeader}: ERR_BAD_REQUEST\r\nconnection: close\r\n\r\n${body}`)
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${errorTypeHeader}: proxy\r\n${errorCodeHeader}: ${code}\r\nconnection: close\r\n\r\n${body}`)
   lingerThenClose(socket)
 }
 
