@@ -77,7 +77,11 @@ describe('huggingface_hub 1.x (hf_xet installed) with HF_ENDPOINT at the node, a
   let second: NodeProcess
 
   before(async () => {
-    hub = await startFakeHub({ hubBehaviour: { xet: true, resolveCacheRedirects: true, treePageSize: 3 }, repos: [{ id: REPO, files: FILES }] })
+    hub = await startFakeHub({
+      hubBehaviour: { xet: true, resolveCacheRedirects: true, treePageSize: 3 },
+      // A repo whose API paths match the default rule `/repos/`: still a listing, not content.
+      repos: [{ id: REPO, files: FILES }, { id: 'acme/repos', files: [{ path: 'w.bin', size: MiB }] }]
+    })
     first = await spawnNode(['--role', 'seed', '--registry', hub.hubUrl, '--log-level', 'info'])
     second = await spawnNode(['--registry', hub.hubUrl, '--bootstrap', first.info.multiaddrs[0]!])
     await waitFor('the second node to join', async () => (await nodeStatus(second.info.admin)).peers.includes(first.info.peerId))
@@ -126,7 +130,8 @@ describe('huggingface_hub 1.x (hf_xet installed) with HF_ENDPOINT at the node, a
       [`/api/models/${REPO}/tree/main/tokenizer`, {}],
       [`/api/models/${REPO}/paths-info/${commit}`, form],
       [`/api/models/${REPO}`, {}],
-      [`/api/models/${REPO}/revision/main`, {}]
+      [`/api/models/${REPO}/revision/main`, {}],
+      ['/api/models/acme/repos/tree/main', {}]
     ] as const) {
       const upstream = await getJson(hub.hubUrl + path, init)
       const relayed = await getJson(first.proxyUrl + path, init)

@@ -186,8 +186,9 @@ export class ProxyServer {
       const route = { request, response, target, signal, outcome }
       const hubApi = hubApiCall(request.method ?? '', target.pathname)
       if (isHubResolve(request, target)) await this.hubMirror.serveResolve(route)
-      else if (request.method === 'GET' && this.rules.matches(target)) await this.throughTask.serve(route)
+      // Before the rules: a listing is never content to cache (`/repos/` matches a repo named so).
       else if (hubApi !== undefined) await this.hubApi.serve(route, hubApi)
+      else if (request.method === 'GET' && this.rules.matches(target)) await this.throughTask.serve(route)
       else await this.passthrough.serve(route)
     } catch (error) {
       if (signal.aborted) {
