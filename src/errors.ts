@@ -27,6 +27,13 @@ export class BadRequestError extends DamselflyError {
   }
 }
 
+/** A request line naming an HTTP version other than 1.0 and 1.1 (the proxy speaks HTTP/1.x). */
+export class HttpVersionError extends DamselflyError {
+  constructor (version: string) {
+    super('ERR_HTTP_VERSION', `HTTP/${version.slice(0, 20)} is not supported: the proxy speaks HTTP/1.0 and HTTP/1.1`)
+  }
+}
+
 /** A Range header that is malformed. */
 export class InvalidRangeError extends DamselflyError {
   constructor (message: string) {

@@ -70,6 +70,33 @@ describe('bad input and failing origins', () => {
     await nodeIsUp()
   })
 
+  it('answers a request line with HTTP/2.0, or any version but 1.0 and 1.1, with 505', async () => {
+    for (const line of ['GET http://example.invalid/ HTTP/2.0', 'GET http://example.invalid/ HTTP/1.2', 'GET http://example.invalid/ HTTP/0.9', 'CONNECT example.invalid:443 HTTP/2.0']) {
+      const answer = await rawExchange(node.info.proxy, `${line}\r\nHost: example.invalid\r\nConnection: close\r\n\r\n`)
+      assert.match(answer, /^HTTP\/1\.1 505 /, line)
+      assert.match(answer, /x-dragonfly-error-type: proxy/i, line)
+      assert.match(answer, /x-damselfly-error-code: ERR_HTTP_VERSION/i, line)
+    }
+    // HTTP/1.0 is spoken: the request reaches the proxy's own checks (here, the loop's 400).
+    const old = await rawExchange(node.info.proxy, `GET http://${node.info.proxy}/x HTTP/1.0\r\n\r\n`)
+    assert.match(old, /^HTTP\/1\.1 400 [^]*loop/)
+    await nodeIsUp()
+  })
+
+  it('refuses a CONNECT to the proxy’s own address as a loop, like a GET, under every name of it', async () => {
+    const port = node.info.proxy.split(':').pop() ?? ''
+    for (const host of ['127.0.0.1', 'localhost', '127.0.0.2', '[::1]', 'app.localhost']) {
+      const answer = await rawExchange(node.info.proxy, `CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`)
+      assert.match(answer, /^HTTP\/1\.1 400 /, host)
+      assert.match(answer, /x-dragonfly-error-type: proxy/i, host)
+      assert.match(answer, /x-damselfly-error-code: ERR_BAD_REQUEST/i, host)
+      assert.match(answer, /loop/, host)
+      const get = await fetchThroughProxy(`http://${host}:${port}/repos/x/y`, { proxy: node.proxyUrl })
+      assert.equal(get.status, 400, `GET via ${host}`)
+    }
+    await nodeIsUp()
+  })
+
   it('answers an invalid Range with 400 before touching the origin', async () => {
     hub.resetStats()
     const result = await fetchThroughProxy(hub.signedUrl('acme/faults', 'a.bin'), { proxy: node.proxyUrl, headers: { Range: 'bytes=9-3' } })

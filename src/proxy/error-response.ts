@@ -20,6 +20,8 @@ export function httpFailureOf (error: unknown): HttpFailure {
       return { status: 400, type: 'proxy' }
     case 'ERR_RANGE_NOT_SATISFIABLE':
       return { status: 416, type: 'proxy' }
+    case 'ERR_HTTP_VERSION':
+      return { status: 505, type: 'proxy' }
     case 'ERR_CLIENT_NOT_ALLOWED':
     case 'ERR_UPSTREAM_NOT_ALLOWED':
       return { status: 403, type: 'proxy' }

@@ -2,28 +2,28 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { Agent, type Dispatcher } from 'undici'
-import { AbortedError, BadRequestError, ClientNotAllowedError, DamselflyError, LimitReachedError, NotCacheableError, UpstreamNotAllowedError } from '../errors.js'
+import { AbortedError, BadRequestError, ClientNotAllowedError, DamselflyError, HttpVersionError, LimitReachedError, UpstreamNotAllowedError } from '../errors.js'
 import type { ClientNetworks, UpstreamHosts } from '../limits/access-list.js'
 import type { RequestLimiter } from '../limits/request-limiter.js'
 import type { Pace } from '../limits/token-bucket.js'
 import type { Logger } from '../logging/logger.js'
 import type { LeafIssuer } from '../tls/leaf-issuer.js'
-import type { Metrics, ProxyResult } from '../metrics/metrics.js'
-import { firstHeader, originRequestHeaders, withoutCredentials } from '../origin/http-headers.js'
+import type { Metrics } from '../metrics/metrics.js'
 import type { OriginClient } from '../origin/origin-client.js'
 import type { TaskManager } from '../task/task-manager.js'
-import { taskKeyFor, type TaskKey } from '../task/task-key.js'
-import { AccessCheck, hasCredentials } from './access-check.js'
-import { tunnel } from './connect-tunnel.js'
+import { AccessCheck } from './access-check.js'
 import { errorCodeHeader, errorTypeHeader, httpFailureOf, sendError } from './error-response.js'
-import { isHubResolve, lfsHeadHeaders, lfsTaskKey, linkedOid, resolveOnHub } from './hub-resolve.js'
-import { forwardGet, passThrough, relay } from './passthrough.js'
-import { parseRangeHeader, type RangeSpec } from './range.js'
 import { resolveTarget } from './resolve-target.js'
+import { isOwnAddress } from './self-address.js'
+import { ConnectRoute } from './routes/connect.js'
+import { hubApiCall } from '../hub/hub-api.js'
+import { HubApiRoute } from './routes/hub-api.js'
+import { HubMirrorRoute, isHubResolve } from './routes/hub-mirror.js'
+import { PassthroughRoute } from './routes/passthrough.js'
+import type { Outcome } from './routes/route.js'
+import { ThroughTaskRoute } from './routes/through-task.js'
 import { ProxyRules } from './rules.js'
-import { serveTask } from './serve-task.js'
 import { TlsInterceptor } from './tls-intercept.js'
-import type { Task } from '../task/task.js'
 
 export interface ProxyServerComponents {
   tasks: TaskManager
@@ -33,11 +33,6 @@ export interface ProxyServerComponents {
   /** For access checks on private tasks. */
   origin: Pick<OriginClient, 'probe'>
   metrics?: Pick<Metrics, 'proxyRequest' | 'bytes' | 'sentToClient'>
-}
-
-/** What a request has become so far; counted once when it ends. */
-interface Outcome {
-  result?: ProxyResult
 }
 
 export interface ProxyServerInit {
@@ -66,8 +61,10 @@ export interface ProxyServerInit {
 }
 
 /**
- * The front door on :65001. GETs that a rule matches are served from tasks (cache and
- * swarm); everything else is relayed to the origin untouched; CONNECT is tunnelled.
+ * The front door on :65001: its lifecycle, admission and the choice of route (`routes/`).
+ * GETs that a rule matches are served from tasks (cache and swarm), Hub resolves in mirror
+ * mode from the task of the file's sha256; everything else is relayed to the origin untouched;
+ * CONNECT is tunnelled.
  */
 export class ProxyServer {
   private readonly components: ProxyServerComponents
@@ -79,11 +76,14 @@ export class ProxyServer {
   private readonly interceptor?: TlsInterceptor
   private readonly sockets = new Set<Socket | Duplex>()
   private readonly lifetime = new AbortController()
-  private readonly access: AccessCheck
+  private readonly throughTask: ThroughTaskRoute
+  private readonly hubMirror: HubMirrorRoute
+  private readonly passthrough: PassthroughRoute
+  private readonly hubApi: HubApiRoute
+  private readonly connect: ConnectRoute
 
   constructor (components: ProxyServerComponents, init: ProxyServerInit) {
     this.components = components
-    this.access = new AccessCheck({ origin: components.origin })
     this.init = init
     this.log = components.logger.forComponent('proxy')
     this.rules = new ProxyRules(init.rules)
@@ -97,6 +97,27 @@ export class ProxyServer {
         rejectMalformed
       }, { hosts: init.interceptHosts ?? [], maxHeaderBytes: init.maxHeaderBytes ?? 16384 })
     }
+    const dispatcher = this.passthroughDispatcher
+    this.throughTask = new ThroughTaskRoute({
+      tasks: components.tasks,
+      access: new AccessCheck({ origin: components.origin }),
+      dispatcher,
+      logger: components.logger,
+      metrics: components.metrics
+    }, { filteredQueryParams: init.filteredQueryParams, originPace: init.originPace })
+    this.hubMirror = new HubMirrorRoute({ dispatcher, throughTask: this.throughTask })
+    this.passthrough = new PassthroughRoute({ dispatcher, tasks: components.tasks })
+    this.hubApi = new HubApiRoute({ passthrough: this.passthrough, logger: components.logger })
+    this.connect = new ConnectRoute({
+      logger: components.logger,
+      admit: request => {
+        if (!isHttp1(request)) throw new HttpVersionError(request.httpVersion)
+        this.admit(request)
+      },
+      isSelf: (host, port) => isOwnAddress(host, port, this.address),
+      interceptor: this.interceptor,
+      metrics: components.metrics
+    }, { connectTimeoutMs: init.connectTimeoutMs, allowedUpstreams: init.allowedUpstreams })
     // requestTimeout 0 keeps long uploads alive, but it also turns Node's head timeout off:
     // without one, a client that never finishes its head holds a socket forever (slowloris).
     const headersTimeout = init.headersTimeoutMs ?? 60_000
@@ -110,23 +131,7 @@ export class ProxyServer {
     })
     this.server.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.track(socket)
-      // A refused client that resets its socket must not become an uncaught error.
-      socket.on('error', () => { socket.destroy() })
-      try {
-        this.admit(request)
-        const host = /^\[?([^\]]*?)\]?(?::\d+)?$/.exec(request.url ?? '')?.[1] ?? ''
-        if (init.allowedUpstreams !== undefined && !init.allowedUpstreams.allows(host)) throw new UpstreamNotAllowedError(host)
-      } catch (error) {
-        components.metrics?.proxyRequest('rejected')
-        refuseTunnel(socket, error as DamselflyError)
-        return
-      }
-      components.metrics?.proxyRequest('passthrough')
-      tunnel(request, socket, head, {
-        connectTimeoutMs: init.connectTimeoutMs,
-        onError: (error, authority) => { this.log.debug('tunnel failed', { authority, error }) },
-        interceptor: this.interceptor
-      })
+      this.connect.serve(request, socket, head)
     })
     this.server.on('connection', (socket: Socket) => { this.track(socket) })
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -171,21 +176,20 @@ export class ProxyServer {
       // Node's parser hands over the head of a request whose body length cannot be known
       // (RFC 9112 §6.3) and only then fails it: its clientError answer (400) is the only one.
       if (hasUnframeableBody(request)) return
+      if (!isHttp1(request)) throw new HttpVersionError(request.httpVersion)
       // RFC 9112 §3.2: two Host lines make the request ambiguous, so it must be refused.
       if ((request.headersDistinct.host?.length ?? 0) > 1) throw new BadRequestError('more than one Host header')
       this.admit(request)
       const target = resolveTarget(request, { registry: this.init.registry })
       if (this.isSelf(target)) throw new BadRequestError(`request target ${target.host} is this proxy: the request would loop`)
       if (this.init.allowedUpstreams !== undefined && !this.init.allowedUpstreams.allowsUrl(target)) throw new UpstreamNotAllowedError(target.hostname)
-      if (isHubResolve(request, target)) {
-        outcome.result = 'passthrough'
-        await this.serveHubResolve(request, response, target, signal, outcome)
-      } else if (request.method === 'GET' && this.rules.matches(target)) {
-        await this.serveThroughTask(request, response, target, signal, outcome)
-      } else {
-        outcome.result = 'passthrough'
-        await passThrough(request, response, target, this.passthroughDispatcher, signal, upstream => { this.notePrivateResolve(request, upstream) })
-      }
+      const route = { request, response, target, signal, outcome }
+      const hubApi = hubApiCall(request.method ?? '', target.pathname)
+      if (isHubResolve(request, target)) await this.hubMirror.serveResolve(route)
+      // Before the rules: a listing is never content to cache (`/repos/` matches a repo named so).
+      else if (hubApi !== undefined) await this.hubApi.serve(route, hubApi)
+      else if (request.method === 'GET' && this.rules.matches(target)) await this.throughTask.serve(route)
+      else await this.passthrough.serve(route)
     } catch (error) {
       if (signal.aborted) {
         // A client that went away keeps what its request had become.
@@ -204,82 +208,6 @@ export class ProxyServer {
     }
   }
 
-  /** Mirror mode: the Hub's LFS redirect is followed here and the bytes served from the task. */
-  private async serveHubResolve (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, outcome: Outcome): Promise<void> {
-    // Checked before any upstream traffic: a malformed Range is the client's mistake alone.
-    const range = parseRangeHeader(firstHeader(request.headers.range))
-    const resolution = await resolveOnHub(request, target, this.passthroughDispatcher, signal)
-    if (resolution.kind === 'other') {
-      await relay(resolution.upstream, response, signal)
-      return
-    }
-    if (request.method === 'HEAD') {
-      response.writeHead(200, lfsHeadHeaders(resolution))
-      response.end()
-      return
-    }
-    await this.serveThroughTask(request, response, new URL(resolution.location), signal, outcome, {
-      key: resolution.key,
-      extraHeaders: resolution.headers,
-      range,
-      // The client's Hub token stays with the Hub: the CDN URL is signed.
-      sourceHeaders: withoutCredentials(originRequestHeaders(request.headers)),
-      // The Hub just accepted (or did not need) this client's credentials for this file.
-      accessChecked: true,
-      private: hasCredentials(request.headers)
-    })
-  }
-
-  private async serveThroughTask (request: IncomingMessage, response: ServerResponse, target: URL, signal: AbortSignal, outcome: Outcome, known: ThroughTask = {}): Promise<void> {
-    const range = 'range' in known ? known.range : parseRangeHeader(firstHeader(request.headers.range))
-    const key = known.key ?? taskKeyFor(target, {
-      filteredQueryParams: this.init.filteredQueryParams,
-      tag: firstHeader(request.headers['x-dragonfly-tag']),
-      application: firstHeader(request.headers['x-dragonfly-application'])
-    })
-    const source = { url: target.href, headers: known.sourceHeaders ?? originRequestHeaders(request.headers) }
-    const taskRequest = { key, source, private: known.private ?? hasCredentials(source.headers) }
-    // A private task is checked before this client's URL can join its download, and again
-    // if the task appeared meanwhile (the check is cached, so that costs nothing twice).
-    const checkAccess = async (candidate: Task | undefined): Promise<void> => {
-      if (candidate !== undefined && known.accessChecked !== true) await this.access.check(candidate, source, signal)
-    }
-    const before = this.components.tasks.get(key.id)
-    outcome.result = before?.status === 'complete' ? 'hit' : (before?.bitmap.count ?? 0) > 0 ? 'partial' : 'miss'
-    await checkAccess(before)
-    let acquired
-    try {
-      acquired = await this.components.tasks.acquire(taskRequest, signal)
-    } catch (error) {
-      if (!(error instanceof NotCacheableError)) throw error
-      // Larger than the cache may hold: the client still gets its bytes, straight from the origin.
-      this.log.info('streaming without caching', { reason: error.message })
-      const clientRange = firstHeader(request.headers.range)
-      await forwardGet(target, clientRange === undefined ? source.headers : { ...source.headers, range: clientRange }, this.passthroughDispatcher, response, signal, this.init.originPace)
-      return
-    }
-    const { task, hit } = acquired
-    if (hit) outcome.result = 'hit'
-    await checkAccess(task)
-    // If-Range: a client resuming a file that has since changed must get it whole (RFC 9110 §13.1.5).
-    const ifRange = firstHeader(request.headers['if-range'])
-    const rangeStillValid = ifRange === undefined || ifRange === task.etag || ifRange === task.headers['last-modified']
-    const release = task.retain()
-    try {
-      await serveTask(response, {
-        task,
-        range: rangeStillValid ? range : undefined,
-        hit,
-        extraHeaders: known.extraHeaders,
-        repair: async (index) => await this.components.tasks.repair(taskRequest, task, index, signal),
-        signal,
-        metrics: this.components.metrics
-      })
-    } finally {
-      release()
-    }
-  }
-
   /** Not an open relay, not a free-for-all: the client's network and request rate. */
   private admit (request: IncomingMessage): void {
     const address = request.socket.remoteAddress ?? 'unknown'
@@ -289,22 +217,9 @@ export class ProxyServer {
     if (waitMs > 0) throw new LimitReachedError('ERR_RATE_LIMITED', `client ${address} sends more requests than the node allows`, waitMs / 1000)
   }
 
-  /**
-   * A Hub answer relayed to a client that sent credentials, naming an LFS file (a resolve's
-   * redirect or HEAD): the file may be private, so its task is guarded like one fetched with
-   * the token, although the client will fetch the signed CDN URL without it.
-   */
-  private notePrivateResolve (request: IncomingMessage, upstream: Dispatcher.ResponseData): void {
-    if (!hasCredentials(request.headers)) return
-    const oid = linkedOid(upstream.headers)
-    if (oid !== undefined) this.components.tasks.notePrivate(lfsTaskKey(oid).id)
-  }
-
   private isSelf (target: URL): boolean {
     const port = Number(target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : target.port)
-    if (port !== this.address.port) return false
-    const host = target.hostname.replace(/^\[|\]$/g, '')
-    return ['localhost', '127.0.0.1', '::1', '0.0.0.0', '::', this.address.host].includes(host)
+    return isOwnAddress(target.hostname, port, this.address)
   }
 
   private track (socket: Socket | Duplex): void {
@@ -313,25 +228,9 @@ export class ProxyServer {
   }
 }
 
-/** A CONNECT the node refuses (client or host not allowed, rate exceeded), answered on the raw socket. */
-function refuseTunnel (socket: Duplex, error: DamselflyError): void {
-  const { status, type } = httpFailureOf(error)
-  const reason = status === 429 ? 'Too Many Requests' : status === 403 ? 'Forbidden' : 'Bad Request'
-  const retryAfter = error instanceof LimitReachedError ? `retry-after: ${error.retryAfterSeconds}\r\n` : ''
-  const body = `${error.message}\n`
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${errorTypeHeader}: ${type}\r\n${errorCodeHeader}: ${error.code}\r\n${retryAfter}connection: close\r\n\r\n${body}`)
-}
-
-/** What a caller already knows about a request it sends through a task. */
-interface ThroughTask {
-  key?: TaskKey
-  extraHeaders?: Record<string, string>
-  range?: RangeSpec
-  sourceHeaders?: Record<string, string>
-  /** The origin already accepted this client's credentials for this content. */
-  accessChecked?: boolean
-  /** The request carried credentials, even if they are not sent on to the task's source. */
-  private?: boolean
+/** The proxy speaks HTTP/1.0 and 1.1; Node's parser also hands over HTTP/0.9 and HTTP/2.0 lines. */
+function isHttp1 (request: IncomingMessage): boolean {
+  return request.httpVersion === '1.1' || request.httpVersion === '1.0'
 }
 
 /** A request Transfer-Encoding whose last coding is not chunked: the body has no knowable end. */
@@ -347,11 +246,14 @@ function rejectMalformed (error: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy()
     return
   }
-  const [status, reason] = error.code === 'HPE_HEADER_OVERFLOW'
-    ? [431, 'Request Header Fields Too Large']
-    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request']
+  const [status, reason, code] = error.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'Request Header Fields Too Large', 'ERR_BAD_REQUEST']
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'ERR_BAD_REQUEST']
+      // HTTP/1.2, HTTP/3.0…: a version the parser does not know.
+      : error.code === 'HPE_INVALID_VERSION' ? [505, 'HTTP Version Not Supported', 'ERR_HTTP_VERSION'] : [400, 'Bad Request', 'ERR_BAD_REQUEST']
   const body = `${reason}: ${error.code ?? 'malformed request'}\n`
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${errorTypeHeader}: proxy\r\n${errorCodeHeader}: ERR_BAD_REQUEST\r\nconnection: close\r\n\r\n${body}`)
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${errorTypeHeader}: proxy\r\n${errorCodeHeader}: ${code}\r\nconnection: close\r\n\r\n${body}`)
   lingerThenClose(socket)
 }
 

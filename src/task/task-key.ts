@@ -21,13 +21,16 @@ const sha256Segment = /^[0-9a-f]{64}$/
 const contentAddressedHost = /^(cdn-lfs[^.]*\.hf\.co|cdn-lfs\.huggingface\.co|cas-bridge\.xethub\.hf\.co)$/
 
 /**
+ * This file is the one owner of task keys: every key is built (`taskKeyFor`, `lfsTaskKey`) and
+ * read back (`parseTaskKey`, `contentSha256Of`) here, nowhere else.
+ *
  * The same file reached through different signed URLs, mirrors or repos must be one task:
  * Hugging Face CDN URLs end in the LFS oid (the file's sha256), so that is the key when present.
  */
 export function taskKeyFor (url: URL, init: TaskKeyInit): TaskKey {
   const contentSha256 = lfsOid(url)
   if (contentSha256 !== undefined && init.tag === undefined && init.application === undefined) {
-    return withId(`sha256:${contentSha256}`, contentSha256)
+    return lfsTaskKey(contentSha256)
   }
   let key = `url:${filteredUrl(url, init.filteredQueryParams)}`
   if (init.tag !== undefined) key += `#tag=${init.tag}`
@@ -48,6 +51,21 @@ export function filteredUrl (url: URL, filteredQueryParams: string[]): string {
   copy.hash = ''
   copy.search = kept.length === 0 ? '' : '?' + new URLSearchParams(kept).toString()
   return copy.href
+}
+
+/** The task key of an LFS file named by its oid (the sha256 the Hub sends in X-Linked-Etag). */
+export function lfsTaskKey (oid: string): TaskKey {
+  return withId(`sha256:${oid}`, oid)
+}
+
+/** A key read back from a peer or from disk: its id, and the content sha256 it names, if any. */
+export function parseTaskKey (key: string): TaskKey {
+  return withId(key, contentSha256Of(key))
+}
+
+/** The sha256 of the content a `sha256:<oid>` key names; undefined for URL keys. */
+export function contentSha256Of (key: string): string | undefined {
+  return /^sha256:([0-9a-f]{64})$/.exec(key)?.[1]
 }
 
 function lfsOid (url: URL): string | undefined {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { open, type FileHandle } from 'node:fs/promises'
 import { abortable } from '../abort.js'
 import { AbortedError, IntegrityError, LimitReachedError, NotCacheableError, redactUrl } from '../errors.js'
@@ -12,7 +11,7 @@ import type { TaskStore } from '../storage/task-store.js'
 import { Bitmap } from '../storage/bitmap.js'
 import { fillFromWholeBody } from './origin-download.js'
 import { PiecePlan, pieceSizeFor } from './piece-plan.js'
-import type { TaskKey } from './task-key.js'
+import { contentSha256Of, parseTaskKey, type TaskKey } from './task-key.js'
 import { Task } from './task.js'
 import type { LocalTasks } from '../p2p/local-tasks.js'
 import type { FetchRequest, FetchResponse, TaskMetadata } from '../p2p/messages.js'
@@ -136,7 +135,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
   async start (): Promise<void> {
     for (const meta of await this.components.store.list()) {
       // Tasks written before whole-file checks existed: their key still names the sha256.
-      meta.sha256 ??= /^sha256:([0-9a-f]{64})$/.exec(meta.key)?.[1]
+      meta.sha256 ??= contentSha256Of(meta.key)
       if (meta.sha256 === undefined) delete meta.sha256
       this.tasks.set(meta.id, new Task(meta, this.components.store.dataPath(meta.id)))
     }
@@ -303,9 +302,8 @@ export class TaskManager implements LocalTasks, CachedTasks {
 
   /** Seeds: a peer elected us to fetch (our share of) a task from the origin. */
   async fetchForPeer (request: FetchRequest, signal: AbortSignal): Promise<TaskMetadata> {
-    if (createHash('sha256').update(request.key).digest('hex') !== request.task) throw new Error('task id does not match its key')
-    const oid = /^sha256:([0-9a-f]{64})$/.exec(request.key)?.[1]
-    const key: TaskKey = oid === undefined ? { key: request.key, id: request.task } : { key: request.key, id: request.task, contentSha256: oid }
+    const key = parseTaskKey(request.key)
+    if (key.id !== request.task) throw new Error('task id does not match its key')
     const { task } = await this.acquire({ key, source: { url: request.url, headers: request.headers }, elected: request.share?.elected, private: request.private }, signal)
     const meta = this.metadata(task.id)
     if (meta === undefined) throw new Error('task vanished')

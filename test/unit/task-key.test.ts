@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { filteredUrl, taskKeyFor } from '../../src/task/task-key.js'
+import { contentSha256Of, filteredUrl, lfsTaskKey, parseTaskKey, taskKeyFor } from '../../src/task/task-key.js'
 
 const filtered = ['Expires', 'Policy', 'Signature', 'Key-Pair-Id', 'X-Amz-*', 'response-content-*', 'X-Xet-Cas-Uid', 'x-id']
 const oid = 'a'.repeat(64)
@@ -34,5 +34,21 @@ describe('task keys', () => {
 
   it('filters parameters case-insensitively and by prefix', () => {
     assert.equal(filteredUrl(new URL('http://h/p?x-amz-credential=1&RESPONSE-CONTENT-TYPE=2&keep=3#frag'), filtered), 'http://h/p?keep=3')
+  })
+
+  it('reads back every key it builds: same id, same content sha256', () => {
+    const keys = [
+      taskKeyFor(new URL(`https://cdn-lfs.hf.co/repos/1/2/3/${oid}`), { filteredQueryParams: filtered }),
+      taskKeyFor(new URL(`https://cdn-lfs.hf.co/repos/1/2/3/${oid}`), { filteredQueryParams: filtered, tag: 't' }),
+      taskKeyFor(new URL('https://example.com/f.bin?a=1'), { filteredQueryParams: filtered }),
+      lfsTaskKey(oid)
+    ]
+    for (const key of keys) {
+      const parsed = parseTaskKey(key.key)
+      assert.equal(parsed.id, key.id)
+      assert.equal(parsed.contentSha256, key.key.startsWith('sha256:') ? oid : undefined)
+      assert.equal(contentSha256Of(key.key), parsed.contentSha256)
+    }
+    assert.deepEqual(lfsTaskKey(oid), taskKeyFor(new URL(`https://cdn-lfs.hf.co/repos/1/2/3/${oid}`), { filteredQueryParams: filtered }))
   })
 })

@@ -1,28 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
 import type { Dispatcher } from 'undici'
 import { UpstreamUnreachableError, redactUrl } from '../errors.js'
 import { certificateFailure } from '../origin/certificate-failure.js'
-import { clientResponseHeaders, upstreamRequestHeaders } from '../origin/http-headers.js'
+import { clientResponseHeaders } from '../origin/http-headers.js'
 import type { Pace } from '../limits/token-bucket.js'
-
-/**
- * Forwards a request the swarm has no business with (HEAD, POST, API calls, unmatched GETs)
- * to the origin as it is, streaming both bodies; redirects go back to the client to follow.
- */
-export async function passThrough (request: IncomingMessage, response: ServerResponse, target: URL, dispatcher: Dispatcher, signal: AbortSignal, onAnswer?: (upstream: Dispatcher.ResponseData) => void): Promise<void> {
-  const method = request.method ?? 'GET'
-  const hasBody = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined
-  const headers = upstreamRequestHeaders(request.headers)
-  headers.host = target.host
-  const upstream = await requestUpstream(target, {
-    method: method as Dispatcher.HttpMethod,
-    headers,
-    body: hasBody ? request : null
-  }, dispatcher, signal)
-  onAnswer?.(upstream)
-  await relay(upstream, response, signal)
-}
 
 /**
  * A GET straight from the origin, not cached (a content larger than the cache quota): the
@@ -34,7 +16,7 @@ export async function forwardGet (target: URL, headers: Record<string, string>, 
 }
 
 /** One request to the origin; failing to reach it is an UpstreamUnreachableError (or a certificate's). */
-async function requestUpstream (target: URL, options: Pick<Dispatcher.RequestOptions, 'method' | 'headers' | 'body'>, dispatcher: Dispatcher, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+export async function requestUpstream (target: URL, options: Pick<Dispatcher.RequestOptions, 'method' | 'headers' | 'body'>, dispatcher: Dispatcher, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
   try {
     return await dispatcher.request({ origin: target.origin, path: target.pathname + target.search, ...options, signal })
   } catch (error) {
