@@ -15,17 +15,19 @@
 import '../src/polyfill.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { parseArgs } from 'node:util'
+import { scriptArgs } from './lib/args.js'
 import { startFakeHub } from '../test/fixtures/fake-hub/index.js'
 import { loadRepoInit, runLoad } from '../test/helpers/load-run.js'
 import { spawnNode } from '../test/helpers/nodes.js'
 
-const { values } = parseArgs({
+const values = scriptArgs({
+  name: 'bench-load',
+  summary: 'One node under many concurrent clients: hits, misses and ranges, every body sha256-checked; reports errors, the request rate and the node\'s peak RSS.',
   options: {
-    clients: { type: 'string', default: '200' },
-    requests: { type: 'string', default: '10000' },
-    seed: { type: 'string', default: '6' },
-    out: { type: 'string', default: 'results/bench-load.json' }
+    clients: { type: 'string', default: '200', valueName: 'N', description: 'concurrent HTTP clients (connections)' },
+    requests: { type: 'string', default: '10000', valueName: 'N', description: 'requests in all' },
+    seed: { type: 'string', default: '6', valueName: 'N', description: 'seed of the request mix' },
+    out: { type: 'string', default: 'results/bench-load.json', valueName: 'FILE', description: 'where the JSON report goes' }
   }
 })
 
