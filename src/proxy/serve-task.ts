@@ -26,7 +26,6 @@ export interface ServeTaskInit {
   readBudget?: ReadBudget
 }
 
-
 /**
  * Sends a task's bytes (or one range of them) as they land on disk. A complete task is
  * trusted only as far as verified: each piece is hashed from disk before any of its bytes go
