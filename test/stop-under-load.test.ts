@@ -11,7 +11,7 @@ import { open, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Pool } from 'undici'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
-import { curl } from './helpers/clients.js'
+import { fetchThroughProxy } from './helpers/clients.js'
 import { spawnNode, tempDir, type NodeProcess } from './helpers/nodes.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
@@ -113,7 +113,7 @@ describe('a clean stop under load', () => {
     const first = await spawnNode(flags, dataDir)
     let pool: Pool | undefined
     try {
-      const done = await curl(hub.signedUrl(repo, 'done.bin'), { proxy: first.proxyUrl })
+      const done = await fetchThroughProxy(hub.signedUrl(repo, 'done.bin'), { proxy: first.proxyUrl })
       assert.equal(done.sha256, hub.file(repo, 'done.bin').sha256)
 
       // A slow origin: the downloads are still running when the signal comes.
@@ -195,11 +195,11 @@ describe('a clean stop under load', () => {
     hub.resetStats()
     const second = await spawnNode(['--piece-size', '256KiB'], dataDir)
     try {
-      const hit = await curl(hub.signedUrl(repo, 'done.bin'), { proxy: second.proxyUrl })
+      const hit = await fetchThroughProxy(hub.signedUrl(repo, 'done.bin'), { proxy: second.proxyUrl })
       assert.equal(hit.sha256, hub.file(repo, 'done.bin').sha256)
       assert.equal(hit.headers['x-dragonfly-task-download-finished'], 'true')
       assert.equal(hub.cdn.bytesServed, 0)
-      const resumed = await Promise.all(loadFiles.map(async path => await curl(hub.signedUrl(repo, path), { proxy: second.proxyUrl })))
+      const resumed = await Promise.all(loadFiles.map(async path => await fetchThroughProxy(hub.signedUrl(repo, path), { proxy: second.proxyUrl })))
       for (const [index, path] of loadFiles.entries()) {
         const file = hub.file(repo, path)
         assert.equal(resumed[index]!.error, undefined)
