@@ -12,17 +12,19 @@
 import '../src/polyfill.js'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { parseArgs } from 'node:util'
+import { scriptArgs } from './lib/args.js'
 import { parseByteSize } from '../src/config/index.js'
 import { startFakeHub } from '../test/fixtures/fake-hub/index.js'
 import { curl } from '../test/helpers/clients.js'
 import { spawnNode } from '../test/helpers/nodes.js'
 
-const { values } = parseArgs({
+const values = scriptArgs({
+  name: 'bench-hit',
+  summary: 'How fast a node serves a cache hit: one cold download, then --runs hits timed with curl, and the node\'s CPU seconds per GiB.',
   options: {
-    size: { type: 'string', default: '1GiB' },
-    runs: { type: 'string', default: '5' },
-    out: { type: 'string', default: 'results/bench-hit.json' }
+    size: { type: 'string', default: '1GiB', valueName: 'SIZE', description: 'size of the file' },
+    runs: { type: 'string', default: '5', valueName: 'N', description: 'timed hits' },
+    out: { type: 'string', default: 'results/bench-hit.json', valueName: 'FILE', description: 'where the JSON report goes' }
   }
 })
 const size = parseByteSize(values.size)

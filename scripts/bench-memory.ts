@@ -14,7 +14,7 @@
 import '../src/polyfill.js'
 import { readFile, mkdir, writeFile, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { parseArgs } from 'node:util'
+import { scriptArgs } from './lib/args.js'
 import { parseByteSize } from '../src/config/index.js'
 import { startFakeHub, type FakeHub } from '../test/fixtures/fake-hub/index.js'
 import { curl, type DownloadResult } from '../test/helpers/clients.js'
@@ -31,13 +31,15 @@ interface ScenarioResult {
   byteExact: boolean
 }
 
-const { values } = parseArgs({
+const values = scriptArgs({
+  name: 'bench-memory',
+  summary: 'A node\'s peak RSS while curl clients download large files through it: one shared uncached file, hits, different uncached files.',
   options: {
-    size: { type: 'string', default: '1GiB' },
-    clients: { type: 'string', default: '4' },
-    out: { type: 'string', default: 'results/bench-memory.json' },
-    /** Issue 2's bar: the run fails (exit 1) when a scenario's peak RSS is above it. */
-    'max-rss-mb': { type: 'string', default: '250' }
+    size: { type: 'string', default: '1GiB', valueName: 'SIZE', description: 'size of each file' },
+    clients: { type: 'string', default: '4', valueName: 'N', description: 'curl clients at once' },
+    out: { type: 'string', default: 'results/bench-memory.json', valueName: 'FILE', description: 'where the JSON report goes' },
+    /** Issue 2's bar. */
+    'max-rss-mb': { type: 'string', default: '250', valueName: 'MB', description: 'exit 1 when a scenario\'s peak RSS is above this' }
   }
 })
 const size = parseByteSize(values.size)

@@ -63,7 +63,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { scriptArgs } from './lib/args.js'
 import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { defaultCrypto, nodeCrypto, pureJsCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -1175,22 +1175,24 @@ function summarizeProfile (file: string, top = 12): { file: string, totalMs: num
 // ---------------------------------------------------------------------------------------------
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({
+  const values = scriptArgs({
+    name: 'bench-p2p',
+    summary: 'Peer-to-peer throughput: one payload from a sender process to a receiver process on 127.0.0.1 over several paths (tcp, libp2p variants, side channels); MB/s, peak RSS and CPU of both. The header of scripts/bench-p2p.ts explains the path syntax.',
     options: {
-      role: { type: 'string' },
-      spec: { type: 'string' },
-      target: { type: 'string' },
-      size: { type: 'string', default: '1GiB' },
-      runs: { type: 'string', default: '3' },
-      paths: { type: 'string' },
-      out: { type: 'string', default: 'results/bench-p2p.json' },
-      'cpu-prof': { type: 'string' },
-      'prof-file': { type: 'string' },
-      verify: { type: 'boolean', default: false },
-      'idle-wait': { type: 'string', default: '60' },
-      'max-other-load': { type: 'string', default: '0.25' },
-      attempts: { type: 'string', default: '4' },
-      list: { type: 'boolean', default: false }
+      role: { type: 'string', internal: true, description: 'receiver or sender: a child process' },
+      spec: { type: 'string', internal: true, description: 'the child\'s path, as JSON' },
+      target: { type: 'string', internal: true, description: 'the receiver\'s address, for the sender' },
+      size: { type: 'string', default: '1GiB', valueName: 'SIZE', description: 'bytes moved per run' },
+      runs: { type: 'string', default: '3', valueName: 'N', description: 'runs per path (the median is reported)' },
+      paths: { type: 'string', valueName: 'LIST', description: 'presets or kind:key=value:... specs, comma-separated (default: the preset list; --list shows it)' },
+      out: { type: 'string', default: 'results/bench-p2p.json', valueName: 'FILE', description: 'where the JSON report goes' },
+      'cpu-prof': { type: 'string', valueName: 'DIR', description: 'profile the children and print their top self-time functions' },
+      'prof-file': { type: 'string', internal: true, description: 'a child\'s profile file' },
+      verify: { type: 'boolean', default: false, description: 'sha256 every stream on both sides (slower)' },
+      'idle-wait': { type: 'string', default: '60', valueName: 'SECONDS', description: 'wait up to this long for an idle machine before each run' },
+      'max-other-load': { type: 'string', default: '0.25', valueName: 'CORES', description: 'repeat a run while other processes used more CPU than this during it' },
+      attempts: { type: 'string', default: '4', valueName: 'N', description: 'most tries per run (the least-disturbed count)' },
+      list: { type: 'boolean', default: false, description: 'print the presets and exit' }
     }
   })
   const size = parseSize(values.size)

@@ -12,7 +12,7 @@
 import '../src/polyfill.js'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { parseArgs } from 'node:util'
+import { scriptArgs } from './lib/args.js'
 import { parseByteSize } from '../src/config/index.js'
 import { startFakeHub } from '../test/fixtures/fake-hub/index.js'
 import { curl, type DownloadResult } from '../test/helpers/clients.js'
@@ -20,11 +20,13 @@ import { spawnNode } from '../test/helpers/nodes.js'
 import { nodeStatus } from '../test/helpers/status.js'
 import { waitFor } from '../test/helpers/wait.js'
 
-const { values } = parseArgs({
+const values = scriptArgs({
+  name: 'bench-peer-transfer',
+  summary: 'How fast one file moves from a seed node to a peer node over libp2p, beside curl from the CDN and a local hit.',
   options: {
-    size: { type: 'string', default: '1GiB' },
-    runs: { type: 'string', default: '3' },
-    out: { type: 'string', default: 'results/bench-peer-transfer.json' }
+    size: { type: 'string', default: '1GiB', valueName: 'SIZE', description: 'size of the file' },
+    runs: { type: 'string', default: '3', valueName: 'N', description: 'runs, each with a fresh file and peer' },
+    out: { type: 'string', default: 'results/bench-peer-transfer.json', valueName: 'FILE', description: 'where the JSON report goes' }
   }
 })
 const size = parseByteSize(values.size)

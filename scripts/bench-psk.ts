@@ -34,7 +34,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { scriptArgs } from './lib/args.js'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Stream } from '@libp2p/interface'
@@ -63,15 +63,16 @@ interface Row {
   outcome: string
 }
 
-const { values } = parseArgs({
+const values = scriptArgs({
+  name: 'bench-psk',
+  summary: 'Private-network (PSK) protector throughput over tcp + noise + yamux on loopback, sender and receiver in two processes, every transfer hashed.',
   options: {
-    bytes: { type: 'string', default: '1GiB' },
-    'pnet-bytes': { type: 'string', default: '64MiB' },
-    modes: { type: 'string', default: 'none,psk,pnet' },
-    // Internal: the child process that sends.
-    sender: { type: 'boolean', default: false },
-    mode: { type: 'string' },
-    to: { type: 'string' }
+    bytes: { type: 'string', default: '1GiB', valueName: 'SIZE', description: 'bytes moved per row' },
+    'pnet-bytes': { type: 'string', default: '64MiB', valueName: 'SIZE', description: 'bytes moved through the stock @libp2p/pnet (it breaks past 50-90 MB)' },
+    modes: { type: 'string', default: 'none,psk,pnet', valueName: 'LIST', description: 'rows to run: none, psk, pnet' },
+    sender: { type: 'boolean', default: false, internal: true, description: 'the child process that sends' },
+    mode: { type: 'string', internal: true, description: 'the sender\'s mode' },
+    to: { type: 'string', internal: true, description: 'the receiver\'s address' }
   }
 })
 

@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { relative } from 'node:path'
-import { parseArgs } from 'node:util'
+import { scriptArgs } from './lib/args.js'
 import { downloadFileToCacheDir } from '@huggingface/hub'
 import { parseByteRate, parseByteSize, startFakeHub, type FakeHub } from '../test/fixtures/fake-hub/index.js'
 import { spawnNode, tempDir, type NodeProcess } from '../test/helpers/nodes.js'
@@ -38,18 +38,17 @@ import { printTable, writeJson } from './lib/report.js'
 import { median, round } from './lib/stats.js'
 import { timedDownload, type CurlTiming } from './lib/timed-curl.js'
 
-const { values } = parseArgs({
+const values = scriptArgs({
+  name: 'bench-scenarios',
+  summary: 'Dragonfly\'s Hugging Face benchmark on Damselfly: direct, cold node, remote peer, local hit and client cache, beside a loopback nginx.',
   options: {
-    sizes: { type: 'string', default: '64MiB,256MiB,1GiB' },
-    runs: { type: 'string', default: '3' },
-    /** The capped origin's rate; 'none' runs the uncapped origin only. */
-    cap: { type: 'string', default: '100MB/s' },
-    out: { type: 'string', default: 'results/bench-scenarios.json' },
-    chart: { type: 'string', default: 'results/bench-scenarios.svg' },
-    /** Measure nothing: print the table and draw the chart from this earlier (maybe partial) JSON. */
-    from: { type: 'string' },
-    /** A tiny file, one run, the uncapped origin only: for npm test, so that the script cannot rot. */
-    smoke: { type: 'boolean', default: false }
+    sizes: { type: 'string', default: '64MiB,256MiB,1GiB', valueName: 'LIST', description: 'file sizes, comma-separated' },
+    runs: { type: 'string', default: '3', valueName: 'N', description: 'runs per size and origin setting' },
+    cap: { type: 'string', default: '100MB/s', valueName: 'RATE', description: 'the capped origin\'s rate; none runs the uncapped origin only' },
+    out: { type: 'string', default: 'results/bench-scenarios.json', valueName: 'FILE', description: 'where the JSON report goes' },
+    chart: { type: 'string', default: 'results/bench-scenarios.svg', valueName: 'FILE', description: 'where the SVG chart goes' },
+    from: { type: 'string', valueName: 'FILE', description: 'measure nothing: print the table and draw the chart from this earlier (maybe partial) JSON' },
+    smoke: { type: 'boolean', default: false, description: 'a tiny file, one run, the uncapped origin only (npm test runs this)' }
   }
 })
 const sizes = (values.smoke ? ['4MiB'] : values.sizes.split(',')).map(parseByteSize)

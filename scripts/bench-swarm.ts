@@ -26,7 +26,8 @@ import { createHash } from 'node:crypto'
 import { createReadStream, rmSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { promisify, parseArgs } from 'node:util'
+import { promisify } from 'node:util'
+import { scriptArgs } from './lib/args.js'
 import { parseByteRate, parseByteSize } from '../test/fixtures/fake-hub/index.js'
 import { spawnNode, tempDir, type NodeProcess } from '../test/helpers/nodes.js'
 import type { NodeStatus } from '../test/helpers/status.js'
@@ -40,23 +41,22 @@ import { printTable, writeJson } from './lib/report.js'
 import { round } from './lib/stats.js'
 import { timedCurl } from './lib/timed-curl.js'
 
-const { values } = parseArgs({
+const values = scriptArgs({
+  name: 'bench-swarm',
+  summary: 'N hosts (network namespaces, tc-capped links) start cold at once and all want the same file: swarm vs direct, against the fluid-model bound T*. Needs root and iproute2.',
   options: {
-    hosts: { type: 'string', default: '2,4,8' },
+    hosts: { type: 'string', default: '2,4,8', valueName: 'LIST', description: 'host counts N to run, comma-separated' },
     // Small links on purpose: N nodes share this machine's two cores, and the links, not the
     // CPU, must be what limits the transfer for T* to be the right yardstick.
-    size: { type: 'string', default: '64MiB' },
-    'origin-up': { type: 'string', default: '10MB/s' },
-    'host-up': { type: 'string', default: '5MB/s' },
-    'host-down': { type: 'string', default: '20MB/s' },
-    out: { type: 'string', default: 'results/bench-swarm.json' },
-    chart: { type: 'string', default: 'results/bench-swarm.svg' },
-    /** Measure nothing: print the table and draw the chart from this earlier (maybe partial) JSON, run with the same options. */
-    from: { type: 'string' },
-    /** A client not done by then is recorded as unfinished and the run goes on. */
-    'round-timeout-s': { type: 'string', default: '300' },
-    /** Two hosts, a small file, fast links: for npm test, so that the script cannot rot. */
-    smoke: { type: 'boolean', default: false }
+    size: { type: 'string', default: '64MiB', valueName: 'SIZE', description: 'size of the file' },
+    'origin-up': { type: 'string', default: '10MB/s', valueName: 'RATE', description: 'the origin host\'s upload' },
+    'host-up': { type: 'string', default: '5MB/s', valueName: 'RATE', description: 'each host\'s upload' },
+    'host-down': { type: 'string', default: '20MB/s', valueName: 'RATE', description: 'each host\'s download' },
+    out: { type: 'string', default: 'results/bench-swarm.json', valueName: 'FILE', description: 'where the JSON report goes' },
+    chart: { type: 'string', default: 'results/bench-swarm.svg', valueName: 'FILE', description: 'where the SVG chart goes' },
+    from: { type: 'string', valueName: 'FILE', description: 'measure nothing: print the table and draw the chart from this earlier (maybe partial) JSON, run with the same options' },
+    'round-timeout-s': { type: 'string', default: '300', valueName: 'S', description: 'a client not done by then is recorded as unfinished and the run goes on' },
+    smoke: { type: 'boolean', default: false, description: 'two hosts, a small file, fast links (npm test runs this)' }
   }
 })
 const counts = values.smoke ? [2] : values.hosts.split(',').map(Number)

@@ -12,21 +12,23 @@
  * benchmarks that run the hub in another process or network namespace).
  */
 import { createServer } from 'node:http'
-import { parseArgs } from 'node:util'
+import { scriptArgs } from './lib/args.js'
 import { parseByteRate, parseByteSize, startFakeHub } from '../test/fixtures/fake-hub/index.js'
 
-const { values } = parseArgs({
+const values = scriptArgs({
+  name: 'fake-hub',
+  summary: 'A fake Hugging Face Hub + CDN holding one demo repo; prints its URLs as JSON and runs until SIGINT/SIGTERM.',
   options: {
-    size: { type: 'string', default: '256MiB' },
-    repo: { type: 'string', default: 'damselfly/demo' },
-    file: { type: 'string', default: 'model.safetensors' },
-    port: { type: 'string', default: '0' },
-    'cdn-port': { type: 'string', default: '0' },
-    host: { type: 'string', default: '127.0.0.1' },
-    rate: { type: 'string' },
-    'rate-per-connection': { type: 'string' },
-    'fixture-dir': { type: 'string' },
-    'stats-port': { type: 'string' }
+    size: { type: 'string', default: '256MiB', valueName: 'SIZE', description: 'size of the LFS file' },
+    repo: { type: 'string', default: 'damselfly/demo', valueName: 'OWNER/NAME', description: 'the repo' },
+    file: { type: 'string', default: 'model.safetensors', valueName: 'PATH', description: 'the LFS file\'s path in the repo' },
+    port: { type: 'string', default: '0', valueName: 'PORT', description: 'the Hub\'s port (0: ephemeral)' },
+    'cdn-port': { type: 'string', default: '0', valueName: 'PORT', description: 'the CDN\'s port (0: ephemeral)' },
+    host: { type: 'string', default: '127.0.0.1', valueName: 'HOST', description: 'address both listen on' },
+    rate: { type: 'string', valueName: 'RATE', description: 'CDN bytes per second shared by all responses, e.g. 100MB/s (default uncapped)' },
+    'rate-per-connection': { type: 'string', valueName: 'RATE', description: 'CDN bytes per second per response (default uncapped)' },
+    'fixture-dir': { type: 'string', valueName: 'DIR', description: 'where generated files live (default $TMPDIR/damselfly-fixtures)' },
+    'stats-port': { type: 'string', valueName: 'PORT', description: 'a third server on --host: GET /stats gives the CDN counters as JSON, POST /reset zeroes them' }
   }
 })
 

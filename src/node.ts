@@ -179,7 +179,9 @@ export class DamselflyNode {
     await parts.preheater.stop()
     await parts.tasks.stop()
     await parts.swarm.stop()
-    await parts.p2p.stop()
+    // Metadata is saved by now. libp2p closes every connection and its streams: a peer that
+    // does not answer must not hold the stop, so it gets a bound.
+    if (!await settlesWithin(Promise.resolve(parts.p2p.stop()), p2pStopMs)) this.log.warn('libp2p did not stop in time: leaving it', { ms: p2pStopMs })
     this.log.info('node stopped')
   }
 
@@ -218,6 +220,20 @@ export class DamselflyNode {
   private requireStarted (): NonNullable<DamselflyNode['parts']> {
     if (this.parts === undefined) throw new Error('the node is not running')
     return this.parts
+  }
+}
+
+/** How long libp2p may take to close its connections on stop. */
+const p2pStopMs = 3000
+
+/** True when `promise` settles (either way) within `ms`. */
+async function settlesWithin (promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>(resolve => { timer = setTimeout(() => { resolve(false) }, ms) })
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late])
+  } finally {
+    clearTimeout(timer)
   }
 }
 

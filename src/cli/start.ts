@@ -1,8 +1,9 @@
 import { configHelp, loadConfig } from '../config/index.js'
 import { createLogger } from '../logging/logger.js'
 import { DamselflyNode } from '../node.js'
+import { stopOnSignals } from './stop-signals.js'
 
-/** `damselfly start`: runs a node until SIGINT or SIGTERM, then stops it cleanly. */
+/** `damselfly start`: runs a node until SIGINT or SIGTERM, then stops it and exits (stop-signals.ts). */
 export async function runStart (argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`Usage: damselfly start [options]\n\n${configHelp()}\n`)
@@ -16,23 +17,9 @@ export async function runStart (argv: string[]): Promise<number> {
     logger.error('unhandled rejection', { error: reason instanceof Error ? reason.stack ?? reason.message : String(reason) })
   })
   const node = new DamselflyNode({ logger }, config)
+  // Before the start: a signal during it stops what has started so far.
+  stopOnSignals(async () => { await node.stop() }, { logger })
   await node.start()
-  await new Promise<void>((resolve) => {
-    let stopping = false
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        logger.warn('second signal: exiting now', { signal })
-        process.exit(130)
-      }
-      stopping = true
-      logger.info('stopping', { signal })
-      node.stop().then(resolve, (error: unknown) => {
-        logger.error('stop failed', { error })
-        resolve()
-      })
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-  })
-  return 0
+  // Runs until a signal: stopOnSignals exits the process.
+  return await new Promise<number>(() => {})
 }

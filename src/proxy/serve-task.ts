@@ -1,11 +1,11 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
-import { once } from 'node:events'
 import { AbortedError, IntegrityError, StorageError } from '../errors.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Task } from '../task/task.js'
 import { hashPiece } from '../task/whole-file-check.js'
 import { heldBackFrom } from './hold-back.js'
+import { proxyReadBudget, type ReadBudget } from './read-budget.js'
 import { resolveRange, type ByteRange, type RangeSpec } from './range.js'
 
 export interface ServeTaskInit {
@@ -22,10 +22,9 @@ export interface ServeTaskInit {
   repair?: (index: number) => Promise<Task>
   signal: AbortSignal
   metrics?: Pick<Metrics, 'bytes' | 'sentToClient'>
+  /** Sizes this response's read buffer. @default the process's proxyReadBudget */
+  readBudget?: ReadBudget
 }
-
-/** Bytes read from disk per write to the client. */
-const readChunkBytes = 1024 * 1024
 
 /**
  * Sends a task's bytes (or one range of them) as they land on disk. A complete task is
@@ -70,14 +69,23 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
   const file = await open(task.dataPath, 'r').catch((error: unknown) => {
     throw new StorageError(`cannot read task ${task.id}`, { cause: error })
   })
+  const share = (init.readBudget ?? proxyReadBudget).take()
   try {
-    const sender: Sender = { response, file, end, holdFrom: 0, signal: init.signal, sent }
+    // One buffer for the whole response, reused once each write has reached the kernel: a piece
+    // is hashed in it (hits), then sent from it. Its size is this response's share of the read
+    // budget, and no larger than what is sent, the piece hashed, or the file. (A fresh 1 MiB
+    // buffer per write, plus a 1 MiB hash buffer per hit, took a node to 300-360 MB of RSS
+    // under bench-load: docs/operations.md, "Memory".)
+    const hashing = task.status === 'complete'
+    const bufferBytes = Math.max(1, Math.min(share.bytes, task.length, Math.max(end - start + 1, hashing ? task.plan.pieceSize : 0)))
+    const sender: Sender = { response, file, end, holdFrom: 0, signal: init.signal, sent, buffer: Buffer.allocUnsafe(bufferBytes) }
     // Fixed once: a repaired task must still hold back the bytes this response promised to hold.
     sender.holdFrom = heldBackFrom({ length: task.length, start, end, awaitingCheck: task.expectedSha256 !== undefined })
     let position = start
     if (task.status === 'complete') ({ position, task } = await serveStored(sender, task, position, init.repair))
     if (position <= end) await followDownload(sender, task, position)
   } finally {
+    share.release()
     await file.close()
   }
 }
@@ -99,6 +107,8 @@ interface Sender {
   signal: AbortSignal
   /** Counts bytes sent from `offset` (metrics). */
   sent: (offset: number, bytes: number) => void
+  /** Reads land here; free again once the previous write reached the kernel. */
+  buffer: Buffer
 }
 
 /**
@@ -106,7 +116,7 @@ interface Sender {
  * the page cache). Returns where it stopped: the end, or a piece that is being refetched.
  */
 async function serveStored (sender: Sender, task: Task, from: number, repair: ServeTaskInit['repair']): Promise<{ position: number, task: Task }> {
-  const buffer = Buffer.allocUnsafe(readChunkBytes)
+  const { buffer } = sender
   let position = from
   while (position <= sender.end) {
     const index = task.plan.indexOf(position)
@@ -140,8 +150,8 @@ async function sendChunk (sender: Sender, task: Task, position: number, availabl
   const { response, file, end, holdFrom, signal } = sender
   if (position >= holdFrom) await task.whenVerified(signal)
   const untilHold = position < holdFrom ? holdFrom - position : Infinity
-  const length = Math.min(available, readChunkBytes, untilHold)
-  const buffer = Buffer.allocUnsafe(length)
+  const length = Math.min(available, sender.buffer.length, untilHold)
+  const buffer = sender.buffer.subarray(0, length)
   const { bytesRead } = await file.read(buffer, 0, length, position)
   if (bytesRead !== length) throw new StorageError(`task ${task.id} data ended at ${position + bytesRead}`)
   sender.sent(position, length)
@@ -150,14 +160,28 @@ async function sendChunk (sender: Sender, task: Task, position: number, availabl
     response.end(buffer)
     return next
   }
-  if (!response.write(buffer)) await drained(response, signal)
+  await written(response, buffer, signal)
   return next
 }
 
-async function drained (response: ServerResponse, signal: AbortSignal): Promise<void> {
+/**
+ * Writes `chunk` and waits until it reached the kernel, so that its buffer can be read into
+ * again. (Waiting for 'drain' would wait as long: a chunk is larger than the response's
+ * 16 KiB high-water mark.)
+ */
+async function written (response: ServerResponse, chunk: Buffer, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) throw new AbortedError('client went away')
+  let onAbort: (() => void) | undefined
   try {
-    await once(response, 'drain', { signal })
-  } catch {
-    throw new AbortedError('client went away')
+    await new Promise<void>((resolve, reject) => {
+      onAbort = () => { reject(new AbortedError('client went away')) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      response.write(chunk, (error) => {
+        if (error === undefined || error === null) resolve()
+        else reject(new AbortedError('client went away'))
+      })
+    })
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
   }
 }

@@ -568,8 +568,10 @@ export class TaskManager implements LocalTasks, CachedTasks {
   /** Data first, then the metadata that claims it: a crash in between only loses claims. */
   private async checkpoint (active: ActiveDownload): Promise<void> {
     active.checkpoints = active.checkpoints.then(async () => {
+      // Claims are taken before the sync: a piece landing during it waits for the next checkpoint.
+      const meta = active.task.toMeta()
       await active.file.datasync()
-      await this.components.store.writeMeta(active.task.toMeta())
+      await this.components.store.writeMeta(meta)
     }).catch((error: unknown) => {
       this.log.error('cannot checkpoint task', { task: active.task.id, error })
     })
