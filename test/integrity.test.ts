@@ -70,7 +70,8 @@ describe('an origin whose bytes do not match their sha256', () => {
       ])
       for (const result of first) assertRefused(result, file.size, file.sha256)
       await nodeIsUp()
-      assert.ok(await exists(join(node.dataDir, 'quarantine', id, 'data')), 'the bad copy is moved aside')
+      // Clients are cut at once; the copy is moved aside once the download has closed its files.
+      await waitFor('the bad copy to be moved aside', async () => await exists(join(node.dataDir, 'quarantine', id, 'data')))
       assert.equal(await exists(join(node.dataDir, 'tasks', id)), false, 'and is no longer a task')
       const servedBefore = hub.cdn.bytesServed
       const again = await curl(`${node.proxyUrl}/acme/liar/resolve/main/model.bin`)

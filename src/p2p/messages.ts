@@ -23,7 +23,15 @@ export const taskMetadata = z.object({
   digests: z.array(digest.nullable()).max(1_000_000),
   complete: z.boolean(),
   /** The holder's copy is private (TaskMeta.private): a receiving node guards its copy too. */
-  private: z.boolean().optional()
+  private: z.boolean().optional(),
+  /**
+   * Block-aware protocol only (added after 0.1.0, whose strict schema rejects unknown fields):
+   * MUST be sent only to peers that negotiated the block-aware protocol version. Bytes per
+   * block, and the Merkle root over each held piece's block sha256s (storage/blocks.ts), null
+   * where not held. `digests` stays: 0.1.0 peers verify whole pieces against it.
+   */
+  blockSize: z.number().int().positive().max(64 * 1024 * 1024).optional(),
+  roots: z.array(digest.nullable()).max(1_000_000).optional()
 }).strict()
 export type TaskMetadata = z.infer<typeof taskMetadata>
 
@@ -42,8 +50,13 @@ export const pieceRequest = z.object({
 export type PieceRequest = z.infer<typeof pieceRequest>
 
 export const pieceResponse = z.union([
-  /** `length` raw bytes follow; `digest` is the sender's sha256 of the whole piece. */
-  z.object({ ok: z.literal(true), length: safeCount, digest: digest.optional() }).strict(),
+  /**
+   * `length` raw bytes follow; `digest` is the sender's sha256 of the whole piece. `blocks`
+   * (block-aware protocol only: MUST be sent only to peers that negotiated it, 0.1.0 rejects it)
+   * is the sha256 of every block of the piece, whose Merkle root is the piece's root: the
+   * receiver checks each block as it lands.
+   */
+  z.object({ ok: z.literal(true), length: safeCount, digest: digest.optional(), blocks: z.array(digest).max(65_536).optional() }).strict(),
   z.object({ ok: z.literal(false), reason: z.enum(['missing', 'busy', 'bad-request', 'error']) }).strict()
 ])
 export type PieceResponse = z.infer<typeof pieceResponse>

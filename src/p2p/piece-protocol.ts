@@ -38,7 +38,13 @@ export function handlePiece (tasks: LocalTasks, log: Logger, init: PieceServerIn
         return
       }
       if (init.corruptBlocks === true && block.data.length > 0) block.data[0] = block.data[0]! ^ 0xff
-      await writeFrame(bytes, block.digest === undefined ? { ok: true, length: block.data.length } : { ok: true, length: block.data.length, digest: block.digest }, signal)
+      // `blocks` is block-aware protocol only (messages.ts): the version negotiation gates it.
+      await writeFrame(bytes, {
+        ok: true,
+        length: block.data.length,
+        ...(block.digest === undefined ? {} : { digest: block.digest }),
+        ...(block.blocks === undefined ? {} : { blocks: block.blocks })
+      }, signal)
       const slice = init.pace === undefined ? sendSliceBytes : pacedSliceBytes
       for (let offset = 0; offset < block.data.length; offset += slice) {
         const part = block.data.subarray(offset, offset + slice)

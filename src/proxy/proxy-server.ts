@@ -268,6 +268,7 @@ export class ProxyServer {
     try {
       await serveTask(response, {
         task,
+        bytes: this.components.tasks,
         range: rangeStillValid ? range : undefined,
         hit,
         extraHeaders: known.extraHeaders,

@@ -1,37 +1,46 @@
-import { open, type FileHandle } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
 import { once } from 'node:events'
-import { AbortedError, IntegrityError, StorageError } from '../errors.js'
+import { AbortedError, BlockMismatchError, IntegrityError, StorageError } from '../errors.js'
 import type { Metrics } from '../metrics/metrics.js'
+import type { TaskFile, VerifiedReadInit } from '../storage/task-files.js'
 import type { Task } from '../task/task.js'
-import { hashPiece } from '../task/whole-file-check.js'
 import { heldBackFrom } from './hold-back.js'
 import { resolveRange, type ByteRange, type RangeSpec } from './range.js'
 
+/** Where a task's bytes come from: the store, through the task manager. */
+export interface TaskBytes {
+  /** The task's data, open for reading. */
+  open: (task: Task) => Promise<TaskFile>
+  /** VerifiedReadInit.verifyPiece for the task (re-verifies pieces stored without block hashes). */
+  verifierOf: (task: Task) => NonNullable<VerifiedReadInit['verifyPiece']>
+}
+
 export interface ServeTaskInit {
   task: Task
+  bytes: TaskBytes
   range?: RangeSpec
   /** The task was complete when the request came. */
   hit: boolean
   /** Headers added to the answer (a mirror's Hub headers: X-Repo-Commit, X-Linked-Etag…). */
   extraHeaders?: Record<string, string>
   /**
-   * Drops a piece that failed its sha256 on read and fetches it again; resolves with the task
-   * to follow while it downloads. Without it such a piece cuts the response.
+   * Drops a piece with a block that failed its sha256 on read and fetches it again; resolves
+   * with the task to follow while it downloads. Without it such a piece cuts the response.
    */
   repair?: (index: number) => Promise<Task>
   signal: AbortSignal
   metrics?: Pick<Metrics, 'bytes' | 'sentToClient'>
 }
 
-/** Bytes read from disk per write to the client. */
+/** Bytes read from disk per write to the client while following a download. */
 const readChunkBytes = 1024 * 1024
 
 /**
- * Sends a task's bytes (or one range of them) as they land on disk. A complete task is
- * trusted only as far as verified: each piece is hashed from disk before any of its bytes go
- * out. A download in progress is followed piece by piece, never ahead of the data. Either way
- * the final bytes wait for the whole-file sha256 check when one is pending (hold-back.ts).
+ * Sends a task's bytes (or one range of them) as they land on disk. A complete task is served
+ * through the store's verified reader: each block is read once, hashed off the event loop,
+ * checked, and that same buffer is sent. A download in progress is followed piece by piece,
+ * never ahead of the data. Either way the final bytes wait for the whole-file sha256 check
+ * when one is pending (hold-back.ts).
  */
 export async function serveTask (response: ServerResponse, init: ServeTaskInit): Promise<void> {
   let task = init.task
@@ -67,11 +76,9 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
     response.end()
     return
   }
-  const file = await open(task.dataPath, 'r').catch((error: unknown) => {
-    throw new StorageError(`cannot read task ${task.id}`, { cause: error })
-  })
+  const file = await init.bytes.open(task)
   try {
-    const sender: Sender = { response, file, end, holdFrom: 0, signal: init.signal, sent }
+    const sender: Sender = { response, file, bytes: init.bytes, end, holdFrom: 0, signal: init.signal, sent }
     // Fixed once: a repaired task must still hold back the bytes this response promised to hold.
     sender.holdFrom = heldBackFrom({ length: task.length, start, end, awaitingCheck: task.expectedSha256 !== undefined })
     let position = start
@@ -91,7 +98,8 @@ async function firstByteStored (task: Task, offset: number, signal: AbortSignal)
 
 interface Sender {
   response: ServerResponse
-  file: FileHandle
+  file: TaskFile
+  bytes: TaskBytes
   /** Last byte of the response. */
   end: number
   /** Bytes from here on wait for the whole-file check. */
@@ -102,24 +110,34 @@ interface Sender {
 }
 
 /**
- * A complete task, piece by piece: hash the piece on disk (read 1), then send it (read 2, from
- * the page cache). Returns where it stopped: the end, or a piece that is being refetched.
+ * A complete task through the verified reader (one read per byte). Returns where it stopped:
+ * the end, or a piece that failed its check and is being refetched.
  */
 async function serveStored (sender: Sender, task: Task, from: number, repair: ServeTaskInit['repair']): Promise<{ position: number, task: Task }> {
-  const buffer = Buffer.allocUnsafe(readChunkBytes)
   let position = from
-  while (position <= sender.end) {
-    const index = task.plan.indexOf(position)
-    if (task.status !== 'complete' || !task.bitmap.has(index)) return { position, task }
-    const digest = await hashPiece(sender.file, task, index, buffer, sender.signal)
-    if (digest !== task.digestOf(index)) {
-      if (repair === undefined) throw new IntegrityError(`piece ${index} of task ${task.id} does not match its recorded sha256 on disk`)
-      return { position, task: await repair(index) }
+  try {
+    for await (const data of sender.file.readVerified(task.blocks, from, sender.end, { signal: sender.signal, verifyPiece: sender.bytes.verifierOf(task) })) {
+      position = await sendBuffer(sender, task, position, data)
     }
-    const pieceEnd = Math.min(sender.end, task.plan.start(index) + task.plan.size(index) - 1)
-    while (position <= pieceEnd) position = await sendChunk(sender, task, position, pieceEnd - position + 1)
+  } catch (error) {
+    if (!(error instanceof BlockMismatchError)) throw error
+    if (repair === undefined) throw new IntegrityError(`piece ${error.piece} of task ${task.id} does not match its recorded sha256 on disk`)
+    return { position, task: await repair(error.piece) }
   }
   return { position, task }
+}
+
+/** Sends `data` (bytes from `position`), holding back what waits for the whole-file check; returns the next position. */
+async function sendBuffer (sender: Sender, task: Task, position: number, data: Buffer): Promise<number> {
+  let at = position
+  let rest = data
+  while (rest.length > 0) {
+    if (at >= sender.holdFrom) await task.whenVerified(sender.signal)
+    const take = at < sender.holdFrom ? Math.min(rest.length, sender.holdFrom - at) : rest.length
+    at = await write(sender, at, rest.subarray(0, take))
+    rest = rest.subarray(take)
+  }
+  return at
 }
 
 async function followDownload (sender: Sender, task: Task, from: number): Promise<void> {
@@ -137,15 +155,21 @@ async function followDownload (sender: Sender, task: Task, from: number): Promis
 
 /** Sends up to `available` bytes from `position` (one read); returns the next position. */
 async function sendChunk (sender: Sender, task: Task, position: number, available: number): Promise<number> {
-  const { response, file, end, holdFrom, signal } = sender
+  const { file, holdFrom, signal } = sender
   if (position >= holdFrom) await task.whenVerified(signal)
   const untilHold = position < holdFrom ? holdFrom - position : Infinity
   const length = Math.min(available, readChunkBytes, untilHold)
   const buffer = Buffer.allocUnsafe(length)
-  const { bytesRead } = await file.read(buffer, 0, length, position)
+  const bytesRead = await file.read(buffer, position)
   if (bytesRead !== length) throw new StorageError(`task ${task.id} data ended at ${position + bytesRead}`)
-  sender.sent(position, length)
-  const next = position + length
+  return await write(sender, position, buffer)
+}
+
+/** Writes `buffer` (bytes from `position`) to the client; returns the next position. */
+async function write (sender: Sender, position: number, buffer: Buffer): Promise<number> {
+  const { response, end, signal } = sender
+  sender.sent(position, buffer.length)
+  const next = position + buffer.length
   if (next > end) {
     response.end(buffer)
     return next

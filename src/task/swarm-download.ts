@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import type { FileHandle } from 'node:fs/promises'
 import { AbortedError, StorageError, UpstreamUnreachableError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
 import type { OriginClient, OriginSource } from '../origin/origin-client.js'
@@ -12,7 +11,9 @@ import { Bitmap } from '../storage/bitmap.js'
 import { fetchPiece } from './origin-download.js'
 import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
-import { writeFully } from '../storage/write-fully.js'
+import type { TaskFile } from '../storage/task-files.js'
+import { PieceBlockHasher } from '../storage/block-hasher.js'
+import { merkleRoot } from '../storage/blocks.js'
 import type { Metrics } from '../metrics/metrics.js'
 
 export interface SwarmDownloadComponents {
@@ -28,7 +29,7 @@ export type OriginPlan = 'all' | 'none' | ReadonlySet<number>
 
 export interface SwarmDownloadInit {
   task: Task
-  file: FileHandle
+  file: TaskFile
   /** The latest origin source; undefined when the origin may not be used. */
   source: () => OriginSource | undefined
   originConcurrency: number
@@ -68,6 +69,8 @@ export class SwarmDownload {
   private readonly picker: PiecePicker
   private readonly log: Logger
   private readonly expected: Array<string | null>
+  /** Merkle roots over block hashes from holders on the block-aware protocol (TaskMetadata.roots). */
+  private readonly expectedRoots: Array<string | null>
   private readonly busy = new Set<number>()
   private readonly peers = new Set<string>()
   /** Holders that have the whole task: nothing new to learn from them. */
@@ -94,6 +97,7 @@ export class SwarmDownload {
     this.log = components.logger.forComponent('download')
     this.picker = new PiecePicker({ scores: components.scores }, { pieceCount: init.task.plan.pieceCount, held: init.task.bitmap, requestTimeoutMs: blockTimeoutMs * 2 })
     this.expected = new Array<string | null>(init.task.plan.pieceCount).fill(null)
+    this.expectedRoots = new Array<string | null>(init.task.plan.pieceCount).fill(null)
     this.signal = AbortSignal.any([init.signal, this.stopper.signal])
     for (const holder of init.holders) this.learn(holder.peer, holder.meta)
     for (const peer of init.partners ?? []) this.peers.add(peer)
@@ -139,6 +143,12 @@ export class SwarmDownload {
     meta.digests.forEach((digest, index) => {
       if (digest !== null && index < this.expected.length && this.expected[index] === null) this.expected[index] = digest
     })
+    // Roots are comparable only over blocks of the same size.
+    if (meta.blockSize === this.task.blocks.layout.blockSize) {
+      meta.roots?.forEach((root, index) => {
+        if (root !== null && index < this.expectedRoots.length && this.expectedRoots[index] === null) this.expectedRoots[index] = root
+      })
+    }
   }
 
   private pump (): void {
@@ -222,6 +232,7 @@ export class SwarmDownload {
     const started = Date.now()
     const size = task.plan.size(index)
     const hash = createHash('sha256')
+    const blocks = new PieceBlockHasher(task.blocks.layout, index)
     let senderDigest: string | undefined
     try {
       // An empty piece has no blocks: its digest is that of no bytes.
@@ -237,18 +248,25 @@ export class SwarmDownload {
         senderDigest ??= block.digest
         const chunks = [...block.data].map(chunk => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
         try {
-          await writeFully(file, chunks, task.plan.start(index) + offset)
+          await file.write(chunks, task.plan.start(index) + offset)
         } catch (error) {
           // Our disk's fault (a full disk), not the peer's.
           this.picker.failed(peer, index, 'error')
           this.fail(error)
           return
         }
-        for (const chunk of chunks) hash.update(chunk)
+        for (const chunk of chunks) {
+          hash.update(chunk)
+          blocks.update(chunk)
+        }
       }
       const digest = hash.digest('hex')
+      const blockHashes = await blocks.digest()
+      // A root from a block-aware holder, else the whole-piece digest (all a 0.1.0 holder gives).
+      const expectedRoot = this.expectedRoots[index]
       const expected = this.expected[index] ?? senderDigest
-      if (expected !== undefined && expected !== digest) {
+      const bad = (expectedRoot !== null && expectedRoot !== merkleRoot(blockHashes).toString('hex')) || (expected !== undefined && expected !== digest)
+      if (bad) {
         this.log.warn('peer sent a corrupt piece: banned', { peer, task: task.id, piece: index })
         this.picker.failed(peer, index, 'corrupt')
         scores.failed(peer, 'corrupt')
@@ -258,7 +276,7 @@ export class SwarmDownload {
       this.components.metrics?.pieceFetched('peer', (Date.now() - started) / 1000)
       this.log.debug('piece from peer', { peer, piece: index, ms: Date.now() - started, inFlight: this.peerRequests })
       this.lastPeerProgress = Date.now()
-      this.landed(peer, index, digest)
+      this.landed(peer, index, digest, blockHashes)
     } catch (error) {
       if (this.signal.aborted) return
       const reason = error instanceof Error && error.name === 'TimeoutError' ? 'timeout' : 'error'
@@ -277,9 +295,9 @@ export class SwarmDownload {
   }
 
   /** A verified piece from a peer is on disk: record it, tell readers and the swarm. */
-  private landed (source: string, index: number, digest: string): void {
+  private landed (source: string, index: number, digest: string, blockHashes: Buffer[]): void {
     if (!this.task.bitmap.has(index)) {
-      this.task.markPieceComplete(index, digest, 'peer', source)
+      this.task.markPieceComplete(index, digest, 'peer', source, blockHashes)
       this.recorded(index)
     }
     this.picker.completed(source, index)
