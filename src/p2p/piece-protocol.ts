@@ -60,6 +60,8 @@ export interface ReceivedBlock {
   data: Uint8ArrayList
   /** The sender's digest of the whole piece, if it sent one. */
   digest?: string
+  /** The sha256 of every block of the piece (block-aware senders only): lets the receiver check each block as it lands. */
+  blocks?: string[]
 }
 
 /** Fetches one block from `peer`; undefined when the peer no longer has it. */
@@ -70,7 +72,11 @@ export async function requestBlock (host: P2PHost, peer: PeerId, request: PieceR
     if (!response.ok) return undefined
     if (response.length !== request.length) throw new ProtocolError(`peer answered ${response.length} bytes for a ${request.length}-byte block`)
     const data = pace === undefined ? await readPayload(bytes, response.length, signal) : await readPaced(bytes, response.length, pace, signal)
-    return response.digest === undefined ? { data } : { data, digest: response.digest }
+    return {
+      data,
+      ...(response.digest === undefined ? {} : { digest: response.digest }),
+      ...(response.blocks === undefined ? {} : { blocks: response.blocks })
+    }
   })
 }
 

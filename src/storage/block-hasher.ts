@@ -1,9 +1,10 @@
-import { digestOffLoop, type BlockLayout } from './blocks.js'
+import type { BlockLayout } from './blocks.js'
+import { hashBlock } from './hash-pool.js'
 
 /**
  * Hashes one piece's bytes block by block as they arrive in order. Each block's sha256 runs on
- * the thread pool as soon as the block is whole, so the event loop only gathers buffers; the
- * chunks passed in must not be reused by the caller.
+ * a hashing thread as soon as the block is whole (hash-pool.ts), so the event loop only gathers
+ * buffers; the chunks passed in must not be changed by the caller until `digest` resolves.
  */
 export class PieceBlockHasher {
   private readonly layout: BlockLayout
@@ -30,6 +31,16 @@ export class PieceBlockHasher {
     }
   }
 
+  /** Blocks whole so far (from the piece's start). */
+  get sealed (): number {
+    return this.digests.length
+  }
+
+  /** The hashes of the first `count` blocks (all whole already). */
+  async sealedHashes (count: number): Promise<Buffer[]> {
+    return await Promise.all(this.digests.slice(0, count))
+  }
+
   /** The block hashes of the whole piece; rejects when bytes are missing. */
   async digest (): Promise<Buffer[]> {
     // An empty piece is one empty block.
@@ -39,8 +50,9 @@ export class PieceBlockHasher {
   }
 
   private seal (): void {
-    const block = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bytes)
-    const digest = digestOffLoop(block)
+    // Gathered into one buffer of its own, which moves to the hashing thread (the caller's chunks stay put).
+    const block = Buffer.concat(this.chunks, this.bytes)
+    const digest = hashBlock(block).then(({ digest }) => digest)
     digest.catch(() => {})
     this.digests.push(digest)
     this.chunks = []

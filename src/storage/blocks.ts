@@ -1,4 +1,4 @@
-import { createHash, webcrypto } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { PiecePlan } from '../task/piece-plan.js'
 
 /**
@@ -54,14 +54,6 @@ export class BlockLayout {
     const into = (block - piece * this.blocksPerPiece) * this.blockSize
     return Math.max(0, Math.min(this.blockSize, this.plan.size(piece) - into))
   }
-}
-
-/**
- * The sha256 of `data`, computed on the libuv thread pool (WebCrypto digest is an async crypto
- * job): the event loop only hands the buffer over, so hashing uses the other cores.
- */
-export async function digestOffLoop (data: Uint8Array): Promise<Buffer> {
-  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data))
 }
 
 const zeroHash = Buffer.alloc(hashBytes)

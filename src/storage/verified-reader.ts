@@ -1,6 +1,6 @@
 import { AbortedError, BlockMismatchError, StorageError } from '../errors.js'
 import type { BlockHashes } from './block-hashes.js'
-import { digestOffLoop } from './blocks.js'
+import { hashBlock } from './hash-pool.js'
 import type { TaskFile, VerifiedReadInit } from './task-files.js'
 
 interface LoadedBlock {
@@ -10,8 +10,8 @@ interface LoadedBlock {
 
 /**
  * TaskFile.readVerified for any store: each block overlapping the range is read once, whole,
- * hashed on the thread pool, compared, and the same buffer is sliced to the range. Up to
- * `readAhead` blocks are read and hashed while earlier ones are being sent.
+ * moved to a hashing thread and back (hash-pool.ts), compared, and the same buffer is sliced
+ * to the range. Up to `readAhead` blocks are read and hashed while earlier ones are being sent.
  */
 export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: BlockHashes, start: number, end: number, init: VerifiedReadInit): AsyncGenerator<Buffer, void, undefined> {
   if (end < start) return
@@ -62,5 +62,5 @@ async function load (file: Pick<TaskFile, 'read'>, position: number, size: numbe
     if (bytesRead === 0) throw new StorageError(`task data ends at ${position + done}`)
     done += bytesRead
   }
-  return { data, digest: await digestOffLoop(data) }
+  return await hashBlock(data)
 }

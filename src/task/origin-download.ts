@@ -1,4 +1,3 @@
-import { createHash, type Hash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { AbortedError, StorageError, UpstreamMismatchError } from '../errors.js'
 import type { OriginClient, OriginSource } from '../origin/origin-client.js'
@@ -6,6 +5,7 @@ import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
 import type { TaskFile } from '../storage/task-files.js'
 import { PieceBlockHasher } from '../storage/block-hasher.js'
+import { hashStream, type HashStream } from '../storage/hash-pool.js'
 
 export interface OriginDownloadComponents {
   origin: OriginClient
@@ -33,17 +33,22 @@ export async function fetchPiece (components: OriginDownloadComponents, init: Om
   const pieceSize = task.plan.size(index)
   // Shared across retries: a retry asks only for the bytes after `written`, and the hash
   // already holds the ones before.
-  const piece: PieceProgress = { file: init.file, start: pieceStart, size: pieceSize, written: 0, hash: createHash('sha256'), blocks: new PieceBlockHasher(task.blocks.layout, index) }
+  const piece: PieceProgress = { file: init.file, start: pieceStart, size: pieceSize, written: 0, hash: hashStream(), blocks: new PieceBlockHasher(task.blocks.layout, index) }
   task.resetPiece(index)
-  if (pieceSize > 0) {
-    await components.origin.retrying(signal, async () => {
-      const body = await components.origin.fetchRange(
-        init.source(), pieceStart + piece.written, pieceStart + pieceSize - 1, task.length, signal)
-      await writeBody(body, piece, () => { task.markReceived(index, piece.written) }, init.pace, signal)
-      if (piece.written < pieceSize) throw new UpstreamMismatchError(`origin ended piece ${index} at ${piece.written} of ${pieceSize} bytes`)
-    })
+  try {
+    if (pieceSize > 0) {
+      await components.origin.retrying(signal, async () => {
+        const body = await components.origin.fetchRange(
+          init.source(), pieceStart + piece.written, pieceStart + pieceSize - 1, task.length, signal)
+        await writeBody(body, piece, () => { task.markReceived(index, piece.written) }, init.pace, signal)
+        if (piece.written < pieceSize) throw new UpstreamMismatchError(`origin ended piece ${index} at ${piece.written} of ${pieceSize} bytes`)
+      })
+    }
+  } catch (error) {
+    piece.hash.drop()
+    throw error
   }
-  task.markPieceComplete(index, piece.hash.digest('hex'), 'origin', undefined, await piece.blocks.digest())
+  task.markPieceComplete(index, (await piece.hash.digest()).toString('hex'), 'origin', undefined, await piece.blocks.digest())
   init.onPiece(index)
 }
 
@@ -54,8 +59,8 @@ interface PieceProgress {
   size: number
   /** Bytes written and hashed so far, from the piece's start. */
   written: number
-  /** The whole piece's sha256 (what 0.1.0 peers verify), on the event loop as today. */
-  hash: Hash
+  /** The whole piece's sha256 (what 0.1.0 peers verify), on a hashing thread. */
+  hash: HashStream
   /** Each block's sha256, on the thread pool. */
   blocks: PieceBlockHasher
 }
@@ -71,7 +76,7 @@ async function writeBody (body: Readable, piece: PieceProgress, onWritten: () =>
     if (batchBytes === 0) return
     await piece.file.write(batch, piece.start + piece.written)
     for (const chunk of batch) {
-      piece.hash.update(chunk)
+      await piece.hash.update(chunk)
       piece.blocks.update(chunk)
     }
     piece.written += batchBytes
@@ -103,7 +108,7 @@ async function writeBody (body: Readable, piece: PieceProgress, onWritten: () =>
 export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownloadInit, 'source'>): Promise<void> {
   const { task, file } = init
   let index = 0
-  let hash = createHash('sha256')
+  let hash = hashStream()
   let blocks = new PieceBlockHasher(task.blocks.layout, 0)
   let intoPiece = 0
   try {
@@ -115,27 +120,30 @@ export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownlo
         const take = Math.min(chunk.length - offset, task.plan.size(index) - intoPiece)
         const part = chunk.subarray(offset, offset + take)
         await file.write([part], task.plan.start(index) + intoPiece)
-        hash.update(part)
+        await hash.update(part)
         blocks.update(part)
         intoPiece += take
         offset += take
         task.markReceived(index, intoPiece)
         if (intoPiece === task.plan.size(index)) {
-          task.markPieceComplete(index, hash.digest('hex'), 'origin', undefined, await blocks.digest())
+          task.markPieceComplete(index, (await hash.digest()).toString('hex'), 'origin', undefined, await blocks.digest())
           init.onPiece(index)
           index++
           intoPiece = 0
-          hash = createHash('sha256')
+          hash = hashStream()
           blocks = new PieceBlockHasher(task.blocks.layout, index)
         }
       }
       if (init.signal.aborted) throw new AbortedError()
     }
+  } catch (error) {
+    hash.drop()
+    throw error
   } finally {
     body.destroy()
   }
   if (task.length === 0) {
-    task.markPieceComplete(0, hash.digest('hex'), 'origin', undefined, await blocks.digest())
+    task.markPieceComplete(0, (await hash.digest()).toString('hex'), 'origin', undefined, await blocks.digest())
     init.onPiece(0)
   }
   if (!task.bitmap.complete) throw new UpstreamMismatchError(`origin ended the body at piece ${index} of ${task.plan.pieceCount}`)

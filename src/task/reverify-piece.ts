@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
 import { AbortedError, BlockMismatchError, StorageError } from '../errors.js'
-import { digestOffLoop } from '../storage/blocks.js'
+import { hashBlock, hashStream } from '../storage/hash-pool.js'
 import type { TaskFile } from '../storage/task-files.js'
 import type { Task } from './task.js'
 
@@ -17,23 +16,26 @@ export async function reverifyPiece (task: Task, file: Pick<TaskFile, 'read'>, p
   if (expected === undefined) throw new BlockMismatchError(piece, `piece ${piece} of task ${task.id} has no sha256 to re-verify against`)
   const { layout } = task.blocks
   const first = piece * layout.blocksPerPiece
-  const whole = createHash('sha256')
+  const whole = hashStream()
   const digests: Array<Promise<Buffer>> = []
   for (let block = first; block < first + layout.blocksIn(piece); block++) {
-    if (signal.aborted) throw new AbortedError()
+    if (signal.aborted) {
+      whole.drop()
+      throw new AbortedError()
+    }
     const data = Buffer.allocUnsafe(layout.size(block))
     for (let done = 0; done < data.length;) {
       const bytesRead = await file.read(data.subarray(done), layout.start(block) + done)
       if (bytesRead === 0) throw new StorageError(`task ${task.id} data ends at ${layout.start(block) + done}`)
       done += bytesRead
     }
-    whole.update(data)
-    const digest = digestOffLoop(data)
+    await whole.update(data)
+    const digest = hashBlock(data).then(({ digest }) => digest)
     digest.catch(() => {})
     digests.push(digest)
   }
   const hashes = await Promise.all(digests)
-  if (whole.digest('hex') !== expected) throw new BlockMismatchError(piece, `piece ${piece} of task ${task.id} no longer matches its sha256 on disk`)
+  if ((await whole.digest()).toString('hex') !== expected) throw new BlockMismatchError(piece, `piece ${piece} of task ${task.id} no longer matches its sha256 on disk`)
   // The piece may have been dropped or replaced while it was read.
   if (task.digestOf(piece) === expected && task.blocks.rootOf(piece) === undefined) task.blocks.setPiece(piece, hashes)
 }

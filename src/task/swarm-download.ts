@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { AbortedError, StorageError, UpstreamUnreachableError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
 import type { OriginClient, OriginSource } from '../origin/origin-client.js'
@@ -13,6 +12,7 @@ import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
 import type { TaskFile } from '../storage/task-files.js'
 import { PieceBlockHasher } from '../storage/block-hasher.js'
+import { hashStream } from '../storage/hash-pool.js'
 import { merkleRoot } from '../storage/blocks.js'
 import type { Metrics } from '../metrics/metrics.js'
 
@@ -231,11 +231,16 @@ export class SwarmDownload {
     const { swarm, scores } = this.components
     const started = Date.now()
     const size = task.plan.size(index)
-    const hash = createHash('sha256')
+    const hash = hashStream()
     const blocks = new PieceBlockHasher(task.blocks.layout, index)
     let senderDigest: string | undefined
     try {
       // An empty piece has no blocks: its digest is that of no bytes.
+      const expectedRoot = this.expectedRoots[index]
+      /** Block hashes the sender gave, once they proved to hash to the piece's root. */
+      let provenBlocks: Buffer[] | undefined
+      /** Blocks checked and made readable so far (cut-through). */
+      let verifiedBlocks = 0
       for (let offset = 0; offset < size; offset += maxBlockBytes) {
         const length = Math.min(maxBlockBytes, size - offset)
         const signal = AbortSignal.any([this.signal, AbortSignal.timeout(blockTimeoutMs)])
@@ -246,6 +251,10 @@ export class SwarmDownload {
           return
         }
         senderDigest ??= block.digest
+        if (provenBlocks === undefined && expectedRoot !== null && block.blocks !== undefined) {
+          const claimed = block.blocks.map(hex => Buffer.from(hex, 'hex'))
+          if (claimed.length === task.blocks.layout.blocksIn(index) && merkleRoot(claimed).toString('hex') === expectedRoot) provenBlocks = claimed
+        }
         const chunks = [...block.data].map(chunk => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
         try {
           await file.write(chunks, task.plan.start(index) + offset)
@@ -256,14 +265,28 @@ export class SwarmDownload {
           return
         }
         for (const chunk of chunks) {
-          hash.update(chunk)
+          await hash.update(chunk)
           blocks.update(chunk)
         }
+        if (provenBlocks !== undefined) {
+          // Cut-through: each block that hashes to its proven hash is readable at once, before
+          // the rest of the piece arrives.
+          const landed = await blocks.sealedHashes(blocks.sealed)
+          for (; verifiedBlocks < landed.length; verifiedBlocks++) {
+            if (!landed[verifiedBlocks]!.equals(provenBlocks[verifiedBlocks]!)) {
+              this.log.warn('peer sent a corrupt block: banned', { peer, task: task.id, piece: index, block: verifiedBlocks })
+              this.picker.failed(peer, index, 'corrupt')
+              scores.failed(peer, 'corrupt')
+              return
+            }
+          }
+          const verifiedBytes = Math.min(size, verifiedBlocks * task.blocks.layout.blockSize)
+          if (verifiedBytes > task.receivedOf(index)) task.markReceived(index, verifiedBytes)
+        }
       }
-      const digest = hash.digest('hex')
+      const digest = (await hash.digest()).toString('hex')
       const blockHashes = await blocks.digest()
       // A root from a block-aware holder, else the whole-piece digest (all a 0.1.0 holder gives).
-      const expectedRoot = this.expectedRoots[index]
       const expected = this.expected[index] ?? senderDigest
       const bad = (expectedRoot !== null && expectedRoot !== merkleRoot(blockHashes).toString('hex')) || (expected !== undefined && expected !== digest)
       if (bad) {
@@ -288,6 +311,7 @@ export class SwarmDownload {
       }
       this.log.debug('peer piece failed', { peer, piece: index, error })
     } finally {
+      hash.drop()
       this.peerRequests--
       this.busy.delete(index)
       this.pump()

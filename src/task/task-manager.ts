@@ -574,9 +574,11 @@ export class TaskManager implements LocalTasks, CachedTasks {
    */
   async repair (request: TaskRequest, task: Task, index: number, signal: AbortSignal): Promise<Task> {
     this.log.warn('piece failed its sha256 check on read: refetching it', { task: task.id, piece: index })
-    if (task.bitmap.has(index) && !this.active.has(task.id)) {
+    if (task.bitmap.has(index)) {
+      // Even while a finished download is still closing its files: else the next request would
+      // find the task complete and read the same rotten block again.
       task.invalidatePiece(index)
-      await this.components.store.writeMeta(task.toMeta())
+      if (!this.active.has(task.id)) await this.components.store.writeMeta(task.toMeta())
     }
     return (await this.acquire(request, signal)).task
   }

@@ -305,7 +305,8 @@ export class Task {
   }
 
   finish (): void {
-    this.currentStatus = 'complete'
+    // A piece dropped (bit rot) since the transfer ended leaves the task to resume.
+    this.currentStatus = this.bitmap.complete ? 'complete' : 'paused'
     this.notify()
   }
 

@@ -1,5 +1,5 @@
-import { createHash, type Hash } from 'node:crypto'
 import { AbortedError, IntegrityError, StorageError } from '../errors.js'
+import { hashStream, type HashStream } from '../storage/hash-pool.js'
 import type { TaskFile } from '../storage/task-files.js'
 import type { Task } from './task.js'
 
@@ -22,13 +22,19 @@ export type WholeFileResult =
 export async function checkWholeFile (task: Task, file: Pick<TaskFile, 'read'>, signal: AbortSignal): Promise<WholeFileResult> {
   const expected = task.expectedSha256
   if (expected === undefined) return { ok: true }
-  const whole = createHash('sha256')
+  // The running hash is on a hashing thread: the event loop reads and copies, nothing more.
+  const whole = hashStream()
   const buffer = Buffer.allocUnsafe(readChunkBytes)
-  for (let index = 0; index < task.plan.pieceCount; index++) {
-    while (!task.bitmap.has(index)) await task.changed(signal)
-    await feedPiece(file, task, index, buffer, signal, whole)
+  try {
+    for (let index = 0; index < task.plan.pieceCount; index++) {
+      while (!task.bitmap.has(index)) await task.changed(signal)
+      await feedPiece(file, task, index, buffer, signal, whole)
+    }
+  } catch (error) {
+    whole.drop()
+    throw error
   }
-  const actual = whole.digest('hex')
+  const actual = (await whole.digest()).toString('hex')
   if (actual !== expected) {
     return { ok: false, error: new IntegrityError(`task ${task.id} hashed to sha256 ${actual}, not the ${expected} its key names`) }
   }
@@ -36,7 +42,7 @@ export async function checkWholeFile (task: Task, file: Pick<TaskFile, 'read'>, 
 }
 
 /** Reads piece `index` from disk into `hash`. */
-async function feedPiece (file: Pick<TaskFile, 'read'>, task: Task, index: number, buffer: Buffer, signal: AbortSignal, hash: Hash): Promise<void> {
+async function feedPiece (file: Pick<TaskFile, 'read'>, task: Task, index: number, buffer: Buffer, signal: AbortSignal, hash: HashStream): Promise<void> {
   const start = task.plan.start(index)
   const size = task.plan.size(index)
   for (let done = 0; done < size;) {
@@ -44,7 +50,7 @@ async function feedPiece (file: Pick<TaskFile, 'read'>, task: Task, index: numbe
     const length = Math.min(buffer.length, size - done)
     const bytesRead = await file.read(buffer.subarray(0, length), start + done)
     if (bytesRead === 0) throw new StorageError(`task ${task.id} data ends at ${start + done}`)
-    hash.update(buffer.subarray(0, bytesRead))
+    await hash.update(buffer.subarray(0, bytesRead))
     done += bytesRead
   }
 }
