@@ -1,12 +1,17 @@
 import type { BlockLayout } from './blocks.js'
-import { hashBlock } from './hash-pool.js'
+import { hashStream, type HashStream } from './hash-pool.js'
+
+/** Blocks of one piece being hashed at once before `update` waits. */
+const maxBlocksInFlight = 4
 
 /**
- * Hashes one piece's bytes block by block as they arrive in order. Each block's sha256 runs on
- * a hashing thread as soon as the block is whole (hash-pool.ts), so the event loop only gathers
- * buffers; the chunks passed in must not be changed by the caller until `digest` resolves.
+ * Hashes one piece's bytes as they arrive in order: each block's sha256 and the whole piece's
+ * sha256 (what 0.1.0 peers verify), both on a hashing thread from one gathered copy of each
+ * block (hash-pool.ts), so the event loop copies each byte once and hashes none.
  */
 export class PieceBlockHasher {
+  /** The piece's running sha256, opened with its first block. */
+  private piece?: HashStream
   private readonly layout: BlockLayout
   private readonly first: number
   private readonly count: number
@@ -20,7 +25,7 @@ export class PieceBlockHasher {
     this.count = layout.blocksIn(piece)
   }
 
-  update (chunk: Buffer): void {
+  async update (chunk: Buffer): Promise<void> {
     for (let offset = 0; offset < chunk.length;) {
       if (this.digests.length >= this.count) throw new RangeError('more bytes than the piece holds')
       const take = Math.min(this.layout.size(this.first + this.digests.length) - this.bytes, chunk.length - offset)
@@ -29,6 +34,9 @@ export class PieceBlockHasher {
       offset += take
       if (this.bytes === this.layout.size(this.first + this.digests.length)) this.seal()
     }
+    // Bounded: a thread slower than the network holds the download back, not the memory.
+    const waiting = this.digests.length - maxBlocksInFlight
+    if (waiting > 0) await this.digests[waiting - 1]
   }
 
   /** Blocks whole so far (from the piece's start). */
@@ -41,18 +49,28 @@ export class PieceBlockHasher {
     return await Promise.all(this.digests.slice(0, count))
   }
 
-  /** The block hashes of the whole piece; rejects when bytes are missing. */
-  async digest (): Promise<Buffer[]> {
+  /** The sha256 of the whole piece and of each of its blocks; rejects when bytes are missing. */
+  async digest (): Promise<{ piece: string, blocks: Buffer[] }> {
     // An empty piece is one empty block.
     if (this.digests.length === 0 && this.count === 1 && this.layout.size(this.first) === 0) this.seal()
-    if (this.digests.length !== this.count) throw new RangeError(`piece has ${this.digests.length} of ${this.count} blocks`)
-    return await Promise.all(this.digests)
+    if (this.digests.length !== this.count) {
+      this.drop()
+      throw new RangeError(`piece has ${this.digests.length} of ${this.count} blocks`)
+    }
+    const blocks = await Promise.all(this.digests)
+    return { piece: (await this.piece!.digest()).toString('hex'), blocks }
+  }
+
+  /** Forgets the piece's running hash (a fetch that failed). */
+  drop (): void {
+    this.piece?.drop()
   }
 
   private seal (): void {
     // Gathered into one buffer of its own, which moves to the hashing thread (the caller's chunks stay put).
     const block = Buffer.concat(this.chunks, this.bytes)
-    const digest = hashBlock(block).then(({ digest }) => digest)
+    this.piece ??= hashStream()
+    const digest = this.piece.block(block).then(({ digest }) => digest)
     digest.catch(() => {})
     this.digests.push(digest)
     this.chunks = []

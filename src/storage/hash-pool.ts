@@ -17,7 +17,12 @@ const maxPendingBytes = 8 * 1024 * 1024
 export interface HashStream {
   /** Copies `data` to the hashing thread; resolves at once unless too many bytes are waiting. */
   update: (data: Uint8Array) => Promise<void>
-  /** The sha256 of everything passed to `update`. */
+  /**
+   * Feeds a whole block to the running hash and returns the block's own sha256 too, from one
+   * trip to the thread: `data` moves there and back like hashBlock's (use the returned buffer).
+   */
+  block: (data: Buffer) => Promise<{ data: Buffer, digest: Buffer }>
+  /** The sha256 of everything passed to `update` and `block`. */
   digest: () => Promise<Buffer>
   /** Forgets the stream (an abandoned piece). */
   drop: () => void
@@ -93,6 +98,7 @@ class HashThread {
         if (state.pending > maxPendingBytes) await new Promise<void>((resolve) => { state.wake = resolve })
         if (this.broken !== undefined) throw this.broken
       },
+      block: async (data) => await this.block(data, id),
       digest: async () => await new Promise<Buffer>((resolve, reject) => {
         state.done = resolve
         state.fail = reject
@@ -107,16 +113,17 @@ class HashThread {
   }
 
   /** See hashBlock. */
-  async block (data: Buffer): Promise<{ data: Buffer, digest: Buffer }> {
+  async block (data: Buffer, stream?: number): Promise<{ data: Buffer, digest: Buffer }> {
     if (this.broken !== undefined) throw this.broken
     const id = this.nextId++
     // A buffer that owns its whole memory moves to the thread and back; a view into shared
     // memory (a pooled chunk) is copied first, since moving it would take its neighbours along.
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer)
-    const moving = owned ? data : Buffer.from(data)
+    // (A fresh ArrayBuffer: Buffer.from may copy into the shared pool, which must never move.)
+    const moving = owned ? data : Buffer.from(new Uint8Array(data).buffer)
     return await new Promise((resolve, reject) => {
       this.open(id, { pending: 0, done: (digest, back) => { resolve({ data: back ?? moving, digest }) }, fail: reject })
-      this.worker.postMessage({ op: 'block', id, data: moving } satisfies HashRequest, [moving.buffer as ArrayBuffer])
+      this.worker.postMessage({ op: 'block', id, data: moving, ...(stream === undefined ? {} : { stream }) } satisfies HashRequest, [moving.buffer as ArrayBuffer])
     })
   }
 

@@ -9,7 +9,8 @@ export type HashRequest =
   | { op: 'update', id: number, data: Uint8Array }
   | { op: 'digest', id: number }
   | { op: 'drop', id: number }
-  | { op: 'block', id: number, data: Uint8Array }
+  /** A whole block: its own sha256, and (with `stream`) fed to that running hash as well. */
+  | { op: 'block', id: number, data: Uint8Array, stream?: number }
 
 export type HashReply =
   | { op: 'hashed', id: number, bytes: number }
@@ -23,6 +24,14 @@ if (port !== null) {
     if (request.op === 'block') {
       // One buffer hashed whole and handed back (moved both ways: no copy).
       const digest = createHash('sha256').update(request.data).digest()
+      if (request.stream !== undefined) {
+        let running = streams.get(request.stream)
+        if (running === undefined) {
+          running = createHash('sha256')
+          streams.set(request.stream, running)
+        }
+        running.update(request.data)
+      }
       port.postMessage({ op: 'block', id: request.id, data: request.data, digest } satisfies HashReply, [request.data.buffer as ArrayBuffer, digest.buffer])
       return
     }

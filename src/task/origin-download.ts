@@ -5,7 +5,6 @@ import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
 import type { TaskFile } from '../storage/task-files.js'
 import { PieceBlockHasher } from '../storage/block-hasher.js'
-import { hashStream, type HashStream } from '../storage/hash-pool.js'
 
 export interface OriginDownloadComponents {
   origin: OriginClient
@@ -31,9 +30,9 @@ export async function fetchPiece (components: OriginDownloadComponents, init: Om
   const { task } = init
   const pieceStart = task.plan.start(index)
   const pieceSize = task.plan.size(index)
-  // Shared across retries: a retry asks only for the bytes after `written`, and the hash
+  // Shared across retries: a retry asks only for the bytes after `written`, and the hashes
   // already holds the ones before.
-  const piece: PieceProgress = { file: init.file, start: pieceStart, size: pieceSize, written: 0, hash: hashStream(), blocks: new PieceBlockHasher(task.blocks.layout, index) }
+  const piece: PieceProgress = { file: init.file, start: pieceStart, size: pieceSize, written: 0, blocks: new PieceBlockHasher(task.blocks.layout, index) }
   task.resetPiece(index)
   try {
     if (pieceSize > 0) {
@@ -45,10 +44,11 @@ export async function fetchPiece (components: OriginDownloadComponents, init: Om
       })
     }
   } catch (error) {
-    piece.hash.drop()
+    piece.blocks.drop()
     throw error
   }
-  task.markPieceComplete(index, (await piece.hash.digest()).toString('hex'), 'origin', undefined, await piece.blocks.digest())
+  const digests = await piece.blocks.digest()
+  task.markPieceComplete(index, digests.piece, 'origin', undefined, digests.blocks)
   init.onPiece(index)
 }
 
@@ -59,9 +59,7 @@ interface PieceProgress {
   size: number
   /** Bytes written and hashed so far, from the piece's start. */
   written: number
-  /** The whole piece's sha256 (what 0.1.0 peers verify), on a hashing thread. */
-  hash: HashStream
-  /** Each block's sha256, on the thread pool. */
+  /** The piece's and each block's sha256, on a hashing thread. */
   blocks: PieceBlockHasher
 }
 
@@ -76,8 +74,7 @@ async function writeBody (body: Readable, piece: PieceProgress, onWritten: () =>
     if (batchBytes === 0) return
     await piece.file.write(batch, piece.start + piece.written)
     for (const chunk of batch) {
-      await piece.hash.update(chunk)
-      piece.blocks.update(chunk)
+      await piece.blocks.update(chunk)
     }
     piece.written += batchBytes
     batch = []
@@ -108,7 +105,6 @@ async function writeBody (body: Readable, piece: PieceProgress, onWritten: () =>
 export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownloadInit, 'source'>): Promise<void> {
   const { task, file } = init
   let index = 0
-  let hash = hashStream()
   let blocks = new PieceBlockHasher(task.blocks.layout, 0)
   let intoPiece = 0
   try {
@@ -120,30 +116,30 @@ export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownlo
         const take = Math.min(chunk.length - offset, task.plan.size(index) - intoPiece)
         const part = chunk.subarray(offset, offset + take)
         await file.write([part], task.plan.start(index) + intoPiece)
-        await hash.update(part)
-        blocks.update(part)
+        await blocks.update(part)
         intoPiece += take
         offset += take
         task.markReceived(index, intoPiece)
         if (intoPiece === task.plan.size(index)) {
-          task.markPieceComplete(index, (await hash.digest()).toString('hex'), 'origin', undefined, await blocks.digest())
+          const digests = await blocks.digest()
+          task.markPieceComplete(index, digests.piece, 'origin', undefined, digests.blocks)
           init.onPiece(index)
           index++
           intoPiece = 0
-          hash = hashStream()
           blocks = new PieceBlockHasher(task.blocks.layout, index)
         }
       }
       if (init.signal.aborted) throw new AbortedError()
     }
   } catch (error) {
-    hash.drop()
+    blocks.drop()
     throw error
   } finally {
     body.destroy()
   }
   if (task.length === 0) {
-    task.markPieceComplete(0, (await hash.digest()).toString('hex'), 'origin', undefined, await blocks.digest())
+    const digests = await blocks.digest()
+    task.markPieceComplete(0, digests.piece, 'origin', undefined, digests.blocks)
     init.onPiece(0)
   }
   if (!task.bitmap.complete) throw new UpstreamMismatchError(`origin ended the body at piece ${index} of ${task.plan.pieceCount}`)

@@ -12,7 +12,6 @@ import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
 import type { TaskFile } from '../storage/task-files.js'
 import { PieceBlockHasher } from '../storage/block-hasher.js'
-import { hashStream } from '../storage/hash-pool.js'
 import { merkleRoot } from '../storage/blocks.js'
 import type { Metrics } from '../metrics/metrics.js'
 
@@ -231,7 +230,6 @@ export class SwarmDownload {
     const { swarm, scores } = this.components
     const started = Date.now()
     const size = task.plan.size(index)
-    const hash = hashStream()
     const blocks = new PieceBlockHasher(task.blocks.layout, index)
     let senderDigest: string | undefined
     try {
@@ -265,8 +263,7 @@ export class SwarmDownload {
           return
         }
         for (const chunk of chunks) {
-          await hash.update(chunk)
-          blocks.update(chunk)
+          await blocks.update(chunk)
         }
         if (provenBlocks !== undefined) {
           // Cut-through: each block that hashes to its proven hash is readable at once, before
@@ -284,8 +281,7 @@ export class SwarmDownload {
           if (verifiedBytes > task.receivedOf(index)) task.markReceived(index, verifiedBytes)
         }
       }
-      const digest = (await hash.digest()).toString('hex')
-      const blockHashes = await blocks.digest()
+      const { piece: digest, blocks: blockHashes } = await blocks.digest()
       // A root from a block-aware holder, else the whole-piece digest (all a 0.1.0 holder gives).
       const expected = this.expected[index] ?? senderDigest
       const bad = (expectedRoot !== null && expectedRoot !== merkleRoot(blockHashes).toString('hex')) || (expected !== undefined && expected !== digest)
@@ -311,7 +307,7 @@ export class SwarmDownload {
       }
       this.log.debug('peer piece failed', { peer, piece: index, error })
     } finally {
-      hash.drop()
+      blocks.drop()
       this.peerRequests--
       this.busy.delete(index)
       this.pump()
