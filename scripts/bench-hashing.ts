@@ -79,15 +79,18 @@ async function coldOnLoop (): Promise<void> {
   piece.digest()
 }
 
-/** This release: block hashes on the pool, the piece and whole-file hashes on hashing threads. */
+/**
+ * This release: the download gathers each block into a buffer of its own (one copy, as here),
+ * which feeds the block's sha256 and the piece's running sha256 in one trip to a hashing
+ * thread (PieceBlockHasher); the whole-file check copies what it reads to its own stream.
+ */
 async function coldOffLoop (): Promise<void> {
   const whole = hashStream()
   const piece = hashStream()
   const inFlight: Array<Promise<unknown>> = []
   for (const block of blocks) {
-    await Promise.all([whole.update(block), piece.update(block)])
-    // The download gathers each block into a buffer of its own (PieceBlockHasher): one copy, as here.
-    inFlight.push(hashBlock(Buffer.from(block)))
+    await whole.update(block)
+    inFlight.push(piece.block(Buffer.from(new Uint8Array(block).buffer)))
     if (inFlight.length >= 4) await inFlight.shift()
   }
   await Promise.all([...inFlight, whole.digest(), piece.digest()])
