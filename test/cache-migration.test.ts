@@ -5,7 +5,8 @@ import { access, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl } from './helpers/clients.js'
-import { startNode, tempDir } from './helpers/nodes.js'
+import { spawnNode, startNode, tempDir, type NodeProcess } from './helpers/nodes.js'
+import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
 
 const MiB = 1024 * 1024
@@ -97,5 +98,48 @@ describe('a cache written by release 0.1.0 (no block hashes)', () => {
     } finally {
       await node.stop()
     }
+  })
+})
+
+describe('a seed whose 0.1.0 cache has a rotten piece', () => {
+  let hub: FakeHub
+  let dataDir: string
+  const nodes: NodeProcess[] = []
+
+  before(async () => {
+    hub = await startFakeHub({ repos: [{ id: 'acme/oldseed', files: [{ path: 'w.bin', size: 12 * MiB }] }] })
+    dataDir = await tempDir()
+  })
+
+  after(async () => {
+    await Promise.all(nodes.map(async node => await node.stop()))
+    await hub.close()
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('never passes the rotten piece to a peer: the peer gets the right bytes and does not ban it', async () => {
+    const file = hub.file('acme/oldseed', 'w.bin')
+    const flags = ['--piece-size', String(4 * MiB)]
+    const writer = await startNode(flags, dataDir)
+    try {
+      assert.equal((await curl(hub.signedUrl('acme/oldseed', 'w.bin'), { proxy: writer.proxyUrl })).sha256, file.sha256)
+    } finally {
+      await writer.stop()
+    }
+    const folder = join(dataDir, 'tasks', taskIdOf(file.sha256))
+    await toReleaseZeroOneFormat(folder)
+    await flipByte(join(folder, 'data'), 9 * MiB)
+    const seed = await spawnNode(flags, dataDir)
+    nodes.push(seed)
+    const peer = await spawnNode([...flags, '--bootstrap', seed.info.multiaddrs[0]!])
+    nodes.push(peer)
+    await waitFor('the peer to see the seed', async () => (await nodeStatus(peer.info.admin)).peers.includes(seed.info.peerId))
+    hub.resetStats()
+    const result = await curl(hub.signedUrl('acme/oldseed', 'w.bin'), { proxy: peer.proxyUrl })
+    assert.equal(result.sha256, file.sha256)
+    assert.ok(hub.cdn.bytesServed <= 4 * MiB, `the origin served ${hub.cdn.bytesServed} bytes: only the rotten piece`)
+    const status = await nodeStatus(peer.info.admin)
+    assert.ok(!status.bannedPeers.includes(seed.info.peerId), 'the seed refused the piece rather than sending rot')
+    assert.equal(status.tasks[0]?.bytesFromPeers, 8 * MiB, 'the two sound pieces came from the seed')
   })
 })
