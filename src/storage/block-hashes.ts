@@ -10,6 +10,8 @@ export class BlockHashes {
   readonly layout: BlockLayout
   private readonly hashes: Uint8Array
   private readonly known: Uint8Array
+  /** Hex root of each piece whose block hashes are all known (computed once, when they became known). */
+  private readonly roots: Array<string | undefined>
   /** Pieces whose hashes changed since `takeDirty`: the store must write them before the metadata claims them. */
   private dirty = new Set<number>()
 
@@ -17,6 +19,7 @@ export class BlockHashes {
     this.layout = layout
     this.hashes = new Uint8Array(layout.blockCount * hashBytes)
     this.known = new Uint8Array(layout.blockCount)
+    this.roots = new Array<string | undefined>(layout.plan.pieceCount)
   }
 
   /** The expected hash of global block `block`, undefined when not known. */
@@ -39,8 +42,7 @@ export class BlockHashes {
 
   /** Hex Merkle root of `piece`, undefined while any of its block hashes is unknown. */
   rootOf (piece: number): string | undefined {
-    const hashes = this.pieceHashes(piece)
-    return hashes === undefined ? undefined : merkleRoot(hashes).toString('hex')
+    return this.roots[piece]
   }
 
   /** Records the trusted block hashes of a whole piece. */
@@ -51,6 +53,7 @@ export class BlockHashes {
       this.hashes.set(hash, (first + index) * hashBytes)
       this.known[first + index] = 1
     })
+    this.roots[piece] = merkleRoot(hashes).toString('hex')
     this.dirty.add(piece)
   }
 
@@ -69,12 +72,14 @@ export class BlockHashes {
       this.hashes.set(hash, (first + index) * hashBytes)
       this.known[first + index] = 1
     })
+    this.roots[piece] = root
     return true
   }
 
   forget (piece: number): void {
     const first = piece * this.layout.blocksPerPiece
     this.known.fill(0, first, first + this.layout.blocksPerPiece)
+    this.roots[piece] = undefined
     this.dirty.delete(piece)
   }
 
