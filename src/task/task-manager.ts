@@ -127,6 +127,8 @@ export class TaskManager implements LocalTasks, CachedTasks {
   private readonly storedChecks = new Map<string, Promise<void>>()
   /** Re-verifications of pieces stored without block hashes, by `<task>:<piece>` (one each). */
   private readonly reverifying = new Map<string, Promise<void>>()
+  /** The start-up pass migrating pieces stored without block hashes. */
+  private migration: Promise<void> = Promise.resolve()
 
   constructor (components: TaskManagerComponents, init: TaskManagerInit) {
     this.components = components
@@ -151,6 +153,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
     // A quota lowered since the last run is enforced at once.
     await this.gc.collect()
     this.gc.start()
+    if (unverified > 0) this.migration = this.migrate()
   }
 
   get (id: string): Task | undefined {
@@ -237,7 +240,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
   /** Stops every download, leaving durable metadata for a later resume. */
   async stop (): Promise<void> {
     this.lifetime.abort()
-    await Promise.allSettled([...this.starting.values(), ...[...this.active.values()].map(active => active.done), ...this.storedChecks.values()])
+    await Promise.allSettled([this.migration, ...this.starting.values(), ...[...this.active.values()].map(active => active.done), ...this.storedChecks.values()])
     await this.gc.stop()
     await this.components.origin.close()
   }
@@ -339,12 +342,39 @@ export class TaskManager implements LocalTasks, CachedTasks {
           } finally {
             await file.close()
           }
-          await this.saveBlockHashes(task)
+          // The piece is verified either way; unsaved hashes only mean it re-verifies after a restart.
+          await this.saveBlockHashes(task).catch((error: unknown) => {
+            this.log.warn('cannot save block hashes', { task: task.id, error })
+          })
         })().finally(() => { this.reverifying.delete(key) })
         this.reverifying.set(key, running)
       }
       await abortable(running, signal)
     }
+  }
+
+  /**
+   * Re-verifies, one piece at a time in the background, every piece stored without block hashes
+   * (a cache written by 0.1.0), sharing each piece's check with readers that meet it first: a
+   * rotten piece is dropped before anyone asks for it. Readers never wait for this pass.
+   */
+  private async migrate (): Promise<void> {
+    const signal = this.lifetime.signal
+    let migrated = 0
+    for (const task of [...this.tasks.values()]) {
+      for (const piece of task.unverifiedPieces()) {
+        if (signal.aborted || this.tasks.get(task.id) !== task) break
+        try {
+          await this.verifierOf(task)(piece, signal)
+          migrated++
+        } catch (error) {
+          if (signal.aborted) return
+          if (error instanceof BlockMismatchError) this.dropRotten(task, error.piece)
+          else this.log.warn('cannot re-verify a stored piece', { task: task.id, piece, error })
+        }
+      }
+    }
+    this.log.info('stored pieces migrated to block hashes', { pieces: migrated })
   }
 
   /** Writes block hashes not yet stored, then the metadata that claims them (not while a download owns the file). */
