@@ -10,7 +10,7 @@ import type { TaskMeta } from '../storage/task-meta.js'
 import type { TaskFile, TaskStore } from '../storage/task-files.js'
 import { Bitmap } from '../storage/bitmap.js'
 import { blockBytes } from '../storage/blocks.js'
-import { reverifyPiece } from './reverify-piece.js'
+import { PieceMigration } from './piece-migration.js'
 import { fillFromWholeBody } from './origin-download.js'
 import { PiecePlan, pieceSizeFor } from './piece-plan.js'
 import type { TaskKey } from './task-key.js'
@@ -126,14 +126,24 @@ export class TaskManager implements LocalTasks, CachedTasks {
   /** Whole-file checks of complete tasks found unverified on disk (one per task). */
   private readonly storedChecks = new Map<string, Promise<void>>()
   /** Re-verifications of pieces stored without block hashes, by `<task>:<piece>` (one each). */
-  private readonly reverifying = new Map<string, Promise<void>>()
+  private readonly migration: PieceMigration
   /** The start-up pass migrating pieces stored without block hashes. */
-  private migration: Promise<void> = Promise.resolve()
+  private migrating: Promise<void> = Promise.resolve()
 
   constructor (components: TaskManagerComponents, init: TaskManagerInit) {
     this.components = components
     this.init = init
     this.log = components.logger.forComponent('tasks')
+    this.migration = new PieceMigration({
+      store: components.store,
+      logger: components.logger,
+      checkpointIfDownloading: (task) => {
+        const active = this.active.get(task.id)
+        if (active !== undefined) this.scheduleCheckpoint(active)
+        return active !== undefined
+      },
+      dropRotten: (task, piece) => { this.dropRotten(task, piece) }
+    }, this.lifetime.signal)
     this.gc = new CacheGc({ tasks: this, logger: components.logger, metrics: components.metrics }, init.storage ?? { quota: 0, highWatermark: 1, lowWatermark: 1, ttl: 0 })
   }
 
@@ -153,7 +163,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
     // A quota lowered since the last run is enforced at once.
     await this.gc.collect()
     this.gc.start()
-    if (unverified > 0) this.migration = this.migrate()
+    if (unverified > 0) this.migrating = this.migration.migrateAll([...this.tasks.values()], task => this.tasks.get(task.id) === task)
   }
 
   get (id: string): Task | undefined {
@@ -240,7 +250,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
   /** Stops every download, leaving durable metadata for a later resume. */
   async stop (): Promise<void> {
     this.lifetime.abort()
-    await Promise.allSettled([this.migration, ...this.starting.values(), ...[...this.active.values()].map(active => active.done), ...this.storedChecks.values()])
+    await Promise.allSettled([this.migrating, ...this.starting.values(), ...[...this.active.values()].map(active => active.done), ...this.storedChecks.values()])
     await this.gc.stop()
     await this.components.origin.close()
   }
@@ -325,73 +335,9 @@ export class TaskManager implements LocalTasks, CachedTasks {
     return await this.components.store.open(task.id, 'read')
   }
 
-  /**
-   * VerifiedReadInit.verifyPiece for `task`: a piece stored without block hashes (0.1.0) is
-   * read back, checked against its piece sha256, and its block hashes recorded and saved; one
-   * re-verification per piece at a time, however many readers meet it.
-   */
+  /** VerifiedReadInit.verifyPiece for `task` (pieces stored by 0.1.0 are re-verified first). */
   verifierOf (task: Task): (piece: number, signal: AbortSignal) => Promise<void> {
-    return async (piece, signal) => {
-      const key = `${task.id}:${piece}`
-      let running = this.reverifying.get(key)
-      if (running === undefined) {
-        running = (async () => {
-          const file = await this.open(task)
-          try {
-            await reverifyPiece(task, file, piece, this.lifetime.signal)
-          } finally {
-            await file.close()
-          }
-          // The piece is verified either way; unsaved hashes only mean it re-verifies after a restart.
-          await this.saveBlockHashes(task).catch((error: unknown) => {
-            this.log.warn('cannot save block hashes', { task: task.id, error })
-          })
-        })().finally(() => { this.reverifying.delete(key) })
-        this.reverifying.set(key, running)
-      }
-      await abortable(running, signal)
-    }
-  }
-
-  /**
-   * Re-verifies, one piece at a time in the background, every piece stored without block hashes
-   * (a cache written by 0.1.0), sharing each piece's check with readers that meet it first: a
-   * rotten piece is dropped before anyone asks for it. Readers never wait for this pass.
-   */
-  private async migrate (): Promise<void> {
-    const signal = this.lifetime.signal
-    let migrated = 0
-    for (const task of [...this.tasks.values()]) {
-      for (const piece of task.unverifiedPieces()) {
-        if (signal.aborted || this.tasks.get(task.id) !== task) break
-        try {
-          await this.verifierOf(task)(piece, signal)
-          migrated++
-        } catch (error) {
-          if (signal.aborted) return
-          if (error instanceof BlockMismatchError) this.dropRotten(task, error.piece)
-          else this.log.warn('cannot re-verify a stored piece', { task: task.id, piece, error })
-        }
-      }
-    }
-    this.log.info('stored pieces migrated to block hashes', { pieces: migrated })
-  }
-
-  /** Writes block hashes not yet stored, then the metadata that claims them (not while a download owns the file). */
-  private async saveBlockHashes (task: Task): Promise<void> {
-    const active = this.active.get(task.id)
-    if (active !== undefined) {
-      this.scheduleCheckpoint(active)
-      return
-    }
-    const file = await this.components.store.open(task.id, 'write')
-    try {
-      for (const { firstBlock, bytes } of task.blocks.takeDirty()) await file.writeBlockHashes(firstBlock, bytes)
-      await file.sync()
-    } finally {
-      await file.close()
-    }
-    await this.components.store.writeMeta(task.toMeta())
+    return this.migration.verifierOf(task)
   }
 
   /** A held piece read back wrong (bit rot): dropped, so the next download fetches it again. */
