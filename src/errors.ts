@@ -103,6 +103,17 @@ export class IntegrityError extends DamselflyError {
   }
 }
 
+/** A block read from the cache does not match its recorded sha256 (or has none to match): its piece must be refetched. */
+export class BlockMismatchError extends IntegrityError {
+  /** The piece holding the block. */
+  readonly piece: number
+
+  constructor (piece: number, message: string) {
+    super(message)
+    this.piece = piece
+  }
+}
+
 /** Reading or writing the cache failed. */
 export class StorageError extends DamselflyError {
   constructor (message: string, options?: ErrorOptions) {

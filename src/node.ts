@@ -20,7 +20,7 @@ import { PeerScores } from './scheduling/peer-scores.js'
 import { Preheater } from './preheat/preheater.js'
 import { loadOrCreateIdentity } from './p2p/identity.js'
 import { ProxyServer } from './proxy/proxy-server.js'
-import { TaskStore } from './storage/task-store.js'
+import { FsTaskStore } from './storage/fs-task-store.js'
 import { caDirOf, loadLeafIssuer, loadUpstreamCa } from './tls/index.js'
 import { TaskManager } from './task/task-manager.js'
 import { ClientNetworks, UpstreamHosts } from './limits/access-list.js'
@@ -79,7 +79,7 @@ export class DamselflyNode {
     const upstreamCa = await loadUpstreamCa(config.tls.upstreamCaFile)
     const issuer = config.tls.interceptHosts.length === 0 ? undefined : await loadLeafIssuer(caDirOf(config), { logger })
     const adminToken = config.admin.tokenFile === '' ? undefined : await readAdminTokenFile(config.admin.tokenFile)
-    const store = new TaskStore({ logger }, { dataDir: config.dataDir })
+    const store = new FsTaskStore({ logger }, { dataDir: config.dataDir })
     await store.init()
     // The registry's host is always an allowed upstream: mirror mode needs it.
     const allowedUpstreams = new UpstreamHosts([...config.proxy.allowedUpstreams, new URL(config.registry).hostname])

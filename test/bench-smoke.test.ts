@@ -54,6 +54,15 @@ describe('benchmark smoke runs', () => {
     for (const row of report.rows) assert.ok(row.medianMBps > 0)
   })
 
+  it('bench-hashing', async () => {
+    const out = join(folder, 'hashing.json')
+    const { stdout } = await run(process.execPath, [script('bench-hashing'), '--mib', '4', '--out', out])
+    assert.match(stdout, /event-loop utilisation/)
+    const report = JSON.parse(await readFile(out, 'utf8')) as { rows: Array<{ MBps: number, elu: number }> }
+    assert.equal(report.rows.length, 7)
+    for (const row of report.rows) assert.ok(row.MBps > 0 && row.elu >= 0 && row.elu <= 1)
+  })
+
   it('bench-p2p', async () => {
     const out = join(folder, 'p2p.json')
     const { stdout } = await run(process.execPath, [script('bench-p2p'), '--size', '4MiB', '--runs', '1', '--paths', 'tcp,libp2p-stock', '--verify', '--out', out])

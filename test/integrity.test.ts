@@ -71,7 +71,7 @@ describe('an origin whose bytes do not match their sha256', { skip: skipUnless('
       ])
       for (const result of first) assertRefused(result, file.size, file.sha256)
       await nodeIsUp()
-      // The clients are refused as soon as the check fails; the folder is moved aside (a rename) just after.
+      // Clients are cut at once; the copy is moved aside once the download has closed its files.
       await waitFor('the bad copy to be moved aside', async () => await exists(join(node.dataDir, 'quarantine', id, 'data')))
       assert.equal(await exists(join(node.dataDir, 'tasks', id)), false, 'and is no longer a task')
       const servedBefore = hub.cdn.bytesServed

@@ -5,10 +5,11 @@ export interface LocalTasks {
   /** The metadata and bitmap of a task this node holds (in whole or part). */
   metadata: (taskId: string) => TaskMetadata | undefined
   /**
-   * Bytes `offset..offset+length` of a held piece, with the piece's sha256; undefined when the
-   * piece is not held (any more).
+   * Bytes `offset..offset+length` of a held piece, verified block by block on read, with the
+   * piece's sha256 and its block sha256s; undefined when the piece is not held (any more) or
+   * failed its check.
    */
-  readBlock: (taskId: string, piece: number, offset: number, length: number) => Promise<{ data: Buffer, digest?: string } | undefined>
+  readBlock: (taskId: string, piece: number, offset: number, length: number) => Promise<{ data: Buffer, digest?: string, blocks?: string[] } | undefined>
   /** The tasks held in whole or part, to advertise when the node joins the swarm. */
   held?: () => Array<{ id: string, complete: boolean }>
   /** Seeds only: fetch (a share of) a task from the origin; resolves once its length is known. */

@@ -38,7 +38,13 @@ export function handlePiece (tasks: LocalTasks, log: Logger, dialect: WireDialec
         return
       }
       if (init.corruptBlocks === true && block.data.length > 0) block.data[0] = block.data[0]! ^ 0xff
-      await writeMessage(bytes, dialect, 'pieceResponse', block.digest === undefined ? { ok: true, length: block.data.length } : { ok: true, length: block.data.length, digest: block.digest }, signal)
+      // `blocks` exists from 1.1.0 on: writeMessage drops it for a peer that agreed on 1.0.0.
+      await writeMessage(bytes, dialect, 'pieceResponse', {
+        ok: true,
+        length: block.data.length,
+        ...(block.digest === undefined ? {} : { digest: block.digest }),
+        ...(block.blocks === undefined ? {} : { blocks: block.blocks })
+      }, signal)
       const slice = init.pace === undefined ? sendSliceBytes : pacedSliceBytes
       for (let offset = 0; offset < block.data.length; offset += slice) {
         const part = block.data.subarray(offset, offset + slice)
@@ -54,6 +60,8 @@ export interface ReceivedBlock {
   data: Uint8ArrayList
   /** The sender's digest of the whole piece, if it sent one. */
   digest?: string
+  /** The sha256 of every block of the piece (block-aware senders only): lets the receiver check each block as it lands. */
+  blocks?: string[]
 }
 
 /** Fetches one block from `peer`; undefined when the peer no longer has it. */
@@ -64,7 +72,11 @@ export async function requestBlock (host: P2PHost, peer: PeerId, dialects: reado
     if (!response.ok) return undefined
     if (response.length !== request.length) throw new ProtocolError(`peer answered ${response.length} bytes for a ${request.length}-byte block`)
     const data = pace === undefined ? await readPayload(bytes, response.length, signal) : await readPaced(bytes, response.length, pace, signal)
-    return response.digest === undefined ? { data } : { data, digest: response.digest }
+    return {
+      data,
+      ...(response.digest === undefined ? {} : { digest: response.digest }),
+      ...(response.blocks === undefined ? {} : { blocks: response.blocks })
+    }
   })
 }
 

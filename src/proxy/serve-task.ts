@@ -1,23 +1,32 @@
-import { open, type FileHandle } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
-import { AbortedError, IntegrityError, StorageError } from '../errors.js'
+import { once } from 'node:events'
+import { AbortedError, BlockMismatchError, IntegrityError, StorageError } from '../errors.js'
 import type { Metrics } from '../metrics/metrics.js'
+import type { TaskFile, VerifiedReadInit } from '../storage/task-files.js'
 import type { Task } from '../task/task.js'
-import { hashPiece } from '../task/whole-file-check.js'
 import { heldBackFrom } from './hold-back.js'
 import { proxyReadBudget, type ReadBudget } from './read-budget.js'
 import { resolveRange, type ByteRange, type RangeSpec } from './range.js'
 
+/** Where a task's bytes come from: the store, through the task manager. */
+export interface TaskBytes {
+  /** The task's data, open for reading. */
+  open: (task: Task) => Promise<TaskFile>
+  /** VerifiedReadInit.verifyPiece for the task (re-verifies pieces stored without block hashes). */
+  verifierOf: (task: Task) => NonNullable<VerifiedReadInit['verifyPiece']>
+}
+
 export interface ServeTaskInit {
   task: Task
+  bytes: TaskBytes
   range?: RangeSpec
   /** The task was complete when the request came. */
   hit: boolean
   /** Headers added to the answer (a mirror's Hub headers: X-Repo-Commit, X-Linked-Etag…). */
   extraHeaders?: Record<string, string>
   /**
-   * Drops a piece that failed its sha256 on read and fetches it again; resolves with the task
-   * to follow while it downloads. Without it such a piece cuts the response.
+   * Drops a piece with a block that failed its sha256 on read and fetches it again; resolves
+   * with the task to follow while it downloads. Without it such a piece cuts the response.
    */
   repair?: (index: number) => Promise<Task>
   signal: AbortSignal
@@ -27,10 +36,11 @@ export interface ServeTaskInit {
 }
 
 /**
- * Sends a task's bytes (or one range of them) as they land on disk. A complete task is
- * trusted only as far as verified: each piece is hashed from disk before any of its bytes go
- * out. A download in progress is followed piece by piece, never ahead of the data. Either way
- * the final bytes wait for the whole-file sha256 check when one is pending (hold-back.ts).
+ * Sends a task's bytes (or one range of them) as they land on disk. A complete task is served
+ * through the store's verified reader: each block is read once, hashed off the event loop,
+ * checked, and that same buffer is sent. A download in progress is followed piece by piece,
+ * never ahead of the data. Either way the final bytes wait for the whole-file sha256 check
+ * when one is pending (hold-back.ts).
  */
 export async function serveTask (response: ServerResponse, init: ServeTaskInit): Promise<void> {
   let task = init.task
@@ -66,19 +76,16 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
     response.end()
     return
   }
-  const file = await open(task.dataPath, 'r').catch((error: unknown) => {
-    throw new StorageError(`cannot read task ${task.id}`, { cause: error })
-  })
+  const file = await init.bytes.open(task)
   const share = (init.readBudget ?? proxyReadBudget).take()
   try {
-    // One buffer for the whole response, reused once each write has reached the kernel: a piece
-    // is hashed in it (hits), then sent from it. Its size is this response's share of the read
-    // budget, and no larger than what is sent, the piece hashed, or the file. (A fresh 1 MiB
-    // buffer per write, plus a 1 MiB hash buffer per hit, took a node to 300-360 MB of RSS
-    // under bench-load: docs/operations.md, "Memory".)
-    const hashing = task.status === 'complete'
-    const bufferBytes = Math.max(1, Math.min(share.bytes, task.length, Math.max(end - start + 1, hashing ? task.plan.pieceSize : 0)))
-    const sender: Sender = { response, file, end, holdFrom: 0, signal: init.signal, sent, buffer: Buffer.allocUnsafe(bufferBytes) }
+    // Responses in flight share a read budget (read-budget.ts): one buffer per response, reused
+    // once each write has reached the kernel, for following a download; and a hit reads ahead
+    // only when its share allows (a 1 MiB buffer per write took a node to 300-360 MB of RSS
+    // under bench-load: docs/operations.md, "Memory").
+    const bufferBytes = Math.max(1, Math.min(share.bytes, task.length, end - start + 1))
+    const readAhead = share.bytes >= 1024 * 1024 ? 2 : 0
+    const sender: Sender = { response, file, bytes: init.bytes, end, holdFrom: 0, signal: init.signal, sent, buffer: Buffer.allocUnsafe(bufferBytes), readAhead }
     // Fixed once: a repaired task must still hold back the bytes this response promised to hold.
     sender.holdFrom = heldBackFrom({ length: task.length, start, end, awaitingCheck: task.expectedSha256 !== undefined })
     let position = start
@@ -99,7 +106,8 @@ async function firstByteStored (task: Task, offset: number, signal: AbortSignal)
 
 interface Sender {
   response: ServerResponse
-  file: FileHandle
+  file: TaskFile
+  bytes: TaskBytes
   /** Last byte of the response. */
   end: number
   /** Bytes from here on wait for the whole-file check. */
@@ -107,29 +115,41 @@ interface Sender {
   signal: AbortSignal
   /** Counts bytes sent from `offset` (metrics). */
   sent: (offset: number, bytes: number) => void
-  /** Reads land here; free again once the previous write reached the kernel. */
+  /** Read buffer for following a download, reused once each write reached the kernel. */
   buffer: Buffer
+  /** Blocks the verified reader may read ahead of the one being sent. */
+  readAhead: number
 }
 
 /**
- * A complete task, piece by piece: hash the piece on disk (read 1), then send it (read 2, from
- * the page cache). Returns where it stopped: the end, or a piece that is being refetched.
+ * A complete task through the verified reader (one read per byte). Returns where it stopped:
+ * the end, or a piece that failed its check and is being refetched.
  */
 async function serveStored (sender: Sender, task: Task, from: number, repair: ServeTaskInit['repair']): Promise<{ position: number, task: Task }> {
-  const { buffer } = sender
   let position = from
-  while (position <= sender.end) {
-    const index = task.plan.indexOf(position)
-    if (task.status !== 'complete' || !task.bitmap.has(index)) return { position, task }
-    const digest = await hashPiece(sender.file, task, index, buffer, sender.signal)
-    if (digest !== task.digestOf(index)) {
-      if (repair === undefined) throw new IntegrityError(`piece ${index} of task ${task.id} does not match its recorded sha256 on disk`)
-      return { position, task: await repair(index) }
+  try {
+    for await (const data of sender.file.readVerified(task.blocks, from, sender.end, { signal: sender.signal, verifyPiece: sender.bytes.verifierOf(task), readAhead: sender.readAhead })) {
+      position = await sendBuffer(sender, task, position, data)
     }
-    const pieceEnd = Math.min(sender.end, task.plan.start(index) + task.plan.size(index) - 1)
-    while (position <= pieceEnd) position = await sendChunk(sender, task, position, pieceEnd - position + 1)
+  } catch (error) {
+    if (!(error instanceof BlockMismatchError)) throw error
+    if (repair === undefined) throw new IntegrityError(`piece ${error.piece} of task ${task.id} does not match its recorded sha256 on disk`)
+    return { position, task: await repair(error.piece) }
   }
   return { position, task }
+}
+
+/** Sends `data` (bytes from `position`), holding back what waits for the whole-file check; returns the next position. */
+async function sendBuffer (sender: Sender, task: Task, position: number, data: Buffer): Promise<number> {
+  let at = position
+  let rest = data
+  while (rest.length > 0) {
+    if (at >= sender.holdFrom) await task.whenVerified(sender.signal)
+    const take = at < sender.holdFrom ? Math.min(rest.length, sender.holdFrom - at) : rest.length
+    at = await write(sender, at, rest.subarray(0, take))
+    rest = rest.subarray(take)
+  }
+  return at
 }
 
 async function followDownload (sender: Sender, task: Task, from: number): Promise<void> {
@@ -147,20 +167,20 @@ async function followDownload (sender: Sender, task: Task, from: number): Promis
 
 /** Sends up to `available` bytes from `position` (one read); returns the next position. */
 async function sendChunk (sender: Sender, task: Task, position: number, available: number): Promise<number> {
-  const { response, file, end, holdFrom, signal } = sender
+  const { file, holdFrom, signal } = sender
   if (position >= holdFrom) await task.whenVerified(signal)
   const untilHold = position < holdFrom ? holdFrom - position : Infinity
   const length = Math.min(available, sender.buffer.length, untilHold)
   const buffer = sender.buffer.subarray(0, length)
-  const { bytesRead } = await file.read(buffer, 0, length, position)
+  const bytesRead = await file.read(buffer, position)
   if (bytesRead !== length) throw new StorageError(`task ${task.id} data ended at ${position + bytesRead}`)
-  sender.sent(position, length)
   const next = position + length
-  if (next > end) {
-    response.end(buffer)
+  sender.sent(position, length)
+  if (next > sender.end) {
+    sender.response.end(buffer)
     return next
   }
-  await written(response, buffer, signal)
+  await written(sender.response, buffer, signal)
   return next
 }
 
@@ -183,5 +203,26 @@ async function written (response: ServerResponse, chunk: Buffer, signal: AbortSi
     })
   } finally {
     if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Writes `buffer` (bytes from `position`) to the client; returns the next position. */
+async function write (sender: Sender, position: number, buffer: Buffer): Promise<number> {
+  const { response, end, signal } = sender
+  sender.sent(position, buffer.length)
+  const next = position + buffer.length
+  if (next > end) {
+    response.end(buffer)
+    return next
+  }
+  if (!response.write(buffer)) await drained(response, signal)
+  return next
+}
+
+async function drained (response: ServerResponse, signal: AbortSignal): Promise<void> {
+  try {
+    await once(response, 'drain', { signal })
+  } catch {
+    throw new AbortedError('client went away')
   }
 }

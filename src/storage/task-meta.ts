@@ -15,8 +15,15 @@ export interface TaskMeta {
   headers: Record<string, string>
   /** Base64 of the piece bitmap. */
   bitmap: string
-  /** Hex sha256 of each held piece, null where not held. */
+  /** Hex sha256 of each held piece, null where not held (what 0.1.0 peers verify against). */
   digests: Array<string | null>
+  /**
+   * Bytes per block (blocks.ts). Absent in a cache written by 0.1.0: its pieces have no block
+   * hashes and are re-verified against `digests` before any byte is served.
+   */
+  blockSize?: number
+  /** Hex Merkle root over each held piece's block hashes (stored in the `blocks` file), null where not held. */
+  roots?: Array<string | null>
   /** The content's sha256 when the key names it: the whole file is checked against it. */
   sha256?: string
   /** The whole file hashed to `sha256` (set once, cleared when a piece is refetched). */

@@ -1,11 +1,10 @@
-import { createHash, type Hash } from 'node:crypto'
-import type { FileHandle } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { AbortedError, StorageError, UpstreamMismatchError } from '../errors.js'
 import type { OriginClient, OriginSource } from '../origin/origin-client.js'
 import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
-import { writeFully } from '../storage/write-fully.js'
+import type { TaskFile } from '../storage/task-files.js'
+import { PieceBlockHasher } from '../storage/block-hasher.js'
 
 export interface OriginDownloadComponents {
   origin: OriginClient
@@ -13,7 +12,7 @@ export interface OriginDownloadComponents {
 
 export interface OriginDownloadInit {
   task: Task
-  file: FileHandle
+  file: TaskFile
   /** The latest source: clients that join bring fresher signed URLs. */
   source: () => OriginSource
   /** Called after each piece is written and hashed (the caller checkpoints metadata). */
@@ -31,30 +30,37 @@ export async function fetchPiece (components: OriginDownloadComponents, init: Om
   const { task } = init
   const pieceStart = task.plan.start(index)
   const pieceSize = task.plan.size(index)
-  // Shared across retries: a retry asks only for the bytes after `written`, and the hash
+  // Shared across retries: a retry asks only for the bytes after `written`, and the hashes
   // already holds the ones before.
-  const piece: PieceProgress = { file: init.file, start: pieceStart, size: pieceSize, written: 0, hash: createHash('sha256') }
+  const piece: PieceProgress = { file: init.file, start: pieceStart, size: pieceSize, written: 0, blocks: new PieceBlockHasher(task.blocks.layout, index) }
   task.resetPiece(index)
-  if (pieceSize > 0) {
-    await components.origin.retrying(signal, async () => {
-      const body = await components.origin.fetchRange(
-        init.source(), pieceStart + piece.written, pieceStart + pieceSize - 1, task.length, signal)
-      await writeBody(body, piece, () => { task.markReceived(index, piece.written) }, init.pace, signal)
-      if (piece.written < pieceSize) throw new UpstreamMismatchError(`origin ended piece ${index} at ${piece.written} of ${pieceSize} bytes`)
-    })
+  try {
+    if (pieceSize > 0) {
+      await components.origin.retrying(signal, async () => {
+        const body = await components.origin.fetchRange(
+          init.source(), pieceStart + piece.written, pieceStart + pieceSize - 1, task.length, signal)
+        await writeBody(body, piece, () => { task.markReceived(index, piece.written) }, init.pace, signal)
+        if (piece.written < pieceSize) throw new UpstreamMismatchError(`origin ended piece ${index} at ${piece.written} of ${pieceSize} bytes`)
+      })
+    }
+  } catch (error) {
+    piece.blocks.drop()
+    throw error
   }
-  task.markPieceComplete(index, piece.hash.digest('hex'), 'origin')
+  const digests = await piece.blocks.digest()
+  task.markPieceComplete(index, digests.piece, 'origin', undefined, digests.blocks)
   init.onPiece(index)
 }
 
 interface PieceProgress {
-  file: FileHandle
+  file: TaskFile
   /** Offset of the piece in the file. */
   start: number
   size: number
   /** Bytes written and hashed so far, from the piece's start. */
   written: number
-  hash: Hash
+  /** The piece's and each block's sha256, on a hashing thread. */
+  blocks: PieceBlockHasher
 }
 
 /**
@@ -66,8 +72,10 @@ async function writeBody (body: Readable, piece: PieceProgress, onWritten: () =>
   let batchBytes = 0
   const flush = async (): Promise<void> => {
     if (batchBytes === 0) return
-    await writeFully(piece.file, batch, piece.start + piece.written)
-    for (const chunk of batch) piece.hash.update(chunk)
+    await piece.file.write(batch, piece.start + piece.written)
+    for (const chunk of batch) {
+      await piece.blocks.update(chunk)
+    }
     piece.written += batchBytes
     batch = []
     batchBytes = 0
@@ -97,7 +105,7 @@ async function writeBody (body: Readable, piece: PieceProgress, onWritten: () =>
 export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownloadInit, 'source'>): Promise<void> {
   const { task, file } = init
   let index = 0
-  let hash = createHash('sha256')
+  let blocks = new PieceBlockHasher(task.blocks.layout, 0)
   let intoPiece = 0
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -107,26 +115,31 @@ export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownlo
         if (index >= task.plan.pieceCount) throw new UpstreamMismatchError('origin sent more bytes than its Content-Length')
         const take = Math.min(chunk.length - offset, task.plan.size(index) - intoPiece)
         const part = chunk.subarray(offset, offset + take)
-        await writeFully(file, [part], task.plan.start(index) + intoPiece)
-        hash.update(part)
+        await file.write([part], task.plan.start(index) + intoPiece)
+        await blocks.update(part)
         intoPiece += take
         offset += take
         task.markReceived(index, intoPiece)
         if (intoPiece === task.plan.size(index)) {
-          task.markPieceComplete(index, hash.digest('hex'), 'origin')
+          const digests = await blocks.digest()
+          task.markPieceComplete(index, digests.piece, 'origin', undefined, digests.blocks)
           init.onPiece(index)
           index++
           intoPiece = 0
-          hash = createHash('sha256')
+          blocks = new PieceBlockHasher(task.blocks.layout, index)
         }
       }
       if (init.signal.aborted) throw new AbortedError()
     }
+  } catch (error) {
+    blocks.drop()
+    throw error
   } finally {
     body.destroy()
   }
   if (task.length === 0) {
-    task.markPieceComplete(0, hash.digest('hex'), 'origin')
+    const digests = await blocks.digest()
+    task.markPieceComplete(0, digests.piece, 'origin', undefined, digests.blocks)
     init.onPiece(0)
   }
   if (!task.bitmap.complete) throw new UpstreamMismatchError(`origin ended the body at piece ${index} of ${task.plan.pieceCount}`)

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto'
-import type { FileHandle } from 'node:fs/promises'
 import { AbortedError, StorageError, UpstreamUnreachableError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
 import type { OriginClient, OriginSource } from '../origin/origin-client.js'
@@ -12,7 +10,9 @@ import { Bitmap } from '../storage/bitmap.js'
 import { fetchPiece } from './origin-download.js'
 import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
-import { writeFully } from '../storage/write-fully.js'
+import type { TaskFile } from '../storage/task-files.js'
+import { PieceBlockHasher } from '../storage/block-hasher.js'
+import { merkleRoot } from '../storage/blocks.js'
 import type { Metrics } from '../metrics/metrics.js'
 
 export interface SwarmDownloadComponents {
@@ -28,7 +28,7 @@ export type OriginPlan = 'all' | 'none' | ReadonlySet<number>
 
 export interface SwarmDownloadInit {
   task: Task
-  file: FileHandle
+  file: TaskFile
   /** The latest origin source; undefined when the origin may not be used. */
   source: () => OriginSource | undefined
   originConcurrency: number
@@ -68,6 +68,8 @@ export class SwarmDownload {
   private readonly picker: PiecePicker
   private readonly log: Logger
   private readonly expected: Array<string | null>
+  /** Merkle roots over block hashes from holders on the block-aware protocol (TaskMetadata.roots). */
+  private readonly expectedRoots: Array<string | null>
   private readonly busy = new Set<number>()
   private readonly peers = new Set<string>()
   /** Holders that have the whole task: nothing new to learn from them. */
@@ -94,6 +96,7 @@ export class SwarmDownload {
     this.log = components.logger.forComponent('download')
     this.picker = new PiecePicker({ scores: components.scores }, { pieceCount: init.task.plan.pieceCount, held: init.task.bitmap, requestTimeoutMs: blockTimeoutMs * 2 })
     this.expected = new Array<string | null>(init.task.plan.pieceCount).fill(null)
+    this.expectedRoots = new Array<string | null>(init.task.plan.pieceCount).fill(null)
     this.signal = AbortSignal.any([init.signal, this.stopper.signal])
     for (const holder of init.holders) this.learn(holder.peer, holder.meta)
     for (const peer of init.partners ?? []) this.peers.add(peer)
@@ -139,6 +142,12 @@ export class SwarmDownload {
     meta.digests.forEach((digest, index) => {
       if (digest !== null && index < this.expected.length && this.expected[index] === null) this.expected[index] = digest
     })
+    // Roots are comparable only over blocks of the same size.
+    if (meta.blockSize === this.task.blocks.layout.blockSize) {
+      meta.roots?.forEach((root, index) => {
+        if (root !== null && index < this.expectedRoots.length && this.expectedRoots[index] === null) this.expectedRoots[index] = root
+      })
+    }
   }
 
   private pump (): void {
@@ -221,10 +230,15 @@ export class SwarmDownload {
     const { swarm, scores } = this.components
     const started = Date.now()
     const size = task.plan.size(index)
-    const hash = createHash('sha256')
+    const blocks = new PieceBlockHasher(task.blocks.layout, index)
     let senderDigest: string | undefined
     try {
       // An empty piece has no blocks: its digest is that of no bytes.
+      const expectedRoot = this.expectedRoots[index]
+      /** Block hashes the sender gave, once they proved to hash to the piece's root. */
+      let provenBlocks: Buffer[] | undefined
+      /** Blocks checked and made readable so far (cut-through). */
+      let verifiedBlocks = 0
       for (let offset = 0; offset < size; offset += maxBlockBytes) {
         const length = Math.min(maxBlockBytes, size - offset)
         const signal = AbortSignal.any([this.signal, AbortSignal.timeout(blockTimeoutMs)])
@@ -235,20 +249,43 @@ export class SwarmDownload {
           return
         }
         senderDigest ??= block.digest
+        if (provenBlocks === undefined && expectedRoot !== null && block.blocks !== undefined) {
+          const claimed = block.blocks.map(hex => Buffer.from(hex, 'hex'))
+          if (claimed.length === task.blocks.layout.blocksIn(index) && merkleRoot(claimed).toString('hex') === expectedRoot) provenBlocks = claimed
+        }
         const chunks = [...block.data].map(chunk => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
         try {
-          await writeFully(file, chunks, task.plan.start(index) + offset)
+          await file.write(chunks, task.plan.start(index) + offset)
         } catch (error) {
           // Our disk's fault (a full disk), not the peer's.
           this.picker.failed(peer, index, 'error')
           this.fail(error)
           return
         }
-        for (const chunk of chunks) hash.update(chunk)
+        for (const chunk of chunks) {
+          await blocks.update(chunk)
+        }
+        if (provenBlocks !== undefined) {
+          // Cut-through: each block that hashes to its proven hash is readable at once, before
+          // the rest of the piece arrives.
+          const landed = await blocks.sealedHashes(blocks.sealed)
+          for (; verifiedBlocks < landed.length; verifiedBlocks++) {
+            if (!landed[verifiedBlocks]!.equals(provenBlocks[verifiedBlocks]!)) {
+              this.log.warn('peer sent a corrupt block: banned', { peer, task: task.id, piece: index, block: verifiedBlocks })
+              this.picker.failed(peer, index, 'corrupt')
+              scores.failed(peer, 'corrupt')
+              return
+            }
+          }
+          const verifiedBytes = Math.min(size, verifiedBlocks * task.blocks.layout.blockSize)
+          if (verifiedBytes > task.receivedOf(index)) task.markReceived(index, verifiedBytes)
+        }
       }
-      const digest = hash.digest('hex')
+      const { piece: digest, blocks: blockHashes } = await blocks.digest()
+      // A root from a block-aware holder, else the whole-piece digest (all a 0.1.0 holder gives).
       const expected = this.expected[index] ?? senderDigest
-      if (expected !== undefined && expected !== digest) {
+      const bad = (expectedRoot !== null && expectedRoot !== merkleRoot(blockHashes).toString('hex')) || (expected !== undefined && expected !== digest)
+      if (bad) {
         this.log.warn('peer sent a corrupt piece: banned', { peer, task: task.id, piece: index })
         this.picker.failed(peer, index, 'corrupt')
         scores.failed(peer, 'corrupt')
@@ -258,7 +295,7 @@ export class SwarmDownload {
       this.components.metrics?.pieceFetched('peer', (Date.now() - started) / 1000)
       this.log.debug('piece from peer', { peer, piece: index, ms: Date.now() - started, inFlight: this.peerRequests })
       this.lastPeerProgress = Date.now()
-      this.landed(peer, index, digest)
+      this.landed(peer, index, digest, blockHashes)
     } catch (error) {
       if (this.signal.aborted) return
       const reason = error instanceof Error && error.name === 'TimeoutError' ? 'timeout' : 'error'
@@ -270,6 +307,7 @@ export class SwarmDownload {
       }
       this.log.debug('peer piece failed', { peer, piece: index, error })
     } finally {
+      blocks.drop()
       this.peerRequests--
       this.busy.delete(index)
       this.pump()
@@ -277,9 +315,9 @@ export class SwarmDownload {
   }
 
   /** A verified piece from a peer is on disk: record it, tell readers and the swarm. */
-  private landed (source: string, index: number, digest: string): void {
+  private landed (source: string, index: number, digest: string, blockHashes: Buffer[]): void {
     if (!this.task.bitmap.has(index)) {
-      this.task.markPieceComplete(index, digest, 'peer', source)
+      this.task.markPieceComplete(index, digest, 'peer', source, blockHashes)
       this.recorded(index)
     }
     this.picker.completed(source, index)

@@ -1,14 +1,15 @@
-import { open, type FileHandle } from 'node:fs/promises'
 import { abortable } from '../abort.js'
-import { AbortedError, IntegrityError, LimitReachedError, NotCacheableError, redactUrl } from '../errors.js'
+import { AbortedError, BlockMismatchError, IntegrityError, LimitReachedError, NotCacheableError, redactUrl } from '../errors.js'
 import type { Pace } from '../limits/token-bucket.js'
 import { CacheGc, type CacheGcInit, type CachedTasks } from '../storage/cache-gc.js'
 import type { CacheEntry } from '../storage/eviction.js'
 import type { Logger } from '../logging/logger.js'
 import type { OriginClient, OriginSource, ProbeResult } from '../origin/origin-client.js'
 import type { TaskMeta } from '../storage/task-meta.js'
-import type { TaskStore } from '../storage/task-store.js'
+import type { TaskFile, TaskStore } from '../storage/task-files.js'
 import { Bitmap } from '../storage/bitmap.js'
+import { blockBytes } from '../storage/blocks.js'
+import { PieceMigration } from './piece-migration.js'
 import { fillFromWholeBody } from './origin-download.js'
 import { PiecePlan, pieceSizeFor } from './piece-plan.js'
 import { contentSha256Of, parseTaskKey, type TaskKey } from './task-key.js'
@@ -72,7 +73,7 @@ export interface AcquiredTask {
 
 interface ActiveDownload {
   task: Task
-  file: FileHandle
+  file: TaskFile
   source: OriginSource
   /** Task bytes by source already added to the metrics. */
   counted: { origin: number, peers: number }
@@ -123,27 +124,45 @@ export class TaskManager implements LocalTasks, CachedTasks {
   private readonly privateSoon = new Set<string>()
   /** Whole-file checks of complete tasks found unverified on disk (one per task). */
   private readonly storedChecks = new Map<string, Promise<void>>()
+  /** Re-verifications of pieces stored without block hashes, by `<task>:<piece>` (one each). */
+  private readonly migration: PieceMigration
+  /** The start-up pass migrating pieces stored without block hashes. */
+  private migrating: Promise<void> = Promise.resolve()
 
   constructor (components: TaskManagerComponents, init: TaskManagerInit) {
     this.components = components
     this.init = init
     this.log = components.logger.forComponent('tasks')
+    this.migration = new PieceMigration({
+      store: components.store,
+      logger: components.logger,
+      checkpointIfDownloading: (task) => {
+        const active = this.active.get(task.id)
+        if (active !== undefined) this.scheduleCheckpoint(active)
+        return active !== undefined
+      },
+      dropRotten: (task, piece) => { this.dropRotten(task, piece) }
+    }, this.lifetime.signal)
     this.gc = new CacheGc({ tasks: this, logger: components.logger, metrics: components.metrics }, init.storage ?? { quota: 0, highWatermark: 1, lowWatermark: 1, ttl: 0 })
   }
 
   /** Loads the tasks a previous run left: complete ones serve at once, partial ones resume on demand. */
   async start (): Promise<void> {
-    for (const meta of await this.components.store.list()) {
+    for (const { meta, blockHashes } of await this.components.store.list()) {
       // Tasks written before whole-file checks existed: their key still names the sha256.
       meta.sha256 ??= contentSha256Of(meta.key)
       if (meta.sha256 === undefined) delete meta.sha256
-      this.tasks.set(meta.id, new Task(meta, this.components.store.dataPath(meta.id)))
+      this.tasks.set(meta.id, new Task(meta, blockHashes))
     }
     const partial = [...this.tasks.values()].filter(task => task.status !== 'complete').length
-    this.log.info('cache loaded', { tasks: this.tasks.size, partial })
+    // Pieces stored by 0.1.0 (no block hashes) are re-verified against their piece sha256 the
+    // first time they are read, before any of their bytes leave the node.
+    const unverified = [...this.tasks.values()].reduce((sum, task) => sum + task.unverifiedPieces().length, 0)
+    this.log.info('cache loaded', { tasks: this.tasks.size, partial, unverifiedPieces: unverified })
     // A quota lowered since the last run is enforced at once.
     await this.gc.collect()
     this.gc.start()
+    if (unverified > 0) this.migrating = this.migration.migrateAll([...this.tasks.values()], task => this.tasks.get(task.id) === task)
   }
 
   get (id: string): Task | undefined {
@@ -230,7 +249,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
   /** Stops every download, leaving durable metadata for a later resume. */
   async stop (): Promise<void> {
     this.lifetime.abort()
-    await Promise.allSettled([...this.starting.values(), ...[...this.active.values()].map(active => active.done), ...this.storedChecks.values()])
+    await Promise.allSettled([this.migrating, ...this.starting.values(), ...[...this.active.values()].map(active => active.done), ...this.storedChecks.values()])
     await this.gc.stop()
     await this.components.origin.close()
   }
@@ -280,23 +299,55 @@ export class TaskManager implements LocalTasks, CachedTasks {
     }
     if (meta.etag !== undefined) result.etag = meta.etag
     if (task.private) result.private = true
+    // Block-aware protocol fields (messages.ts): to be sent only to peers that negotiated it.
+    result.blockSize = task.blocks.layout.blockSize
+    if (meta.roots !== undefined) result.roots = meta.roots
     return result
   }
 
-  async readBlock (taskId: string, piece: number, offset: number, length: number): Promise<{ data: Buffer, digest?: string } | undefined> {
+  async readBlock (taskId: string, piece: number, offset: number, length: number): Promise<{ data: Buffer, digest?: string, blocks?: string[] } | undefined> {
     const task = this.tasks.get(taskId)
     if (task === undefined || task.status === 'quarantined' || piece >= task.plan.pieceCount || !task.bitmap.has(piece)) return undefined
     if (offset + length > task.plan.size(piece)) return undefined
     task.touch()
-    const file = await open(task.dataPath, 'r')
+    const start = task.plan.start(piece) + offset
+    const file = await this.open(task)
+    const parts: Buffer[] = []
     try {
-      const data = Buffer.allocUnsafe(length)
-      const { bytesRead } = await file.read(data, 0, length, task.plan.start(piece) + offset)
-      if (bytesRead !== length) return undefined
-      const digest = task.digestOf(piece)
-      return digest === undefined ? { data } : { data, digest }
+      for await (const part of file.readVerified(task.blocks, start, start + length - 1, { signal: this.lifetime.signal, verifyPiece: this.verifierOf(task) })) parts.push(part)
+    } catch (error) {
+      // Never pass a rotten block on: the peer asks elsewhere, and the piece is fetched again.
+      if (!(error instanceof BlockMismatchError)) throw error
+      this.dropRotten(task, error.piece)
+      return undefined
     } finally {
       await file.close()
+    }
+    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)
+    const digest = task.digestOf(piece)
+    const blocks = task.blocks.pieceHashes(piece)?.map(hash => Buffer.from(hash).toString('hex'))
+    return { data, ...(digest === undefined ? {} : { digest }), ...(blocks === undefined ? {} : { blocks }) }
+  }
+
+  /** The task's data, open for reading (for the proxy's verified reader). */
+  async open (task: Task): Promise<TaskFile> {
+    return await this.components.store.open(task.id, 'read')
+  }
+
+  /** VerifiedReadInit.verifyPiece for `task` (pieces stored by 0.1.0 are re-verified first). */
+  verifierOf (task: Task): (piece: number, signal: AbortSignal) => Promise<void> {
+    return this.migration.verifierOf(task)
+  }
+
+  /** A held piece read back wrong (bit rot): dropped, so the next download fetches it again. */
+  private dropRotten (task: Task, piece: number): void {
+    if (!task.bitmap.has(piece)) return
+    this.log.warn('piece failed its sha256 check on read: dropping it', { task: task.id, piece })
+    task.invalidatePiece(piece)
+    if (!this.active.has(task.id)) {
+      void this.components.store.writeMeta(task.toMeta()).catch((error: unknown) => {
+        this.log.warn('cannot record a dropped piece', { task: task.id, error })
+      })
     }
   }
 
@@ -316,9 +367,9 @@ export class TaskManager implements LocalTasks, CachedTasks {
     const signal = this.lifetime.signal
     const { plan, shape } = await this.plan(request, signal)
     let task = known
-    let file: FileHandle
+    let file: TaskFile
     if (task !== undefined && task.status !== 'quarantined' && this.canResume(task, shape, request.key)) {
-      file = await this.components.store.openForWrite(task.id)
+      file = await this.components.store.open(task.id, 'write')
       this.log.info('resuming task', { task: task.id, held: task.bitmap.count, pieces: task.plan.pieceCount })
     } else {
       if (task !== undefined) {
@@ -337,7 +388,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
       } finally {
         this.reservedBytes -= shape.length
       }
-      task = new Task(meta, this.components.store.dataPath(meta.id))
+      task = new Task(meta)
       this.tasks.set(task.id, task)
     }
     if (signal.aborted) {
@@ -416,7 +467,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
     return task.etag === shape.etag
   }
 
-  private run (task: Task, file: FileHandle, source: OriginSource, plan: DownloadPlan): void {
+  private run (task: Task, file: TaskFile, source: OriginSource, plan: DownloadPlan): void {
     const signal = this.lifetime.signal
     const onPiece = (): void => {
       this.countBytes(active)
@@ -458,7 +509,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
     // The whole-file hash follows the download piece by piece; the task is complete only once
     // it matches. Its outcome matters once the transfer is done (a failed transfer pauses the
     // task, which ends the check too).
-    const checking = task.awaitingWholeFileCheck ? checkWholeFile(task, signal) : undefined
+    const checking = task.awaitingWholeFileCheck ? checkWholeFile(task, file, signal) : undefined
     checking?.catch(() => {})
     const checked = transfer.then(async () => {
       if (checking === undefined) return
@@ -497,9 +548,11 @@ export class TaskManager implements LocalTasks, CachedTasks {
    */
   async repair (request: TaskRequest, task: Task, index: number, signal: AbortSignal): Promise<Task> {
     this.log.warn('piece failed its sha256 check on read: refetching it', { task: task.id, piece: index })
-    if (task.bitmap.has(index) && !this.active.has(task.id)) {
+    if (task.bitmap.has(index)) {
+      // Even while a finished download is still closing its files: else the next request would
+      // find the task complete and read the same rotten block again.
       task.invalidatePiece(index)
-      await this.components.store.writeMeta(task.toMeta())
+      if (!this.active.has(task.id)) await this.components.store.writeMeta(task.toMeta())
     }
     return (await this.acquire(request, signal)).task
   }
@@ -527,7 +580,8 @@ export class TaskManager implements LocalTasks, CachedTasks {
   private checkStored (task: Task): void {
     if (this.storedChecks.has(task.id)) return
     const check = (async () => {
-      const result = await checkWholeFile(task, this.lifetime.signal)
+      const file = await this.open(task)
+      const result = await checkWholeFile(task, file, this.lifetime.signal).finally(async () => { await file.close() })
       if (result.ok) {
         task.markVerified()
         await this.components.store.writeMeta(task.toMeta())
@@ -570,7 +624,8 @@ export class TaskManager implements LocalTasks, CachedTasks {
     active.checkpoints = active.checkpoints.then(async () => {
       // Claims are taken before the sync: a piece landing during it waits for the next checkpoint.
       const meta = active.task.toMeta()
-      await active.file.datasync()
+      for (const { firstBlock, bytes } of active.task.blocks.takeDirty()) await active.file.writeBlockHashes(firstBlock, bytes)
+      await active.file.sync()
       await this.components.store.writeMeta(meta)
     }).catch((error: unknown) => {
       this.log.error('cannot checkpoint task', { task: active.task.id, error })
@@ -590,6 +645,7 @@ function newMeta (request: TaskRequest, probe: ContentShape, configuredPieceSize
     url: redactUrl(request.source.url),
     length: probe.length,
     pieceSize,
+    blockSize: Math.min(blockBytes, pieceSize),
     headers: { ...probe.headers },
     bitmap: new Bitmap(plan.pieceCount).toBase64(),
     digests: new Array<string | null>(plan.pieceCount).fill(null),

@@ -1,5 +1,7 @@
 import { AbortedError, IntegrityError } from '../errors.js'
 import { Bitmap } from '../storage/bitmap.js'
+import { BlockHashes } from '../storage/block-hashes.js'
+import { BlockLayout } from '../storage/blocks.js'
 import type { TaskMeta } from '../storage/task-meta.js'
 import { PiecePlan } from './piece-plan.js'
 
@@ -28,7 +30,8 @@ export class Task {
   readonly key: string
   readonly plan: PiecePlan
   readonly bitmap: Bitmap
-  readonly dataPath: string
+  /** The trusted sha256 of each block of the held pieces (see storage/blocks.ts). */
+  readonly blocks: BlockHashes
   private readonly meta: TaskMeta
   private readonly digests: Array<string | null>
   /** Bytes written from the start of each piece (contiguous); full size once held. */
@@ -46,13 +49,22 @@ export class Task {
   private lastFailure?: Error
   private readers = 0
 
-  constructor (meta: TaskMeta, dataPath: string) {
-    this.meta = meta
+  /**
+   * `blockHashes` are the stored hashes (TaskStore.list); each held piece adopts its own only
+   * where they agree with the piece's root in `meta`. A held piece without them (a cache written
+   * by 0.1.0, or a torn write) is re-verified from disk before it is served.
+   */
+  constructor (meta: TaskMeta, blockHashes?: Uint8Array) {
     this.id = meta.id
     this.key = meta.key
-    this.dataPath = dataPath
     this.plan = new PiecePlan(meta.length, meta.pieceSize)
+    const layout = new BlockLayout(this.plan, meta.blockSize)
+    this.blocks = new BlockHashes(layout)
+    this.meta = { ...meta, blockSize: layout.blockSize }
     this.bitmap = Bitmap.fromBase64(this.plan.pieceCount, meta.bitmap)
+    for (let index = 0; index < this.plan.pieceCount; index++) {
+      if (this.bitmap.has(index) && blockHashes !== undefined) this.blocks.adopt(index, blockHashes, meta.roots?.[index])
+    }
     this.digests = Array.from({ length: this.plan.pieceCount }, (_, index) => this.bitmap.has(index) ? meta.digests[index] ?? null : null)
     this.received = new Float64Array(this.plan.pieceCount)
     this.suppliers = new Array<string | undefined>(this.plan.pieceCount)
@@ -134,6 +146,13 @@ export class Task {
   /** Why the last download stopped, if it did. */
   get failure (): Error | undefined {
     return this.lastFailure
+  }
+
+  /** Held pieces whose block hashes are not known yet (stored by 0.1.0): each is re-verified before use. */
+  unverifiedPieces (): number[] {
+    const result: number[] = []
+    for (let index = 0; index < this.plan.pieceCount; index++) if (this.bitmap.has(index) && this.blocks.rootOf(index) === undefined) result.push(index)
+    return result
   }
 
   /** The sha256 of a held piece. */
@@ -241,10 +260,11 @@ export class Task {
   }
 
   /** Marks a piece held; `supplier` is the peer it came from, kept to blame a bad whole file. */
-  markPieceComplete (index: number, digest: string, source: Exclude<PieceSource, 'local'>, supplier?: string): void {
+  markPieceComplete (index: number, digest: string, source: Exclude<PieceSource, 'local'>, supplier?: string, blockHashes?: readonly Uint8Array[]): void {
     this.received[index] = this.plan.size(index)
     this.suppliers[index] = supplier
     this.digests[index] = digest
+    if (blockHashes !== undefined) this.blocks.setPiece(index, blockHashes)
     if (!this.bitmap.has(index)) {
       this.sources[index] = sourceCodes[source]
       this.bytesBySource[source === 'origin' ? 'origin' : 'peers'] += this.plan.size(index)
@@ -261,6 +281,7 @@ export class Task {
   invalidatePiece (index: number): void {
     this.bitmap.clear(index)
     this.digests[index] = null
+    this.blocks.forget(index)
     this.received[index] = 0
     this.sources[index] = 0
     this.suppliers[index] = undefined
@@ -284,7 +305,8 @@ export class Task {
   }
 
   finish (): void {
-    this.currentStatus = 'complete'
+    // A piece dropped (bit rot) since the transfer ended leaves the task to resume.
+    this.currentStatus = this.bitmap.complete ? 'complete' : 'paused'
     this.notify()
   }
 
@@ -330,7 +352,8 @@ export class Task {
   /** A snapshot for the metadata file: only pieces in the bitmap count. */
   toMeta (): TaskMeta {
     this.accessUnsaved = false
-    return { ...this.meta, bitmap: this.bitmap.toBase64(), digests: [...this.digests] }
+    const roots = Array.from({ length: this.plan.pieceCount }, (_, index) => this.bitmap.has(index) ? this.blocks.rootOf(index) ?? null : null)
+    return { ...this.meta, bitmap: this.bitmap.toBase64(), digests: [...this.digests], roots }
   }
 
   private notify (): void {

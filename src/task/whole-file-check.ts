@@ -1,6 +1,6 @@
-import { createHash, type Hash } from 'node:crypto'
-import { open, type FileHandle } from 'node:fs/promises'
 import { AbortedError, IntegrityError, StorageError } from '../errors.js'
+import { hashStream, type HashStream } from '../storage/hash-pool.js'
+import type { TaskFile } from '../storage/task-files.js'
 import type { Task } from './task.js'
 
 /** Bytes read from disk at a time while hashing. */
@@ -19,57 +19,38 @@ export type WholeFileResult =
  * Resolves once every piece was read; rejects (with the task's failure) if the download stops
  * first.
  */
-export async function checkWholeFile (task: Task, signal: AbortSignal): Promise<WholeFileResult> {
+export async function checkWholeFile (task: Task, file: Pick<TaskFile, 'read'>, signal: AbortSignal): Promise<WholeFileResult> {
   const expected = task.expectedSha256
   if (expected === undefined) return { ok: true }
-  const file = await openForCheck(task)
+  // The running hash is on a hashing thread: the event loop reads and copies, nothing more.
+  const whole = hashStream()
+  const buffer = Buffer.allocUnsafe(readChunkBytes)
   try {
-    const whole = createHash('sha256')
-    const buffer = Buffer.allocUnsafe(readChunkBytes)
     for (let index = 0; index < task.plan.pieceCount; index++) {
       while (!task.bitmap.has(index)) await task.changed(signal)
       await feedPiece(file, task, index, buffer, signal, whole)
     }
-    const actual = whole.digest('hex')
-    if (actual !== expected) {
-      return { ok: false, error: new IntegrityError(`task ${task.id} hashed to sha256 ${actual}, not the ${expected} its key names`) }
-    }
-    return { ok: true }
-  } finally {
-    await file.close()
+  } catch (error) {
+    whole.drop()
+    throw error
   }
-}
-
-/** The sha256 of piece `index` as it is on disk now, read in `buffer`-sized chunks. */
-export async function hashPiece (file: FileHandle, task: Task, index: number, buffer: Buffer, signal: AbortSignal): Promise<string> {
-  const hash = createHash('sha256')
-  await feedPiece(file, task, index, buffer, signal, hash)
-  return hash.digest('hex')
+  const actual = (await whole.digest()).toString('hex')
+  if (actual !== expected) {
+    return { ok: false, error: new IntegrityError(`task ${task.id} hashed to sha256 ${actual}, not the ${expected} its key names`) }
+  }
+  return { ok: true }
 }
 
 /** Reads piece `index` from disk into `hash`. */
-async function feedPiece (file: FileHandle, task: Task, index: number, buffer: Buffer, signal: AbortSignal, hash: Hash): Promise<void> {
+async function feedPiece (file: Pick<TaskFile, 'read'>, task: Task, index: number, buffer: Buffer, signal: AbortSignal, hash: HashStream): Promise<void> {
   const start = task.plan.start(index)
   const size = task.plan.size(index)
   for (let done = 0; done < size;) {
     if (signal.aborted) throw new AbortedError()
     const length = Math.min(buffer.length, size - done)
-    let bytesRead: number
-    try {
-      ({ bytesRead } = await file.read(buffer, 0, length, start + done))
-    } catch (error) {
-      throw new StorageError(`cannot read task ${task.id}`, { cause: error })
-    }
+    const bytesRead = await file.read(buffer.subarray(0, length), start + done)
     if (bytesRead === 0) throw new StorageError(`task ${task.id} data ends at ${start + done}`)
-    hash.update(buffer.subarray(0, bytesRead))
+    await hash.update(buffer.subarray(0, bytesRead))
     done += bytesRead
-  }
-}
-
-async function openForCheck (task: Task): Promise<FileHandle> {
-  try {
-    return await open(task.dataPath, 'r')
-  } catch (error) {
-    throw new StorageError(`cannot read task ${task.id}`, { cause: error })
   }
 }

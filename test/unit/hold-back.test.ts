@@ -1,9 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { IntegrityError } from '../../src/errors.js'
 import { heldBackFrom, holdBackBytes } from '../../src/proxy/hold-back.js'
 import { Bitmap } from '../../src/storage/bitmap.js'
@@ -33,10 +30,10 @@ describe('hold-back: which bytes of a response wait for the whole-file check', (
   })
 })
 
-async function taskOver (content: Buffer, pieceSize: number, sha256: string): Promise<{ task: Task, cleanup: () => Promise<void> }> {
-  const folder = await mkdtemp(join(tmpdir(), 'damselfly-unit-'))
-  const dataPath = join(folder, 'data')
-  await writeFile(dataPath, content)
+/** The task's data, as the whole-file check reads it (TaskFile.read). */
+interface Over { task: Task, file: { read: (buffer: Buffer, position: number) => Promise<number> }, cleanup: () => Promise<void> }
+
+async function taskOver (content: Buffer, pieceSize: number, sha256: string): Promise<Over> {
   const pieceCount = Math.max(1, Math.ceil(content.length / pieceSize))
   const meta: TaskMeta = {
     version: 1,
@@ -52,7 +49,8 @@ async function taskOver (content: Buffer, pieceSize: number, sha256: string): Pr
     createdAt: 0,
     lastAccessAt: 0
   }
-  return { task: new Task(meta, dataPath), cleanup: async () => { await rm(folder, { recursive: true, force: true }) } }
+  const file = { read: async (buffer: Buffer, position: number) => content.copy(buffer, 0, position, Math.min(content.length, position + buffer.length)) }
+  return { task: new Task(meta), file, cleanup: async () => {} }
 }
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
@@ -62,10 +60,10 @@ describe('whole-file check and Task.whenVerified', () => {
   const pieceSize = 4096
 
   it('follows pieces landing out of order and verifies the file once all are in', async () => {
-    const { task, cleanup } = await taskOver(content, pieceSize, sha256(content))
+    const { task, file, cleanup } = await taskOver(content, pieceSize, sha256(content))
     try {
       task.startDownloading()
-      const checking = checkWholeFile(task, AbortSignal.timeout(5000))
+      const checking = checkWholeFile(task, file, AbortSignal.timeout(5000))
       const verified = task.whenVerified(AbortSignal.timeout(5000))
       for (const index of [2, 0, 1]) {
         task.markPieceComplete(index, sha256(content.subarray(index * pieceSize, (index + 1) * pieceSize)), 'origin')
@@ -80,12 +78,12 @@ describe('whole-file check and Task.whenVerified', () => {
   })
 
   it('reports a file that does not hash to its sha256, and readers fail once it is quarantined', async () => {
-    const { task, cleanup } = await taskOver(content, pieceSize, 'f'.repeat(64))
+    const { task, file, cleanup } = await taskOver(content, pieceSize, 'f'.repeat(64))
     try {
       task.startDownloading()
       const verified = task.whenVerified(AbortSignal.timeout(5000))
       for (let index = 0; index < 3; index++) task.markPieceComplete(index, sha256(content.subarray(index * pieceSize, (index + 1) * pieceSize)), 'peer', 'peer-a')
-      const result = await checkWholeFile(task, AbortSignal.timeout(5000))
+      const result = await checkWholeFile(task, file, AbortSignal.timeout(5000))
       assert.equal(result.ok, false)
       assert.deepEqual([...task.peerSuppliers()], ['peer-a'])
       task.quarantine(result.ok ? new IntegrityError('unreachable') : result.error)
@@ -98,11 +96,11 @@ describe('whole-file check and Task.whenVerified', () => {
   it('fails when a piece changed on disk after it landed', async () => {
     const changed = Buffer.from(content)
     changed[5000] = (changed[5000] ?? 0) ^ 1
-    const { task, cleanup } = await taskOver(changed, pieceSize, sha256(content))
+    const { task, file, cleanup } = await taskOver(changed, pieceSize, sha256(content))
     try {
       task.startDownloading()
       for (let index = 0; index < 3; index++) task.markPieceComplete(index, sha256(content.subarray(index * pieceSize, (index + 1) * pieceSize)), 'origin')
-      const result = await checkWholeFile(task, AbortSignal.timeout(5000))
+      const result = await checkWholeFile(task, file, AbortSignal.timeout(5000))
       assert.equal(result.ok, false)
     } finally {
       await cleanup()
@@ -110,10 +108,10 @@ describe('whole-file check and Task.whenVerified', () => {
   })
 
   it('stops with the download when it pauses', async () => {
-    const { task, cleanup } = await taskOver(content, pieceSize, sha256(content))
+    const { task, file, cleanup } = await taskOver(content, pieceSize, sha256(content))
     try {
       task.startDownloading()
-      const checking = checkWholeFile(task, AbortSignal.timeout(5000))
+      const checking = checkWholeFile(task, file, AbortSignal.timeout(5000))
       task.pause(new Error('origin gone'))
       await assert.rejects(checking, /origin gone/)
     } finally {

@@ -27,7 +27,7 @@ function meta (held: number[]): TaskMeta {
 
 describe('where a task\'s pieces came from', () => {
   it('pieces on disk at load are local; later ones keep their source, counted once', () => {
-    const task = new Task(meta([3]), '/nonexistent')
+    const task = new Task(meta([3]))
     assert.equal(task.pieceMap(), '...L')
     assert.equal(task.bytesBySource.local, 10)
     task.markReceived(1, 1000)
@@ -45,7 +45,7 @@ describe('where a task\'s pieces came from', () => {
 
 describe('what a reader may read of a piece', () => {
   it('stays whole once the piece is held, whatever a slower duplicate fetch reports after', () => {
-    const task = new Task(meta([]), '/nonexistent')
+    const task = new Task(meta([]))
     task.markReceived(1, 4096)
     assert.equal(task.readableAt(MiB), 4096)
     // A peer lands piece 1 while the origin is still fetching it; the origin then reports its

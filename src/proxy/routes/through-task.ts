@@ -14,7 +14,7 @@ import { forwardGet } from '../upstream.js'
 import type { RouteRequest } from './route.js'
 
 export interface ThroughTaskComponents {
-  tasks: Pick<TaskManager, 'get' | 'acquire' | 'repair'>
+  tasks: Pick<TaskManager, 'get' | 'acquire' | 'repair' | 'open' | 'verifierOf'>
   access: Pick<AccessCheck, 'check'>
   /** For content too large to cache, streamed straight from the origin. */
   dispatcher: Dispatcher
@@ -94,6 +94,7 @@ export class ThroughTaskRoute {
     try {
       await serveTask(response, {
         task,
+        bytes: tasks,
         range: rangeStillValid ? range : undefined,
         hit,
         extraHeaders: known.extraHeaders,
