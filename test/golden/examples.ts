@@ -41,6 +41,8 @@ export function goldenExamples (): Record<MessageKind, GoldenExample[]> {
   const partial = { task, key, length, pieceSize, headers, bitmap: half.toBase64(), digests: [digests[0], null, digests[2]], complete: false }
   const complete = { task, key, length, pieceSize, etag: '"0123456789abcdef"', headers, bitmap: full.toBase64(), digests, complete: true }
   const privateCopy = { ...complete, private: true }
+  // From 1.1.0: 1 MiB blocks, a Merkle root per held piece.
+  const withBlocks = { ...partial, blockSize: MiB, roots: [sha('root 0'), null, sha('root 2')] }
   const elected = ['12D3KooWKnDdG3iXw9eTFijk3EWSunZcFi54Zka4wmtqtt6rPxc9', '12D3KooWHFrmLWTTDD4NodngtRMEVYgxrsDMp4F9aHQwXdDfeYnH']
   const url = 'https://cdn-lfs.hf.co/repos/ab/cd/model.safetensors?X-Amz-Signature=0f0f'
   return {
@@ -51,6 +53,7 @@ export function goldenExamples (): Record<MessageKind, GoldenExample[]> {
       { name: 'partial holder', message: { ok: true, meta: partial } },
       { name: 'complete holder with etag', message: { ok: true, meta: complete } },
       { name: 'private copy', message: { ok: true, meta: privateCopy } },
+      { name: 'partial holder with block roots (1.1.0)', message: { ok: true, meta: withBlocks } },
       { name: 'unknown task', message: { ok: false, reason: 'unknown-task' } }
     ],
     // SwarmDownload via Swarm.block
@@ -62,6 +65,7 @@ export function goldenExamples (): Record<MessageKind, GoldenExample[]> {
     pieceResponse: [
       { name: 'block with the piece digest', message: { ok: true, length: 4 * MiB, digest: digests[0] } },
       { name: 'block without a digest', message: { ok: true, length: 4 * MiB } },
+      { name: 'block with its block sha256s (1.1.0)', message: { ok: true, length: 4 * MiB, digest: digests[0], blocks: [sha('block 0'), sha('block 1'), sha('block 2'), sha('block 3')] } },
       { name: 'missing piece', message: { ok: false, reason: 'missing' } },
       { name: 'block too large', message: { ok: false, reason: 'bad-request' } }
     ],

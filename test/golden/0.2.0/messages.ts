@@ -40,7 +40,14 @@ export const taskMetadata = z.object({
   digests: z.array(digest.nullable()).max(1_000_000),
   complete: z.boolean(),
   /** The holder's copy is private (TaskMeta.private): a receiving node guards its copy too. */
-  private: z.boolean().optional()
+  private: z.boolean().optional(),
+  /**
+   * Added in protocol 1.1.0 (0.2.0): bytes per block, and the Merkle root over each held piece's
+   * block sha256s (storage/blocks.ts), null where not held. Dropped for 1.0.0 peers by the wire
+   * versions; `digests` stays, since 0.1.0 peers verify whole pieces against it.
+   */
+  blockSize: z.number().int().positive().max(64 * 1024 * 1024).optional(),
+  roots: z.array(digest.nullable()).max(1_000_000).optional()
 })
 export type TaskMetadata = z.infer<typeof taskMetadata>
 
@@ -59,8 +66,12 @@ export const pieceRequest = z.object({
 export type PieceRequest = z.infer<typeof pieceRequest>
 
 export const pieceResponse = z.union([
-  /** `length` raw bytes follow; `digest` is the sender's sha256 of the whole piece. */
-  z.object({ ok: z.literal(true), length: safeCount, digest: digest.optional() }),
+  /**
+   * `length` raw bytes follow; `digest` is the sender's sha256 of the whole piece. `blocks`
+   * (added in 1.1.0, dropped for 1.0.0 peers) is the sha256 of every block of the piece, whose
+   * Merkle root is the piece's root: the receiver checks each block as it lands.
+   */
+  z.object({ ok: z.literal(true), length: safeCount, digest: digest.optional(), blocks: z.array(digest).max(65_536).optional() }),
   z.object({ ok: z.literal(false), reason: reason(['missing', 'busy', 'bad-request', 'error']) })
 ])
 export type PieceResponse = z.infer<typeof pieceResponse>
