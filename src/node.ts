@@ -31,6 +31,8 @@ export interface NodeInfo {
   multiaddrs: string[]
   proxy: string
   admin: string
+  /** The data port's listener (HOST:PORT), when it runs. */
+  data?: string
   role: string
   pid: number
 }
@@ -107,7 +109,8 @@ export class DamselflyNode {
       corruptBlocks: process.env.DAMSELFLY_TEST_CORRUPT_BLOCKS === '1',
       maxStreamsPerPeer: config.limits.maxStreamsPerPeer,
       uploadPace: rates.upload.bucket === undefined ? undefined : rates.upload.pace,
-      downloadPace: rates.download.bucket === undefined ? undefined : rates.download.pace
+      downloadPace: rates.download.bucket === undefined ? undefined : rates.download.pace,
+      data: { listen: config.p2p.dataListen, encrypt: config.p2p.dataEncryption }
     })
     tasks = new TaskManager({ store, origin, logger, swarm, scores, metrics }, {
       pieceSize: config.pieceSize,
@@ -185,6 +188,7 @@ export class DamselflyNode {
       multiaddrs: parts.p2p.getMultiaddrs().map(address => address.toString()),
       proxy: formatHostPort(parts.proxy.address),
       admin: formatHostPort(parts.admin.address),
+      ...(parts.swarm.dataAddress === undefined ? {} : { data: formatHostPort(parts.swarm.dataAddress) }),
       role: this.config.role,
       pid: process.pid
     }

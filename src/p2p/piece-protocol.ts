@@ -3,7 +3,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import type { Pace } from '../limits/token-bucket.js'
 import type { Logger } from '../logging/logger.js'
 import type { LocalTasks } from './local-tasks.js'
-import { pieceRequest, pieceResponse, type PieceRequest } from './messages.js'
+import { pieceRequest, pieceResponse, type PieceRequest, type PieceResponse } from './messages.js'
 import type { P2PHost } from './host.js'
 import { protocols } from './protocols.js'
 import { exchange, serveExchange } from './exchange.js'
@@ -15,7 +15,7 @@ export const maxBlockBytes = 4 * 1024 * 1024
 const sendSliceBytes = 1024 * 1024
 
 /** Slice size while a rate limit paces the stream: small enough to pace smoothly. */
-const pacedSliceBytes = 64 * 1024
+export const pacedSliceBytes = 64 * 1024
 
 export interface PieceServerInit {
   /** Test-only fault injection: flip a byte in every block served. */
@@ -25,27 +25,41 @@ export interface PieceServerInit {
   pace?: Pace
 }
 
+/** A holder's answer to one piece request: the header, and the block's bytes when it is ok. */
+export interface PieceReply {
+  response: PieceResponse
+  data?: Buffer
+}
+
+/**
+ * Answers one piece request from what this node holds. Both transports (this protocol's
+ * streams and the data connection) serve through here, so a block and its header are the
+ * same on either, test faults included.
+ */
+export async function pieceReply (tasks: LocalTasks, request: PieceRequest, init: PieceServerInit = {}): Promise<PieceReply> {
+  if (request.length > maxBlockBytes) return { response: { ok: false, reason: 'bad-request' } }
+  const block = await tasks.readBlock(request.task, request.piece, request.offset, request.length)
+  if (block === undefined) return { response: { ok: false, reason: 'missing' } }
+  if (init.corruptBlocks === true && block.data.length > 0) block.data[0] = block.data[0]! ^ 0xff
+  const response: PieceResponse = block.digest === undefined ? { ok: true, length: block.data.length } : { ok: true, length: block.data.length, digest: block.digest }
+  return { response, data: block.data }
+}
+
 /** Serves blocks of held pieces: one request, one response, per stream. */
 export function handlePiece (tasks: LocalTasks, log: Logger, init: PieceServerInit = {}) {
   return async (stream: Stream, _connection: Connection): Promise<void> => {
     await serveExchange(stream, 64 * 1024, 60_000, log, async (bytes, signal) => {
       const request = await readFrame(bytes, pieceRequest, signal)
-      const block = request.length <= maxBlockBytes
-        ? await tasks.readBlock(request.task, request.piece, request.offset, request.length)
-        : undefined
-      if (block === undefined) {
-        await writeFrame(bytes, { ok: false, reason: request.length > maxBlockBytes ? 'bad-request' : 'missing' }, signal)
-        return
-      }
-      if (init.corruptBlocks === true && block.data.length > 0) block.data[0] = block.data[0]! ^ 0xff
-      await writeFrame(bytes, block.digest === undefined ? { ok: true, length: block.data.length } : { ok: true, length: block.data.length, digest: block.digest }, signal)
+      const { response, data } = await pieceReply(tasks, request, init)
+      await writeFrame(bytes, response, signal)
+      if (data === undefined) return
       const slice = init.pace === undefined ? sendSliceBytes : pacedSliceBytes
-      for (let offset = 0; offset < block.data.length; offset += slice) {
-        const part = block.data.subarray(offset, offset + slice)
+      for (let offset = 0; offset < data.length; offset += slice) {
+        const part = data.subarray(offset, offset + slice)
         await init.pace?.(part.length, signal)
         await bytes.write(part, { signal })
       }
-      init.onServed?.(block.data.length)
+      init.onServed?.(data.length)
     })
   }
 }
@@ -64,8 +78,13 @@ export async function requestBlock (host: P2PHost, peer: PeerId, request: PieceR
     if (!response.ok) return undefined
     if (response.length !== request.length) throw new ProtocolError(`peer answered ${response.length} bytes for a ${request.length}-byte block`)
     const data = pace === undefined ? await readPayload(bytes, response.length, signal) : await readPaced(bytes, response.length, pace, signal)
-    return response.digest === undefined ? { data } : { data, digest: response.digest }
+    return receivedBlock(response, data)
   })
+}
+
+/** The caller's view of an ok answer, whichever transport carried it: built here for both. */
+export function receivedBlock (response: Extract<PieceResponse, { ok: true }>, data: Uint8ArrayList): ReceivedBlock {
+  return response.digest === undefined ? { data } : { data, digest: response.digest }
 }
 
 /** Reads the payload slice by slice, taking tokens first: the yamux window then holds the sender back. */

@@ -6,6 +6,12 @@ export const protocols = {
   meta: '/damselfly/meta/1.0.0',
   /** One block of one piece per stream. */
   piece: '/damselfly/piece/1.0.0',
+  /**
+   * Opens a data connection: the holder answers with its data port, a one-use token and the
+   * secret the connection's record keys come from. A node without it (older) fails negotiation
+   * and its pieces go over the piece protocol.
+   */
+  data: '/damselfly/data/1.0.0',
   /** Ask an elected seed to fetch a task from the origin. Only seeds register it. */
   fetch: '/damselfly/fetch/1.0.0'
 } as const

@@ -13,12 +13,23 @@ import { handlePiece, requestBlock, type ReceivedBlock } from './piece-protocol.
 import { protocols, topics } from './protocols.js'
 import { taskCid } from './task-cid.js'
 import type { Pace } from '../limits/token-bucket.js'
+import type { HostPort } from '../config/index.js'
+import { DataConnections } from './data-connection/connections.js'
+import { DataServer } from './data-connection/server.js'
 
 export interface SwarmComponents {
   host: P2PHost
   tasks: LocalTasks
   logger: Logger
-  metrics?: Pick<Metrics, 'uploaded'>
+  metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection'>
+}
+
+/** Piece bytes on data connections beside libp2p (src/p2p/data-connection/). */
+export interface DataConnectionInit {
+  /** Where this node's data port listens. */
+  listen: HostPort
+  /** Encrypt records; a connection is plain only when both ends turned this off. @default true */
+  encrypt: boolean
 }
 
 export interface SwarmInit {
@@ -34,6 +45,8 @@ export interface SwarmInit {
   uploadPace?: Pace
   /** Paces bytes taken from peers. @default unlimited */
   downloadPace?: Pace
+  /** Serve and use data connections; without it pieces move over libp2p streams only. */
+  data?: DataConnectionInit
 }
 
 export interface Holder {
@@ -51,8 +64,10 @@ export class Swarm {
   private readonly host: P2PHost
   private readonly tasks: LocalTasks
   private readonly log: Logger
-  private readonly metrics?: Pick<Metrics, 'uploaded'>
+  private readonly metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection'>
   private readonly init: SwarmInit
+  private readonly dataServer?: DataServer
+  private readonly dataConnections?: DataConnections
   private readonly redialer: BootstrapRedialer
   private readonly haveListeners = new Map<string, Set<HaveListener>>()
   private discoverTimer?: NodeJS.Timeout
@@ -72,6 +87,23 @@ export class Swarm {
     this.log = components.logger.forComponent('p2p')
     this.metrics = components.metrics
     this.init = init
+    if (init.data !== undefined) {
+      this.dataServer = new DataServer({ tasks: this.tasks, logger: components.logger }, {
+        listen: init.data.listen,
+        encrypt: init.data.encrypt,
+        peerId: this.host.peerId.toString(),
+        corruptBlocks: init.corruptBlocks,
+        pace: init.uploadPace,
+        onSent: (bytes) => { this.metrics?.dataBytes('sent', bytes) },
+        onServed: (bytes) => { this.served(bytes) }
+      })
+      this.dataConnections = new DataConnections({ host: this.host, logger: components.logger }, {
+        encrypt: init.data.encrypt,
+        pace: init.downloadPace,
+        onReceived: (bytes) => { this.metrics?.dataBytes('received', bytes) },
+        onOutcome: (outcome) => { this.metrics?.dataConnection(outcome) }
+      })
+    }
     this.redialer = new BootstrapRedialer({ host: this.host, logger: components.logger }, { addresses: init.bootstrap, names: init.bootstrapDns })
   }
 
@@ -90,11 +122,12 @@ export class Swarm {
     await this.host.handle(protocols.piece, handlePiece(this.tasks, this.log, {
       corruptBlocks: this.init.corruptBlocks,
       pace: this.init.uploadPace,
-      onServed: (bytes) => {
-        this.uploaded += bytes
-        this.metrics?.uploaded(bytes)
-      }
+      onServed: (bytes) => { this.served(bytes) }
     }), limits)
+    if (this.dataServer !== undefined) {
+      await this.dataServer.start()
+      await this.host.handle(protocols.data, this.dataServer.handler(), limits)
+    }
     if (this.isSeed) await this.host.handle(protocols.fetch, handleFetch(this.tasks, this.log), limits)
     this.host.addEventListener('peer:identify', (event) => {
       this.identifiedProtocols.set(event.detail.peerId.toString(), event.detail.protocols)
@@ -138,6 +171,18 @@ export class Swarm {
     this.lifetime.abort()
     clearTimeout(this.discoverTimer)
     this.redialer.stop()
+    this.dataConnections?.stop()
+    await this.dataServer?.stop()
+  }
+
+  /** Where this node's data port listens, when it serves data connections. */
+  get dataAddress (): HostPort | undefined {
+    return this.dataServer?.address
+  }
+
+  private served (bytes: number): void {
+    this.uploaded += bytes
+    this.metrics?.uploaded(bytes)
   }
 
   connectedPeers (): string[] {
@@ -229,8 +274,15 @@ export class Swarm {
     return await requestMeta(this.host, peerIdFromString(peer), taskId, signal)
   }
 
+  /**
+   * One block from `peer`: over the data connection to it when one is open or can be opened,
+   * otherwise over a `/damselfly/piece/1.0.0` stream. The answer is the same either way.
+   */
   async block (peer: string, request: PieceRequest, signal: AbortSignal): Promise<ReceivedBlock | undefined> {
-    return await requestBlock(this.host, peerIdFromString(peer), request, signal, this.init.downloadPace)
+    const peerId = peerIdFromString(peer)
+    const data = await this.dataConnections?.get(peerId, signal)
+    if (data !== undefined) return await data.request(request, signal)
+    return await requestBlock(this.host, peerId, request, signal, this.init.downloadPace)
   }
 
   async fetchFromSeed (seed: string, request: FetchRequest, signal: AbortSignal): Promise<FetchResponse> {
