@@ -10,8 +10,12 @@ import { connectionMagic } from './keys.js'
 import { readBufferBytes, SlabReads } from './read-buffers.js'
 import { RecordOpener, RecordSealer, type RecordKey } from './records.js'
 
-/** Requests sent ahead on one connection; bounds the bytes in flight to this many blocks. */
-const defaultMaxInFlight = 8
+/**
+ * Requests sent ahead on one connection: one being answered, one waiting at the holder, so the
+ * pipe never idles. More would only queue at the holder, where a request the caller gives up on
+ * cannot be taken back (its bytes still come, and delay the rest); here it can.
+ */
+const defaultMaxInFlight = 2
 /** With requests outstanding and no byte for this long, the connection is taken for dead. */
 const stallMs = 20_000
 /** A connection nobody used for this long is closed; the next request opens a new one. */

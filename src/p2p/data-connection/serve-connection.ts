@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import type { Logger } from '../../logging/logger.js'
 import type { LocalTasks } from '../local-tasks.js'
 import { pieceRequest, type PieceRequest } from '../messages.js'
-import { pacedSliceBytes, pieceReply, type PieceServerInit } from '../piece-protocol.js'
+import { pacedSliceBytes, pieceReply, type PieceReply, type PieceServerInit } from '../piece-protocol.js'
 import { ProtocolError } from '../wire.js'
 import { encodeFrame, FrameReader } from './frames.js'
 import { maxRecordBytes, RecordOpener, RecordSealer, type RecordKey } from './records.js'
@@ -48,22 +48,29 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
     end: () => {}
   })
   const opener = new RecordOpener(init.requests, (chunks) => { for (const chunk of chunks) frames.push(chunk) })
+  const replyTo = async (request: PieceRequest): Promise<PieceReply> => await pieceReply(tasks, request, init).catch((error: unknown) => {
+    log.debug('reading a block for a peer failed', { error })
+    return { response: { ok: false, reason: 'error' } }
+  })
   const serveQueue = async (): Promise<void> => {
     if (serving) return
     serving = true
     try {
-      for (let request = queue.shift(); request !== undefined && !lifetime.signal.aborted; request = queue.shift()) await serveOne(request)
+      // The next block is read from disk while this one is sent.
+      let next = queue.length > 0 ? replyTo(queue.shift()!) : undefined
+      while (next !== undefined && !lifetime.signal.aborted) {
+        const reply = await next
+        next = queue.length > 0 ? replyTo(queue.shift()!) : undefined
+        await send(reply)
+        next ??= queue.length > 0 ? replyTo(queue.shift()!) : undefined
+      }
     } catch (error) {
       if (!lifetime.signal.aborted) fail(error)
     } finally {
       serving = false
     }
   }
-  const serveOne = async (request: PieceRequest): Promise<void> => {
-    const reply = await pieceReply(tasks, request, init).catch((error: unknown) => {
-      log.debug('reading a block for a peer failed', { error })
-      return { response: { ok: false, reason: 'error' } as const, data: undefined }
-    })
+  const send = async (reply: PieceReply): Promise<void> => {
     sealer.write(socket, [encodeFrame(reply.response)])
     const data = reply.data
     if (data === undefined) return
