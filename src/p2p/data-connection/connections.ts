@@ -15,8 +15,6 @@ import { defaultCipher, type RecordCipher } from './records.js'
 const retryAfterFailureMs = 30_000
 /** A peer that does not speak the data protocol (an older node) is asked again after this long. */
 const retryUnsupportedMs = 10 * 60_000
-/** After a connection broke, a new one may be opened this soon. */
-const retryAfterCutMs = 1_000
 /** Getting a token and connecting may take this long, then the peer's blocks go over libp2p. */
 const openTimeoutMs = 5_000
 
@@ -127,7 +125,8 @@ export class DataConnections {
       })
       connection.onClose = (error) => {
         if (state.connection === connection) state.connection = undefined
-        state.retryAt = Date.now() + retryAfterCutMs
+        // The next request opens a new one; if that fails, the peer waits retryAfterFailureMs.
+        state.retryAt = 0
         if (!this.lifetime.signal.aborted) {
           this.init.onOutcome?.('cut')
           this.log.debug('data connection closed', { peer: peer.toString(), error })
