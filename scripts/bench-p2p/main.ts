@@ -112,7 +112,7 @@ async function main (): Promise<void> {
       let best: RunResult | undefined
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         const busyBefore = await waitIdle(idleWait)
-        const r = spec.kind === 'node' ? await (await nodeBench()).runNodeOnce(spec, size) : await runOnce(spec, size, values.verify, profDir, run)
+        const r = spec.kind === 'node' ? await (await nodeBench()).runNodeOnce(spec, size, profDir) : await runOnce(spec, size, values.verify, profDir, run)
         r.attempts = attempt
         console.log(`  ${spec.name} run ${run}.${attempt}: ${r.mbps} MB/s  ${r.seconds}s  rss s/r ${r.senderPeakRssMB}/${r.receiverPeakRssMB} MB  cpu s/r ${r.senderCpuPercent}/${r.receiverCpuPercent}%  other load ${r.otherLoadCores} cores (machine busy before: ${Math.round(100 * busyBefore)}%)`)
         if (best === undefined || r.otherLoadCores < best.otherLoadCores) best = r

@@ -88,11 +88,14 @@ async function metric (node: NodeProcess, name: string, labels: Record<string, s
 }
 
 /** One run: a fresh peer fills the task from the seed; bytes must all come over the data connection. */
-export async function runNodeOnce (spec: PathSpec, size: number): Promise<RunResult> {
+export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: string): Promise<RunResult> {
   const hub = await hubFor(size)
   const seed = await seedFor(spec, hub, size)
   const { flags, env } = nodeFlags(spec)
-  const peer = await spawnNode(['--bootstrap', seed.info.multiaddrs[0]!, '--back-to-source', 'false', ...flags], undefined, env)
+  // --cpu-prof DIR: the peer node writes a V8 profile of its whole life there when it stops.
+  // (node refuses --cpu-prof in NODE_OPTIONS: a shell that execs node with it keeps the pid.)
+  const launcher = profileDir === undefined ? [] : ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${profileDir} "$@"`]
+  const peer = await spawnNode(['--bootstrap', seed.info.multiaddrs[0]!, '--back-to-source', 'false', ...flags], undefined, env, launcher)
   peers.push(peer)
   try {
     await waitFor('the peer to meet the seed', async () => (await nodeStatus(peer.info.admin)).peers.includes(seed.info.peerId), 30_000)

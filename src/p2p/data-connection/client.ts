@@ -45,7 +45,8 @@ interface Pending {
   /** The caller gave up: the answer is still read off the wire, and dropped. */
   cancelled: boolean
   response?: PieceResponse
-  data: Uint8ArrayList
+  /** The block so far; views that touch in memory (plain reads into one slab) are joined. */
+  chunks: Buffer[]
   detach: () => void
 }
 
@@ -133,7 +134,7 @@ export class DataConnection {
         const queued = this.waiting.indexOf(pending)
         if (queued !== -1) this.waiting.splice(queued, 1)
         else pending.cancelled = true
-        pending.data = new Uint8ArrayList()
+        pending.chunks = []
         reject(reasonOf(signal))
       }
       const pending: Pending = {
@@ -141,7 +142,7 @@ export class DataConnection {
         resolve,
         reject,
         cancelled: false,
-        data: new Uint8ArrayList(),
+        chunks: [],
         detach: () => { signal.removeEventListener('abort', onAbort) }
       }
       if (this.closedWith !== undefined) {
@@ -203,7 +204,13 @@ export class DataConnection {
   private onPayload (chunk: Buffer): void {
     const pending = this.sent[0]!
     this.init.onReceived?.(chunk.length)
-    if (!pending.cancelled) pending.data.append(chunk)
+    if (pending.cancelled) return
+    const last = pending.chunks[pending.chunks.length - 1]
+    if (last !== undefined && last.buffer === chunk.buffer && last.byteOffset + last.byteLength === chunk.byteOffset) {
+      pending.chunks[pending.chunks.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.byteLength + chunk.byteLength)
+    } else {
+      pending.chunks.push(chunk)
+    }
   }
 
   private onAnswered (): void {
@@ -212,7 +219,7 @@ export class DataConnection {
     if (!pending.cancelled) {
       pending.detach()
       const response = pending.response!
-      pending.resolve(response.ok ? receivedBlock(response, pending.data) : undefined)
+      pending.resolve(response.ok ? receivedBlock(response, new Uint8ArrayList(...pending.chunks)) : undefined)
     }
     this.sendWaiting()
   }
