@@ -49,7 +49,7 @@ RUN mkdir -p /var/lib/damselfly && chown node:node /var/lib/damselfly
 # The `node` user of the official image (uid 1000).
 USER node
 VOLUME /var/lib/damselfly
-EXPOSE 65001/tcp 65002/tcp 65100/tcp
+EXPOSE 65001/tcp 65002/tcp 65100/tcp 65101/tcp
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:65002/healthy').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "bin/damselfly.js"]

@@ -56,7 +56,7 @@ try {
   const rows: Row[] = [
     { path: 'curl ← fake CDN (direct)', runs: [], medianMBps: 0 },
     { path: 'curl ← seed node, cold (CDN → seed)', runs: [], medianMBps: 0 },
-    { path: 'curl ← peer node ← seed (libp2p)', runs: [], medianMBps: 0 },
+    { path: 'curl ← peer node ← seed (data connection)', runs: [], medianMBps: 0 },
     { path: 'curl ← peer node, hit (its disk)', runs: [], medianMBps: 0 }
   ]
   for (let run = 0; run < runs; run++) {

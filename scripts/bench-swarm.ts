@@ -133,7 +133,7 @@ async function startOrigin (origin: NetnsHost, fixtureDir: string, children: Set
 
 /** Starts one node per host, host 0 first, the others bootstrapped through it, all seeds. */
 async function startNodes (hosts: NetnsHost[], originAddress: string): Promise<NodeProcess[]> {
-  const flags = (host: NetnsHost): string[] => ['--role', 'seed', '--p2p-listen', `/ip4/${host.address}/tcp/4001`, '--allowed-upstreams', originAddress]
+  const flags = (host: NetnsHost): string[] => ['--role', 'seed', '--p2p-listen', `/ip4/${host.address}/tcp/4001`, '--data-listen', `${host.address}:4002`, '--allowed-upstreams', originAddress]
   const nodes: NodeProcess[] = []
   try {
     const first = await spawnNode(flags(hosts[0]!), undefined, {}, hosts[0]!.exec)

@@ -180,6 +180,17 @@ export class PreheatError extends DamselflyError {
   }
 }
 
+/**
+ * A data connection (the TCP connection that carries piece bytes beside libp2p) could not be
+ * opened, was refused, broke a record (a tag that does not verify, a bad frame) or was cut:
+ * every request in flight on it fails with this, and the download asks again.
+ */
+export class DataConnectionError extends DamselflyError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('ERR_DATA_CONNECTION', message, options)
+  }
+}
+
 /** The operation was cancelled through its AbortSignal. */
 export class AbortedError extends DamselflyError {
   constructor (message = 'the operation was aborted') {

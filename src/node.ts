@@ -33,6 +33,8 @@ export interface NodeInfo {
   multiaddrs: string[]
   proxy: string
   admin: string
+  /** The data port's listener (HOST:PORT), when it runs. */
+  data?: string
   role: string
   pid: number
 }
@@ -112,7 +114,8 @@ export class DamselflyNode {
       ...(process.env.DAMSELFLY_TEST_WIRE === '1.0.0' ? { wireDialects: [legacyDialect10] } : {}),
       maxStreamsPerPeer: config.limits.maxStreamsPerPeer,
       uploadPace: rates.upload.bucket === undefined ? undefined : rates.upload.pace,
-      downloadPace: rates.download.bucket === undefined ? undefined : rates.download.pace
+      downloadPace: rates.download.bucket === undefined ? undefined : rates.download.pace,
+      data: { listen: config.p2p.dataListen, encrypt: config.p2p.dataEncryption }
     })
     tasks = new TaskManager({ store, origin, logger, swarm, scores, metrics }, {
       pieceSize: config.pieceSize,
@@ -192,6 +195,7 @@ export class DamselflyNode {
       multiaddrs: parts.p2p.getMultiaddrs().map(address => address.toString()),
       proxy: formatHostPort(parts.proxy.address),
       admin: formatHostPort(parts.admin.address),
+      ...(parts.swarm.dataAddress === undefined ? {} : { data: formatHostPort(parts.swarm.dataAddress) }),
       role: this.config.role,
       pid: process.pid
     }

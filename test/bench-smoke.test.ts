@@ -65,9 +65,13 @@ describe('benchmark smoke runs', () => {
 
   it('bench-p2p', async () => {
     const out = join(folder, 'p2p.json')
-    const { stdout } = await run(process.execPath, [script('bench-p2p'), '--size', '4MiB', '--runs', '1', '--paths', 'tcp,libp2p-stock', '--verify', '--out', out])
+    const { stdout } = await run(process.execPath, [script('bench-p2p'), '--size', '4MiB', '--runs', '1', '--paths', 'tcp,libp2p-stock,side-plain-tuned,node-plain', '--verify', '--out', out])
     assert.match(stdout, /libp2p-stock/)
-    JSON.parse(await readFile(out, 'utf8'))
+    assert.match(stdout, /node-plain ÷ side-plain-tuned/)
+    const report = JSON.parse(await readFile(out, 'utf8')) as { results: Array<{ path: string, median: { mbps: number } }>, ratios: Array<{ path: string, ratio: number }> }
+    assert.deepEqual(report.results.map(result => result.path), ['tcp', 'libp2p-stock', 'side-plain-tuned', 'node-plain'])
+    for (const result of report.results) assert.ok(result.median.mbps > 0)
+    assert.ok(report.ratios.some(ratio => ratio.path === 'node-plain' && ratio.ratio > 0))
   })
 
   it('bench-scenarios: the five scenarios and nginx, byte-exact, no CDN bytes for the peer rows', { skip: skipUnless('curl', 'nginx') }, async () => {

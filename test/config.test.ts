@@ -39,7 +39,7 @@ describe('defaults', () => {
       registry: 'https://huggingface.co',
       proxy: { listen: { host: '127.0.0.1', port: 65001 }, allowedClients: [], allowedUpstreams: ['huggingface.co', '*.huggingface.co', 'hf.co', '*.hf.co'] },
       admin: { listen: { host: '127.0.0.1', port: 65002 }, tokenFile: '' },
-      p2p: { listen: ['/ip4/0.0.0.0/tcp/65100'], bootstrap: [], bootstrapDns: [], pskFile: '' },
+      p2p: { listen: ['/ip4/0.0.0.0/tcp/65100'], bootstrap: [], bootstrapDns: [], pskFile: '', dataListen: { host: '0.0.0.0', port: 65101 }, dataEncryption: true },
       backToSource: true,
       rules: ['^https?://cdn-lfs[^/]*\\.hf\\.co/', '^https?://cdn-lfs\\.huggingface\\.co/', '^https?://cas-bridge\\.xethub\\.hf\\.co/', '/repos/'],
       filteredQueryParams: ['Expires', 'Policy', 'Signature', 'Key-Pair-Id', 'X-Amz-*', 'response-content-*', 'X-Xet-Cas-Uid', 'x-id'],

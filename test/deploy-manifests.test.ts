@@ -269,7 +269,7 @@ describe('deploy/ manifests', () => {
     const proxy = parseHostPort(flag(container, 'proxy-listen'))
     assert.equal(proxy.port, 65001)
     assert.ok(!isLoopback(proxy.host), 'pods on the host reach the proxy on the host IP')
-    for (const port of [65001, 65002, 65100]) {
+    for (const port of [65001, 65002, 65100, 65101]) {
       const declared = (container.ports as Manifest[]).find(candidate => candidate.containerPort === port)
       assert.equal(declared?.hostPort, port, `port ${port} is declared on the host (the scheduler then sees conflicts)`)
     }
@@ -310,7 +310,7 @@ describe('Dockerfile', () => {
   })
 
   it('exposes the three ports and checks its health on the admin port\'s /healthy', () => {
-    assert.deepEqual(instructions('EXPOSE')[0]?.split(/\s+/).map(port => port.replace('/tcp', '')), ['65001', '65002', '65100'])
+    assert.deepEqual(instructions('EXPOSE')[0]?.split(/\s+/).map(port => port.replace('/tcp', '')), ['65001', '65002', '65100', '65101'])
     const env = instructions('ENV').join(' ')
     const admin = parseHostPort(/DAMSELFLY_ADMIN_LISTEN=(\S+)/.exec(env)?.[1] ?? '')
     const healthcheck = instructions('HEALTHCHECK')[0] ?? ''

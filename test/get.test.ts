@@ -246,7 +246,7 @@ describe('damselfly get', () => {
     const out = join(work, 'fresh')
     const node = `http://127.0.0.1:${await closedPort()}`
     const run = await get(['hf://acme/fresh', '-O', out, '--node', node, '--registry', hub.hubUrl, '--data-dir', dataDir,
-      '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0'])
+      '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--data-listen', '127.0.0.1:0'])
     assert.equal(run.code, 0, run.stderr)
     assert.match(run.stderr, new RegExp(`no node answers at ${node}: started one in this process`))
     await expectRepo(out, ['config.json', 'model.safetensors'], 'acme/fresh')

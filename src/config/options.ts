@@ -146,6 +146,26 @@ const table = [
     inFile: true
   },
   {
+    key: 'p2p.dataListen',
+    flag: 'data-listen',
+    env: 'DAMSELFLY_DATA_LISTEN',
+    kind: 'string',
+    valueName: 'HOST:PORT',
+    description: 'Address of the data port: the TCP listener piece bytes flow on, beside libp2p. Peers connect to it at the IP address their libp2p connection reached this node at. Port 0 for any free port.',
+    default: '0.0.0.0:65101',
+    inFile: true
+  },
+  {
+    key: 'p2p.dataEncryption',
+    flag: 'data-encryption',
+    env: 'DAMSELFLY_DATA_ENCRYPTION',
+    kind: 'boolean',
+    valueName: 'true|false',
+    description: 'Encrypt piece bytes on data connections. false, for trusted networks only: a connection between two nodes that both say false is plain (block digests still verify every block).',
+    default: true,
+    inFile: true
+  },
+  {
     key: 'backToSource',
     flag: 'back-to-source',
     env: 'DAMSELFLY_BACK_TO_SOURCE',

@@ -40,7 +40,7 @@ export interface DamselflyConfig {
   admin: { listen: HostPort, tokenFile: string }
   /** Multiaddrs. */
   /** `bootstrapDns`: names resolved to every node behind them. `pskFile`: absolute path, or '' for an open swarm. */
-  p2p: { listen: string[], bootstrap: string[], bootstrapDns: HostPort[], pskFile: string }
+  p2p: { listen: string[], bootstrap: string[], bootstrapDns: HostPort[], pskFile: string, dataListen: HostPort, dataEncryption: boolean }
   backToSource: boolean
   /** Regular expressions (as text) matched against the full upstream URL. */
   rules: string[]
@@ -117,7 +117,9 @@ export function createConfigSchema (init: ConfigSchemaInit): z.ZodType<SchemaCon
       listen: withDefault('p2p.listen', listOf(multiaddrText)),
       bootstrap: withDefault('p2p.bootstrap', listOf(multiaddrText)),
       bootstrapDns: withDefault('p2p.bootstrapDns', listOf(dnsNameText)),
-      pskFile: withDefault('p2p.pskFile', z.string().transform(path => path === '' ? '' : resolve(init.cwd, expandHome(path, init.homeDir))))
+      pskFile: withDefault('p2p.pskFile', z.string().transform(path => path === '' ? '' : resolve(init.cwd, expandHome(path, init.homeDir)))),
+      dataListen: withDefault('p2p.dataListen', hostPort),
+      dataEncryption: withDefault('p2p.dataEncryption', booleanValue)
     }),
     backToSource: withDefault('backToSource', booleanValue),
     rules: withDefault('rules', listOf(regexText)),

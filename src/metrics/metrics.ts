@@ -64,6 +64,8 @@ export class Metrics {
   private readonly pieceSeconds: Histogram<'source'>
   private readonly originRequests: Counter<'status'>
   private readonly evictions: Counter
+  private readonly dataConnectionBytes: Counter<'direction'>
+  private readonly dataConnections: Counter<'outcome'>
 
   constructor (init: MetricsInit = {}) {
     const registers = [this.registry]
@@ -75,6 +77,8 @@ export class Metrics {
     this.pieceSeconds = new Histogram({ name: `${prefix}piece_fetch_seconds`, help: 'Time to fetch one whole piece, by source (origin or peer), retries included.', labelNames: ['source'], buckets: pieceSecondsBuckets, registers })
     this.originRequests = new Counter({ name: `${prefix}origin_requests_total`, help: 'HTTP requests the node sent to the origin for tasks, by response status (error: no response).', labelNames: ['status'], registers })
     this.evictions = new Counter({ name: `${prefix}cache_evictions_total`, help: 'Tasks removed from the cache to make room.', registers })
+    this.dataConnectionBytes = new Counter({ name: `${prefix}data_connection_bytes_total`, help: 'Block bytes carried by data connections (the TCP connections beside libp2p), by direction: sent to peers or received from them.', labelNames: ['direction'], registers })
+    this.dataConnections = new Counter({ name: `${prefix}data_connections_total`, help: 'Data connections this node tried to open, by outcome: opened, failed (blocks went over libp2p), unsupported (an older peer), cut (an open one broke or closed).', labelNames: ['outcome'], registers })
     new Gauge({ name: `${prefix}active_tasks`, help: 'Downloads running now.', registers, collect () { this.set(state()?.activeTasks() ?? 0) } })
     new Gauge({
       name: `${prefix}tasks`,
@@ -94,6 +98,7 @@ export class Metrics {
     // Zero series from the start, so rate() sees the first increment of each.
     for (const result of ['hit', 'miss', 'partial', 'passthrough', 'error', 'rejected'] as const) this.proxyRequests.inc({ result }, 0)
     for (const source of ['origin', 'peer', 'local'] as const) this.bytesBySource.inc({ source }, 0)
+    for (const direction of ['sent', 'received'] as const) this.dataConnectionBytes.inc({ direction }, 0)
     // Unprefixed (process_*, nodejs_*), as every Node.js dashboard expects them.
     if (init.processMetrics ?? true) collectDefaultMetrics({ register: this.registry })
   }
@@ -131,6 +136,16 @@ export class Metrics {
 
   originResponse (status: number | 'error'): void {
     this.originRequests.inc({ status: String(status) })
+  }
+
+  /** Block bytes on a data connection. */
+  dataBytes (direction: 'sent' | 'received', count: number): void {
+    if (count > 0) this.dataConnectionBytes.inc({ direction }, count)
+  }
+
+  /** How one try to open (or an open) data connection ended. */
+  dataConnection (outcome: 'opened' | 'failed' | 'unsupported' | 'cut'): void {
+    this.dataConnections.inc({ outcome })
   }
 
   /** For the cache eviction to call once per task it removes. */

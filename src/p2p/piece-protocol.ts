@@ -3,7 +3,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import type { Pace } from '../limits/token-bucket.js'
 import type { Logger } from '../logging/logger.js'
 import type { LocalTasks } from './local-tasks.js'
-import type { PieceRequest } from './messages.js'
+import type { PieceRequest, PieceResponse } from './messages.js'
 import type { P2PHost } from './host.js'
 import { exchange, serveExchange } from './exchange.js'
 import { ProtocolError, readMessage, readPayload, writeMessage, type Wire } from './wire.js'
@@ -15,7 +15,7 @@ export const maxBlockBytes = 4 * 1024 * 1024
 const sendSliceBytes = 1024 * 1024
 
 /** Slice size while a rate limit paces the stream: small enough to pace smoothly. */
-const pacedSliceBytes = 64 * 1024
+export const pacedSliceBytes = 64 * 1024
 
 export interface PieceServerInit {
   /** Test-only fault injection: flip a byte in every block served. */
@@ -25,33 +25,47 @@ export interface PieceServerInit {
   pace?: Pace
 }
 
+/** A holder's answer to one piece request: the header, and the block's bytes when it is ok. */
+export interface PieceReply {
+  response: PieceResponse
+  data?: Buffer
+}
+
+/**
+ * Answers one piece request from what this node holds. Both transports (this protocol's
+ * streams and the data connection) serve through here, so a block and its header are the
+ * same on either, test faults included.
+ */
+export async function pieceReply (tasks: LocalTasks, request: PieceRequest, init: PieceServerInit = {}): Promise<PieceReply> {
+  if (request.length > maxBlockBytes) return { response: { ok: false, reason: 'bad-request' } }
+  const block = await tasks.readBlock(request.task, request.piece, request.offset, request.length)
+  if (block === undefined) return { response: { ok: false, reason: 'missing' } }
+  if (init.corruptBlocks === true && block.data.length > 0) block.data[0] = block.data[0]! ^ 0xff
+  const response: PieceResponse = {
+    ok: true,
+    length: block.data.length,
+    ...(block.digest === undefined ? {} : { digest: block.digest }),
+    ...(block.blocks === undefined ? {} : { blocks: block.blocks })
+  }
+  return { response, data: block.data }
+}
+
 /** Serves blocks of held pieces: one request, one response, per stream. */
 export function handlePiece (tasks: LocalTasks, log: Logger, dialect: WireDialect, init: PieceServerInit = {}) {
   return async (stream: Stream, _connection: Connection): Promise<void> => {
     await serveExchange(stream, 64 * 1024, 60_000, log, async (bytes, signal) => {
       const request = await readMessage(bytes, dialect, 'pieceRequest', signal)
-      const block = request.length <= maxBlockBytes
-        ? await tasks.readBlock(request.task, request.piece, request.offset, request.length)
-        : undefined
-      if (block === undefined) {
-        await writeMessage(bytes, dialect, 'pieceResponse', { ok: false, reason: request.length > maxBlockBytes ? 'bad-request' : 'missing' }, signal)
-        return
-      }
-      if (init.corruptBlocks === true && block.data.length > 0) block.data[0] = block.data[0]! ^ 0xff
+      const { response, data } = await pieceReply(tasks, request, init)
       // `blocks` exists from 1.1.0 on: writeMessage drops it for a peer that agreed on 1.0.0.
-      await writeMessage(bytes, dialect, 'pieceResponse', {
-        ok: true,
-        length: block.data.length,
-        ...(block.digest === undefined ? {} : { digest: block.digest }),
-        ...(block.blocks === undefined ? {} : { blocks: block.blocks })
-      }, signal)
+      await writeMessage(bytes, dialect, 'pieceResponse', response, signal)
+      if (data === undefined) return
       const slice = init.pace === undefined ? sendSliceBytes : pacedSliceBytes
-      for (let offset = 0; offset < block.data.length; offset += slice) {
-        const part = block.data.subarray(offset, offset + slice)
+      for (let offset = 0; offset < data.length; offset += slice) {
+        const part = data.subarray(offset, offset + slice)
         await init.pace?.(part.length, signal)
         await bytes.write(part, { signal })
       }
-      init.onServed?.(block.data.length)
+      init.onServed?.(data.length)
     })
   }
 }
@@ -72,12 +86,17 @@ export async function requestBlock (host: P2PHost, peer: PeerId, dialects: reado
     if (!response.ok) return undefined
     if (response.length !== request.length) throw new ProtocolError(`peer answered ${response.length} bytes for a ${request.length}-byte block`)
     const data = pace === undefined ? await readPayload(bytes, response.length, signal) : await readPaced(bytes, response.length, pace, signal)
-    return {
-      data,
-      ...(response.digest === undefined ? {} : { digest: response.digest }),
-      ...(response.blocks === undefined ? {} : { blocks: response.blocks })
-    }
+    return receivedBlock(response, data)
   })
+}
+
+/** The caller's view of an ok answer, whichever transport carried it: built here for both. */
+export function receivedBlock (response: Extract<PieceResponse, { ok: true }>, data: Uint8ArrayList): ReceivedBlock {
+  return {
+    data,
+    ...(response.digest === undefined ? {} : { digest: response.digest }),
+    ...(response.blocks === undefined ? {} : { blocks: response.blocks })
+  }
 }
 
 /** Reads the payload slice by slice, taking tokens first: the yamux window then holds the sender back. */

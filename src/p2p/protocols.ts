@@ -16,6 +16,13 @@ export const protocols = {
   meta: protocolId('meta', '1.1.0'),
   /** One block of one piece per stream. */
   piece: protocolId('piece', '1.1.0'),
+  /**
+   * Opens a data connection: the holder answers with its data port, a one-use token and the
+   * secret the connection's record keys come from. Only 0.2.0 and later serve it; with an older
+   * node negotiation fails and its pieces go over the piece protocol. The data connection
+   * carries the piece protocol's newest (1.1.0) shapes.
+   */
+  data: '/damselfly/data/1.0.0',
   /** Ask an elected seed to fetch a task from the origin. Only seeds register it. */
   fetch: protocolId('fetch', '1.1.0')
 } as const

@@ -10,16 +10,27 @@ import type { LocalTasks } from './local-tasks.js'
 import type { FetchRequest, FetchResponse, GossipMessage, PieceRequest, TaskMetadata } from './messages.js'
 import { handleMeta, requestMeta } from './meta-protocol.js'
 import { handlePiece, requestBlock, type ReceivedBlock } from './piece-protocol.js'
-import { protocolId, topics, type ProtocolName } from './protocols.js'
+import { protocolId, protocols, topics, type ProtocolName } from './protocols.js'
 import { taskCid } from './task-cid.js'
 import type { Pace } from '../limits/token-bucket.js'
 import { gossipDialect, servedDialects, type WireDialect } from './wire-versions.js'
+import type { HostPort } from '../config/index.js'
+import { DataConnections } from './data-connection/connections.js'
+import { DataServer } from './data-connection/server.js'
 
 export interface SwarmComponents {
   host: P2PHost
   tasks: LocalTasks
   logger: Logger
-  metrics?: Pick<Metrics, 'uploaded'>
+  metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection'>
+}
+
+/** Piece bytes on data connections beside libp2p (src/p2p/data-connection/). */
+export interface DataConnectionInit {
+  /** Where this node's data port listens. */
+  listen: HostPort
+  /** Encrypt records; a connection is plain only when both ends turned this off. @default true */
+  encrypt: boolean
 }
 
 export interface SwarmInit {
@@ -41,6 +52,8 @@ export interface SwarmInit {
    * @default servedDialects
    */
   wireDialects?: readonly WireDialect[]
+  /** Serve and use data connections; without it pieces move over libp2p streams only. */
+  data?: DataConnectionInit
 }
 
 export interface Holder {
@@ -58,8 +71,10 @@ export class Swarm {
   private readonly host: P2PHost
   private readonly tasks: LocalTasks
   private readonly log: Logger
-  private readonly metrics?: Pick<Metrics, 'uploaded'>
+  private readonly metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection'>
   private readonly init: SwarmInit
+  private readonly dataServer?: DataServer
+  private readonly dataConnections?: DataConnections
   private readonly redialer: BootstrapRedialer
   private readonly dialects: readonly WireDialect[]
   private readonly haveListeners = new Map<string, Set<HaveListener>>()
@@ -81,6 +96,24 @@ export class Swarm {
     this.metrics = components.metrics
     this.init = init
     this.dialects = init.wireDialects ?? servedDialects
+    // Release 0.1.0 had no data connections: a node speaking only its wire has none either.
+    if (init.data !== undefined && this.dialects[0]?.version === servedDialects[0]?.version) {
+      this.dataServer = new DataServer({ tasks: this.tasks, logger: components.logger }, {
+        listen: init.data.listen,
+        encrypt: init.data.encrypt,
+        peerId: this.host.peerId.toString(),
+        corruptBlocks: init.corruptBlocks,
+        pace: init.uploadPace,
+        onSent: (bytes) => { this.metrics?.dataBytes('sent', bytes) },
+        onServed: (bytes) => { this.served(bytes) }
+      })
+      this.dataConnections = new DataConnections({ host: this.host, logger: components.logger }, {
+        encrypt: init.data.encrypt,
+        pace: init.downloadPace,
+        onReceived: (bytes) => { this.metrics?.dataBytes('received', bytes) },
+        onOutcome: (outcome) => { this.metrics?.dataConnection(outcome) }
+      })
+    }
     this.redialer = new BootstrapRedialer({ host: this.host, logger: components.logger }, { addresses: init.bootstrap, names: init.bootstrapDns })
   }
 
@@ -98,16 +131,17 @@ export class Swarm {
     const pieceInit = {
       corruptBlocks: this.init.corruptBlocks,
       pace: this.init.uploadPace,
-      onServed: (bytes: number) => {
-        this.uploaded += bytes
-        this.metrics?.uploaded(bytes)
-      }
+      onServed: (bytes: number) => { this.served(bytes) }
     }
     // Every version's ids are served: an older peer dials the ids it knows (wire-versions.ts).
     for (const dialect of this.dialects) {
       await this.host.handle(protocolId('meta', dialect.version), handleMeta(this.tasks, this.log, dialect), limits)
       await this.host.handle(protocolId('piece', dialect.version), handlePiece(this.tasks, this.log, dialect, pieceInit), limits)
       if (this.isSeed) await this.host.handle(protocolId('fetch', dialect.version), handleFetch(this.tasks, this.log, dialect), limits)
+    }
+    if (this.dataServer !== undefined) {
+      await this.dataServer.start()
+      await this.host.handle(protocols.data, this.dataServer.handler(), limits)
     }
     this.host.addEventListener('peer:identify', (event) => {
       this.identifiedProtocols.set(event.detail.peerId.toString(), event.detail.protocols)
@@ -151,6 +185,18 @@ export class Swarm {
     this.lifetime.abort()
     clearTimeout(this.discoverTimer)
     this.redialer.stop()
+    this.dataConnections?.stop()
+    await this.dataServer?.stop()
+  }
+
+  /** Where this node's data port listens, when it serves data connections. */
+  get dataAddress (): HostPort | undefined {
+    return this.dataServer?.address
+  }
+
+  private served (bytes: number): void {
+    this.uploaded += bytes
+    this.metrics?.uploaded(bytes)
   }
 
   connectedPeers (): string[] {
@@ -260,8 +306,16 @@ export class Swarm {
     return await requestMeta(this.host, peerIdFromString(peer), this.dialectsFor(peer, 'meta'), taskId, signal)
   }
 
+  /**
+   * One block from `peer`: over the data connection to it when one is open or can be opened,
+   * otherwise over a `/damselfly/piece/1.0.0` stream. The answer is the same either way.
+   */
   async block (peer: string, request: PieceRequest, signal: AbortSignal): Promise<ReceivedBlock | undefined> {
-    return await requestBlock(this.host, peerIdFromString(peer), this.dialectsFor(peer, 'piece'), request, signal, this.init.downloadPace)
+    const peerId = peerIdFromString(peer)
+    // Only to a peer whose identify listed the data protocol: an older node costs no round trip.
+    const data = this.speaks(peer, protocols.data) ? await this.dataConnections?.get(peerId, signal) : undefined
+    if (data !== undefined) return await data.request(request, signal)
+    return await requestBlock(this.host, peerId, this.dialectsFor(peer, 'piece'), request, signal, this.init.downloadPace)
   }
 
   async fetchFromSeed (seed: string, request: FetchRequest, signal: AbortSignal): Promise<FetchResponse> {

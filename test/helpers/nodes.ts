@@ -10,7 +10,7 @@ import { DamselflyNode, type NodeInfo } from '../../src/node.js'
 import { repoRoot } from './repo-root.js'
 
 /**
- * Flags every test node gets: loopback only, ephemeral ports, its own data dir, and the fake
+ * Flags every test node gets: loopback only, ephemeral ports (the data port too), its own data dir, and the fake
  * Hub's host (127.0.0.1) as an allowed upstream. A test's own --allowed-upstreams adds to it.
  */
 function testFlags (dataDir: string, extra: string[]): string[] {
@@ -20,6 +20,7 @@ function testFlags (dataDir: string, extra: string[]): string[] {
     '--proxy-listen', '127.0.0.1:0',
     '--admin-listen', '127.0.0.1:0',
     '--p2p-listen', '/ip4/127.0.0.1/tcp/0',
+    '--data-listen', '127.0.0.1:0',
     '--log-level', 'warn',
     ...extra
   ]
