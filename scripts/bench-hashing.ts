@@ -18,13 +18,15 @@ import { createHash, webcrypto } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
 import { hashBlock, hashStream } from '../src/storage/hash-pool.js'
+import { scriptArgs } from './lib/args.js'
 
-const { values } = parseArgs({
+const values = scriptArgs({
+  name: 'bench-hashing',
+  summary: 'Where block hashing should run: sha256 of 1 MiB blocks on the event loop, on the libuv pool\n(crypto.subtle) and on worker threads (hash-pool.ts), with the event loop\'s busy share of each.',
   options: {
-    mib: { type: 'string', default: '256' },
-    out: { type: 'string', default: 'results/bench-hashing.json' }
+    mib: { type: 'string', default: '256', valueName: 'N', description: 'MiB of 1 MiB blocks to hash' },
+    out: { type: 'string', default: 'results/bench-hashing.json', valueName: 'FILE', description: 'where the JSON results go' }
   }
 })
 

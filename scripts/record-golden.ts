@@ -15,18 +15,25 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { messageSchemas } from '../src/p2p/messages.js'
 import { protocolId, topics } from '../src/p2p/protocols.js'
 import { servedDialects } from '../src/p2p/wire-versions.js'
 import { repoRoot } from '../test/helpers/repo-root.js'
 import { goldenExamples, type GoldenFile, type MessageKind } from '../test/golden/examples.js'
+import { scriptArgs, usageExitCode } from './lib/args.js'
 
-const { values } = parseArgs({ options: { release: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean' } } })
-if (values.help === true || values.release === undefined) {
-  console.log('usage: node dist/scripts/record-golden.js --release X.Y.Z [--force]\n  writes test/golden/X.Y.Z/<message>.json and messages.ts from this checkout\'s senders and schemas;\n  --force overwrites a recorded release (only before it ships: a shipped release\'s goldens never change)')
-  process.exit(values.help === true ? 0 : 2)
+const values = scriptArgs({
+  name: 'record-golden',
+  summary: 'Writes test/golden/X.Y.Z/<message>.json and messages.ts from this checkout\'s senders and schemas.',
+  options: {
+    release: { type: 'string', valueName: 'X.Y.Z', description: 'the release the goldens are recorded for (required)' },
+    force: { type: 'boolean', description: 'overwrite a recorded release (only before it ships: a shipped release\'s goldens never change)' }
+  }
+})
+if (values.release === undefined) {
+  process.stderr.write('record-golden: --release X.Y.Z is required. `node dist/scripts/record-golden.js --help` lists the options.\n')
+  process.exit(usageExitCode)
 }
 const release = values.release
 

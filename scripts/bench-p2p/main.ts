@@ -53,7 +53,7 @@ import '../../src/polyfill.js'
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { scriptArgs } from '../lib/args.js'
 import type { Target } from './child.js'
 import { summarizeProfile } from './profile.js'
 import { runReceiver, runSender } from './roles.js'
@@ -61,22 +61,24 @@ import { median, runOnce, waitIdle, type PathResult, type RunResult } from './ru
 import { DEFAULT_PATHS, parseSize, parseSpec, PRESETS, type PathSpec } from './spec.js'
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({
+  const values = scriptArgs({
+    name: 'bench-p2p',
+    summary: 'Peer-to-peer throughput: moves --size from a sender process to a receiver process on loopback over each\npath (raw TCP, libp2p, the side channel, and node to node through the data connection) and prints MB/s,\npeak RSS and CPU of both sides, with each path\'s ratio to its ceiling.',
     options: {
-      role: { type: 'string' },
-      spec: { type: 'string' },
-      target: { type: 'string' },
-      size: { type: 'string', default: '1GiB' },
-      runs: { type: 'string', default: '3' },
-      paths: { type: 'string' },
-      out: { type: 'string', default: 'results/bench-p2p.json' },
-      'cpu-prof': { type: 'string' },
-      'prof-file': { type: 'string' },
-      verify: { type: 'boolean', default: false },
-      'idle-wait': { type: 'string', default: '60' },
-      'max-other-load': { type: 'string', default: '0.25' },
-      attempts: { type: 'string', default: '4' },
-      list: { type: 'boolean', default: false }
+      role: { type: 'string', internal: true, description: 'receiver | sender (child processes)' },
+      spec: { type: 'string', internal: true, description: 'the path spec (child processes)' },
+      target: { type: 'string', internal: true, description: 'where to connect (child processes)' },
+      size: { type: 'string', default: '1GiB', valueName: 'SIZE', description: 'bytes moved per run' },
+      runs: { type: 'string', default: '3', valueName: 'N', description: 'runs per path; the median is reported' },
+      paths: { type: 'string', valueName: 'LIST', description: 'comma-separated presets or kind:key=value specs (--list shows the presets; default: the default set)' },
+      out: { type: 'string', default: 'results/bench-p2p.json', valueName: 'FILE', description: 'where the JSON results go' },
+      'cpu-prof': { type: 'string', valueName: 'DIR', description: 'CPU-profile each process during the transfer and summarise' },
+      'prof-file': { type: 'string', internal: true, description: 'profile file (child processes)' },
+      verify: { type: 'boolean', default: false, description: 'sha256 every stream on both ends and compare' },
+      'idle-wait': { type: 'string', default: '60', valueName: 'SECONDS', description: 'wait up to this long for an idle machine before each run' },
+      'max-other-load': { type: 'string', default: '0.25', valueName: 'CORES', description: 'repeat a run that overlapped more foreign load than this' },
+      attempts: { type: 'string', default: '4', valueName: 'N', description: 'tries per run when the machine is busy' },
+      list: { type: 'boolean', default: false, description: 'list the presets and exit' }
     }
   })
   const size = parseSize(values.size)
