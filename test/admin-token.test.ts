@@ -72,7 +72,7 @@ describe('the admin token', () => {
       ]
     })
     // Every interface: the node starts only because it has a token.
-    node = await startNode(['--registry', hub.hubUrl, '--admin-listen', '0.0.0.0:0', '--admin-token-file', tokenFile])
+    node = await startNode(['--role', 'seed', '--registry', hub.hubUrl, '--admin-listen', '0.0.0.0:0', '--admin-token-file', tokenFile])
     port = Number(node.info.admin.split(':').pop())
     admin = `http://127.0.0.1:${port}`
   })

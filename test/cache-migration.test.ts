@@ -1,13 +1,14 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { access, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl } from './helpers/clients.js'
 import { spawnNode, startNode, tempDir, type NodeProcess } from './helpers/nodes.js'
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
+import { flipByte } from './helpers/disk-faults.js'
 
 const MiB = 1024 * 1024
 
@@ -29,17 +30,6 @@ async function toReleaseZeroOneFormat (folder: string): Promise<void> {
   await rm(join(folder, 'blocks'))
 }
 
-async function flipByte (path: string, offset: number): Promise<void> {
-  const file = await open(path, 'r+')
-  try {
-    const byte = Buffer.alloc(1)
-    await file.read(byte, 0, 1, offset)
-    byte[0] = (byte[0] ?? 0) ^ 0xff
-    await file.write(byte, 0, 1, offset)
-  } finally {
-    await file.close()
-  }
-}
 
 describe('a cache written by release 0.1.0 (no block hashes)', () => {
   let hub: FakeHub

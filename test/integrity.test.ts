@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { access, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startFakeHub, type FakeHub } from './fixtures/fake-hub/index.js'
 import { curl, type DownloadResult } from './helpers/clients.js'
@@ -9,6 +9,7 @@ import { spawnNode, startNode, tempDir, type NodeProcess, type RunningNode } fro
 import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
 import { skipUnless } from './helpers/system-tools.js'
+import { flipByte } from './helpers/disk-faults.js'
 
 const MiB = 1024 * 1024
 
@@ -27,17 +28,6 @@ function assertRefused (result: DownloadResult, size: number, sha256: string): v
   assert.ok(result.bytes < size || result.status >= 400, `a complete body was delivered: ${result.bytes} bytes`)
 }
 
-async function flipByte (path: string, offset: number): Promise<void> {
-  const file = await open(path, 'r+')
-  try {
-    const byte = Buffer.alloc(1)
-    await file.read(byte, 0, 1, offset)
-    byte[0] = (byte[0] ?? 0) ^ 0xff
-    await file.write(byte, 0, 1, offset)
-  } finally {
-    await file.close()
-  }
-}
 
 describe('an origin whose bytes do not match their sha256', { skip: skipUnless('curl') }, () => {
   let hub: FakeHub
@@ -159,11 +149,16 @@ describe('a swarm whose origin lies', { skip: skipUnless('curl') }, () => {
     nodes.push(peer)
     await waitFor('the peer to see the seed', async () => (await nodeStatus(peer.info.admin)).peers.includes(seed.info.peerId))
     hub.setFaults({ corruptByteAt: 20 * MiB })
+    // An origin slower than the swarm: the peer takes the pieces from the seed as they land. At
+    // loopback speed the seed could finish, fail its own whole-file check and quarantine the file
+    // before the peer asked for a piece, and the peer then fetched the lie from the origin itself.
+    hub.setBandwidth({ total: 16 * MiB })
     try {
       const result = await curl(hub.signedUrl('acme/swarmliar', 'shard.bin'), { proxy: peer.proxyUrl })
       assertRefused(result, file.size, file.sha256)
     } finally {
       hub.setFaults({})
+      hub.setBandwidth({})
     }
     const status = await nodeStatus(peer.info.admin)
     const seedScore = status.peerScores.find(score => score.peerId === seed.info.peerId)

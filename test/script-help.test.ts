@@ -24,7 +24,8 @@ async function outcome (script: string, args: string[]): Promise<{ code: number,
   }
 }
 
-describe('scripts: --help and bad options', () => {
+// Concurrent: each case is a fresh node process doing nothing but start-up.
+describe('scripts: --help and bad options', { concurrency: 4 }, () => {
   it('finds the scripts', () => {
     assert.ok(scripts.includes('bench-load') && scripts.includes('fake-hub'), scripts.join(', '))
   })

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AbortedError, BlockMismatchError, StorageError } from '../../src/errors.js'
@@ -15,6 +15,7 @@ import type { TaskStore } from '../../src/storage/task-files.js'
 import type { TaskMeta } from '../../src/storage/task-meta.js'
 import { PiecePlan } from '../../src/task/piece-plan.js'
 import { Task } from '../../src/task/task.js'
+import { flipByte } from '../helpers/disk-faults.js'
 
 /** One suite, every store: what the task manager, the proxy and the peer service rely on. */
 interface StoreUnderTest {
@@ -30,17 +31,7 @@ const implementations: Record<string, () => Promise<StoreUnderTest>> = {
     const store = new FsTaskStore({ logger: silentLogger }, { dataDir })
     return {
       store,
-      corrupt: async (id, offset) => {
-        const file = await open(join(dataDir, 'tasks', id, 'data'), 'r+')
-        try {
-          const byte = Buffer.alloc(1)
-          await file.read(byte, 0, 1, offset)
-          byte[0] = (byte[0] ?? 0) ^ 0xff
-          await file.write(byte, 0, 1, offset)
-        } finally {
-          await file.close()
-        }
-      },
+      corrupt: async (id, offset) => { await flipByte(join(dataDir, 'tasks', id, 'data'), offset) },
       cleanup: async () => { await rm(dataDir, { recursive: true, force: true }) }
     }
   },
