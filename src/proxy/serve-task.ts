@@ -85,7 +85,7 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
     // under bench-load: docs/operations.md, "Memory").
     const bufferBytes = Math.max(1, Math.min(share.bytes, task.length, end - start + 1))
     const readAhead = share.bytes >= 1024 * 1024 ? 2 : 0
-    const sender: Sender = { response, file, bytes: init.bytes, end, holdFrom: 0, signal: init.signal, sent, buffer: Buffer.allocUnsafe(bufferBytes), readAhead }
+    const sender: Sender = { response, file, bytes: init.bytes, end, holdFrom: 0, signal: init.signal, sent, bufferBytes, readAhead }
     // Fixed once: a repaired task must still hold back the bytes this response promised to hold.
     sender.holdFrom = heldBackFrom({ length: task.length, start, end, awaitingCheck: task.expectedSha256 !== undefined })
     let position = start
@@ -115,8 +115,10 @@ interface Sender {
   signal: AbortSignal
   /** Counts bytes sent from `offset` (metrics). */
   sent: (offset: number, bytes: number) => void
-  /** Read buffer for following a download, reused once each write reached the kernel. */
-  buffer: Buffer
+  /** Size of the read buffer for following a download (a hit never needs one). */
+  bufferBytes: number
+  /** That buffer, made on first use and reused once each write reached the kernel. */
+  buffer?: Buffer
   /** Blocks the verified reader may read ahead of the one being sent. */
   readAhead: number
 }
@@ -170,6 +172,7 @@ async function sendChunk (sender: Sender, task: Task, position: number, availabl
   const { file, holdFrom, signal } = sender
   if (position >= holdFrom) await task.whenVerified(signal)
   const untilHold = position < holdFrom ? holdFrom - position : Infinity
+  sender.buffer ??= Buffer.allocUnsafe(sender.bufferBytes)
   const length = Math.min(available, sender.buffer.length, untilHold)
   const buffer = sender.buffer.subarray(0, length)
   const bytesRead = await file.read(buffer, position)
