@@ -40,7 +40,11 @@ export async function pieceReply (tasks: LocalTasks, request: PieceRequest, init
   if (request.length > maxBlockBytes) return { response: { ok: false, reason: 'bad-request' } }
   const block = await tasks.readBlock(request.task, request.piece, request.offset, request.length)
   if (block === undefined) return { response: { ok: false, reason: 'missing' } }
-  if (init.corruptBlocks === true && block.data.length > 0) block.data[0] = block.data[0]! ^ 0xff
+  if (init.corruptBlocks === true && block.data.length > 0) {
+    // On a copy: a block read from the store may be shared with other readers (verified-reader.ts).
+    block.data = Buffer.from(block.data)
+    block.data[0] = block.data[0]! ^ 0xff
+  }
   const response: PieceResponse = {
     ok: true,
     length: block.data.length,

@@ -19,13 +19,12 @@ export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: Bloc
   const first = layout.blockAt(start)
   const last = layout.blockAt(end)
   const readAhead = init.readAhead ?? 2
-  const pending: Array<Promise<LoadedBlock>> = []
+  const pending: SharedRead[] = []
+  const held: SharedRead[] = []
   let next = first
   const fill = (): void => {
     while (next <= last && pending.length <= readAhead) {
-      const loading = load(file, layout.start(next), layout.size(next))
-      loading.catch(() => {})
-      pending.push(loading)
+      pending.push(readShared(file, hashes, next))
       next++
     }
   }
@@ -33,8 +32,12 @@ export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: Bloc
     for (let block = first; block <= last; block++) {
       if (init.signal.aborted) throw new AbortedError()
       fill()
-      const loading = pending.shift()
-      if (loading === undefined) break
+      const read = pending.shift()
+      if (read === undefined) break
+      // The block before this one is no longer ours to share once we moved past it.
+      held.shift()?.release()
+      held.push(read)
+      const loading = read.loading
       const piece = layout.pieceOf(block)
       let expected = hashes.get(block)
       if (expected === undefined && init.verifyPiece !== undefined) {
@@ -51,7 +54,61 @@ export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: Bloc
     }
   } finally {
     // Reads still running after an early stop: their results are dropped (errors included).
+    for (const read of [...held, ...pending]) read.release()
     pending.length = 0
+  }
+}
+
+interface SharedRead {
+  loading: Promise<LoadedBlock>
+  release: () => void
+}
+
+/**
+ * Blocks some reader holds right now, per task (its BlockHashes): a reader that wants a block
+ * another one has read and still holds takes that buffer instead of reading its own. Under many
+ * clients of the same files this keeps one copy of a block in memory instead of one per
+ * response. Only finished reads are shared (a reader's file handle may close under a read in
+ * progress), and nothing stays once the last holder lets go, so bit rot that happens later is
+ * still found by the next read.
+ */
+const shelves = new WeakMap<BlockHashes, Map<number, { block: LoadedBlock, holders: number }>>()
+
+function readShared (file: Pick<TaskFile, 'read'>, hashes: BlockHashes, index: number): SharedRead {
+  let blocks = shelves.get(hashes)
+  if (blocks === undefined) {
+    blocks = new Map()
+    shelves.set(hashes, blocks)
+  }
+  const shelf = blocks
+  let entry = shelf.get(index)
+  let released = false
+  let loading: Promise<LoadedBlock>
+  if (entry !== undefined) {
+    entry.holders++
+    loading = Promise.resolve(entry.block)
+  } else {
+    loading = load(file, hashes.layout.start(index), hashes.layout.size(index)).then((block) => {
+      if (released) return block
+      entry = shelf.get(index)
+      if (entry === undefined) {
+        entry = { block, holders: 0 }
+        shelf.set(index, entry)
+      }
+      entry.holders++
+      return entry.block
+    })
+    loading.catch(() => {})
+  }
+  return {
+    loading,
+    release: () => {
+      if (released) return
+      released = true
+      if (entry === undefined) return
+      entry.holders--
+      if (entry.holders === 0 && shelf.get(index) === entry) shelf.delete(index)
+    }
   }
 }
 
