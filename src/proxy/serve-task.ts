@@ -177,14 +177,8 @@ async function sendChunk (sender: Sender, task: Task, position: number, availabl
   const buffer = sender.buffer.subarray(0, length)
   const bytesRead = await file.read(buffer, position)
   if (bytesRead !== length) throw new StorageError(`task ${task.id} data ended at ${position + bytesRead}`)
-  const next = position + length
-  sender.sent(position, length)
-  if (next > sender.end) {
-    sender.response.end(buffer)
-    return next
-  }
-  await written(sender.response, buffer, signal)
-  return next
+  // The buffer is read into again next time: wait until this write has reached the kernel.
+  return await write(sender, position, buffer, true)
 }
 
 /**
@@ -209,8 +203,11 @@ async function written (response: ServerResponse, chunk: Buffer, signal: AbortSi
   }
 }
 
-/** Writes `buffer` (bytes from `position`) to the client; returns the next position. */
-async function write (sender: Sender, position: number, buffer: Buffer): Promise<number> {
+/**
+ * Writes `buffer` (bytes from `position`) to the client; returns the next position. `reused`:
+ * the caller fills the same buffer next, so wait until it reached the kernel, not just for drain.
+ */
+async function write (sender: Sender, position: number, buffer: Buffer, reused = false): Promise<number> {
   const { response, end, signal } = sender
   sender.sent(position, buffer.length)
   const next = position + buffer.length
@@ -218,7 +215,8 @@ async function write (sender: Sender, position: number, buffer: Buffer): Promise
     response.end(buffer)
     return next
   }
-  if (!response.write(buffer)) await drained(response, signal)
+  if (reused) await written(response, buffer, signal)
+  else if (!response.write(buffer)) await drained(response, signal)
   return next
 }
 
