@@ -13,6 +13,12 @@ import { repoRoot } from './repo-root.js'
  * Flags every test node gets: loopback only, ephemeral ports (the data port too), its own data dir, and the fake
  * Hub's host (127.0.0.1) as an allowed upstream. A test's own --allowed-upstreams adds to it.
  */
+/** `flags` without `name` and its value. */
+function withoutFlag (flags: string[], name: string): string[] {
+  const at = flags.indexOf(name)
+  return at === -1 ? flags : [...flags.slice(0, at), ...flags.slice(at + 2)]
+}
+
 function testFlags (dataDir: string, extra: string[]): string[] {
   return [
     '--data-dir', dataDir,
@@ -70,7 +76,10 @@ export interface NodeProcess extends RunningNode {
 export async function spawnNode (extraFlags: string[] = [], dataDir?: string, env: Record<string, string> = {}, prefix: string[] = [], bin = join(repoRoot(), 'bin', 'damselfly.js')): Promise<NodeProcess> {
   const folder = dataDir ?? await tempDir()
   await rm(join(folder, 'node.json'), { force: true })
-  const [command, ...args] = [...prefix, process.execPath, bin, 'start', ...testFlags(folder, extraFlags)]
+  const thisBuild = bin === join(repoRoot(), 'bin', 'damselfly.js')
+  // An older release (the mixed swarm's real 0.1.0) knows no flag added since: no data port.
+  const flags = thisBuild ? testFlags(folder, extraFlags) : withoutFlag(testFlags(folder, extraFlags), '--data-listen')
+  const [command, ...args] = [...prefix, process.execPath, bin, 'start', ...flags]
   const child = spawn(command!, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, DAMSELFLY_LOG_LEVEL: undefined, ...env }
