@@ -4,6 +4,7 @@ import type { OriginClient, OriginSource } from '../origin/origin-client.js'
 import type { TaskMetadata } from '../p2p/messages.js'
 import { maxBlockBytes } from '../p2p/piece-protocol.js'
 import type { Holder, Swarm } from '../p2p/swarm.js'
+import { PeerBackoff } from '../scheduling/peer-backoff.js'
 import { PiecePicker } from '../scheduling/piece-picker.js'
 import type { PeerScores } from '../scheduling/peer-scores.js'
 import { Bitmap } from '../storage/bitmap.js'
@@ -17,7 +18,7 @@ import type { Metrics } from '../metrics/metrics.js'
 
 export interface SwarmDownloadComponents {
   origin: OriginClient
-  swarm: Swarm
+  swarm: Pick<Swarm, 'onHave' | 'block' | 'connectedPeers' | 'announceHave' | 'findHolders' | 'meta'>
   scores: PeerScores
   logger: Logger
   metrics?: Pick<Metrics, 'pieceFetched'>
@@ -70,6 +71,8 @@ export class SwarmDownload {
   private readonly expected: Array<string | null>
   /** Merkle roots over block hashes from holders on the block-aware protocol (TaskMetadata.roots). */
   private readonly expectedRoots: Array<string | null>
+  /** Peers whose last request failed wait a little (a closing connection fails every request at once). */
+  private readonly backoff = new PeerBackoff()
   private readonly busy = new Set<number>()
   private readonly peers = new Set<string>()
   /** Holders that have the whole task: nothing new to learn from them. */
@@ -157,6 +160,7 @@ export class SwarmDownload {
       return
     }
     for (const peer of this.components.scores.rank(this.peers)) {
+      if (!this.backoff.ready(peer)) continue
       for (let index = this.picker.next(peer); index !== undefined; index = this.picker.next(peer)) {
         this.picker.requested(peer, index)
         this.busy.add(index)
@@ -292,6 +296,7 @@ export class SwarmDownload {
         return
       }
       scores.completed(peer, size, Math.max(1, Date.now() - started))
+      this.backoff.succeeded(peer)
       this.components.metrics?.pieceFetched('peer', (Date.now() - started) / 1000)
       this.log.debug('piece from peer', { peer, piece: index, ms: Date.now() - started, inFlight: this.peerRequests })
       this.lastPeerProgress = Date.now()
@@ -301,9 +306,11 @@ export class SwarmDownload {
       const reason = error instanceof Error && error.name === 'TimeoutError' ? 'timeout' : 'error'
       this.picker.failed(peer, index, reason)
       scores.failed(peer, reason)
+      this.backoff.failed(peer)
       if (!swarm.connectedPeers().includes(peer)) {
         this.picker.peerGone(peer)
         this.peers.delete(peer)
+        this.backoff.forget(peer)
       }
       this.log.debug('peer piece failed', { peer, piece: index, error })
     } finally {
