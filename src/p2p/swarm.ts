@@ -200,7 +200,9 @@ export class Swarm {
   }
 
   connectedPeers (): string[] {
-    return [...new Set(this.host.getConnections().map(connection => connection.remotePeer.toString()))]
+    // A closing connection is still listed for a moment, but every new stream on it fails.
+    const open = this.host.getConnections().filter(connection => connection.status === 'open')
+    return [...new Set(open.map(connection => connection.remotePeer.toString()))]
   }
 
   /** Each connected peer with the addresses its connections use. */
