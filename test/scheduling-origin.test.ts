@@ -55,6 +55,7 @@ describe('adaptiveSeedCount', () => {
 
   it('counts a seed no faster than its own download link, and respects the caps', () => {
     assert.equal(adaptiveSeedCount({ ...input, originPerConnectionBytesPerMs: 1e6, seedDownBytesPerMs: 5000 }), 4)
+    assert.equal(adaptiveSeedCount({ ...input, originPerConnectionBytesPerMs: 1e6, seedUpBytesPerMs: 10_000 }), 2, 'nor faster than it uploads')
     assert.equal(adaptiveSeedCount({ ...input, originPerConnectionBytesPerMs: 100, maxSeeds: 3 }), 3)
     assert.equal(adaptiveSeedCount({ ...input, pieceCount: 4, originPerConnectionBytesPerMs: 100 }), 1)
     assert.equal(adaptiveSeedCount({ ...input, liveSeeds: 0, originPerConnectionBytesPerMs: 100 }), 0)

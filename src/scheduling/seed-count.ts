@@ -4,7 +4,7 @@
  * (the slowest host's download rate, or the origin's total rate when that is lower and known),
  * and no more, since each extra seed splits the file into smaller shares for nothing.
  *
- *   perSeed = min(perConnection × connectionsPerSeed, seedDown)
+ *   perSeed = min(perConnection × connectionsPerSeed, seedDown, seedUp)
  *   seeds   = ceil(target / perSeed), within [1, min(liveSeeds, pieceCount, maxSeeds)]
  *
  * Before any origin rate was measured it answers as `seedsToElect` (rendezvous.ts) does. Every
@@ -22,6 +22,11 @@ export interface SeedCountInput {
   connectionsPerSeed: number
   /** A seed's download capacity, bytes per ms. */
   seedDownBytesPerMs: number
+  /**
+   * A seed's upload capacity, bytes per ms: a seed cannot pass on the file faster than this, so
+   * pulling faster only fills its disk. @default unlimited
+   */
+  seedUpBytesPerMs?: number
   /** Rate worth pulling in from the origin, bytes per ms (see above). */
   targetBytesPerMs: number
   /** @default unlimited */
@@ -37,7 +42,7 @@ export function adaptiveSeedCount (input: SeedCountInput): number {
     return seedsToElect(input.pieceCount, liveSeeds, { smallTaskPieces: input.smallTaskPieces })
   }
   if (input.pieceCount < (input.smallTaskPieces ?? 8)) return 1
-  const perSeed = Math.min(input.originPerConnectionBytesPerMs * Math.max(1, input.connectionsPerSeed), input.seedDownBytesPerMs)
+  const perSeed = Math.min(input.originPerConnectionBytesPerMs * Math.max(1, input.connectionsPerSeed), input.seedDownBytesPerMs, input.seedUpBytesPerMs ?? Number.POSITIVE_INFINITY)
   const wanted = Math.ceil(input.targetBytesPerMs / perSeed)
   const cap = Math.min(liveSeeds, input.pieceCount, input.maxSeeds ?? Number.POSITIVE_INFINITY)
   return Math.max(1, Math.min(cap, wanted))
