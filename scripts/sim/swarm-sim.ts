@@ -187,11 +187,10 @@ export function simulate (config: SimConfig): SimResult {
         const rtt = latency(host, peer)
         const admission = admitUpload(Math.max(0, peer.cal.upFree - (q.now + rtt / 2)), { maxBacklogMs: policy.maxBacklogMs })
         if (!admission.admit) {
-          // The refusal comes back after a round trip; ask again once the backlog has drained.
+          // The refusal comes back after a round trip; the peer is asked again once the backlog
+          // has drained, at the next tick or `have` from it, whichever comes first.
           ledger.direct('busy', 1, true)
-          const retryAt = q.now + rtt + admission.retryAfterMs
-          host.busyUntil.set(peer.id, retryAt)
-          q.at(retryAt, () => { fill(host, peer) })
+          host.busyUntil.set(peer.id, q.now + rtt + admission.retryAfterMs)
           return
         }
       }
@@ -208,7 +207,7 @@ export function simulate (config: SimConfig): SimResult {
     if (host.leftAt !== undefined || host.doneAt !== undefined) return
     const peers = host.neighbours.map(id => hosts[id]!).filter(peer => peer.leftAt === undefined)
     const order = policy.rankByRate ? rankByRate(peers.map(peer => peer.id.toString()), id => host.rates.rate(id), { random }).map(id => hosts[Number(id)]!) : peers
-    for (const peer of order) fill(host, peer)
+    for (const peer of order) if (peer.heldCount > 0) fill(host, peer)
   }
 
   const delivered = (host: Host, peer: Host, unit: number, requestedAt: number): void => {
@@ -269,11 +268,14 @@ export function simulate (config: SimConfig): SimResult {
     for (const id of host.neighbours) {
       const peer = hosts[id]!
       if (peer.leftAt !== undefined) continue
+      let news = false
       for (const unit of batch) {
         peer.picker.peerHas(host.name, unit)
         peer.superSeeder?.seen(host.name, unit)
+        if (peer.held[unit] === 0) news = true
       }
-      fill(peer, host)
+      // Nothing the peer lacks: its picker would find nothing new to ask for.
+      if (news) fill(peer, host)
     }
   }
 
