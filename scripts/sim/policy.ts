@@ -34,6 +34,8 @@ export interface Policy {
   rankByRate: boolean
   /** Uploaders refuse requests beyond this backlog (admitUpload); undefined: queue them all. */
   maxBacklogMs: number | undefined
+  /** The backlog bound scales with the requester's urgency (slow links first). */
+  urgency: boolean
   tickMs: number
 }
 
@@ -53,6 +55,7 @@ export function policyOf (name: PolicyName, unitKiB: number): Policy {
       fixedStallMs: 10_000,
       rankByRate: false,
       maxBacklogMs: undefined,
+      urgency: false,
       tickMs: 1000
     }
   }
@@ -70,6 +73,7 @@ export function policyOf (name: PolicyName, unitKiB: number): Policy {
     fixedStallMs: undefined,
     rankByRate: true,
     maxBacklogMs: 500,
+    urgency: false,
     tickMs: 500
   }
 }

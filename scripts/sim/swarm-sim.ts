@@ -13,7 +13,7 @@ import { rankByRate } from '../../src/scheduling/peer-choice.js'
 import { SuperSeeder } from '../../src/scheduling/super-seed.js'
 import { originFallback } from '../../src/scheduling/origin-fallback.js'
 import { adaptiveSeedCount } from '../../src/scheduling/seed-count.js'
-import { admitUpload } from '../../src/scheduling/upload-admission.js'
+import { admitUpload, urgency } from '../../src/scheduling/upload-admission.js'
 import { electSeeds, seedsToElect, shareOf } from '../../src/scheduling/rendezvous.js'
 import { seededRandom } from '../../src/scheduling/seeded-random.js'
 import { EventQueue } from './event-queue.js'
@@ -92,6 +92,8 @@ interface Host {
   originShare: number[]
   superSeeder: SuperSeeder | undefined
   announced: boolean
+  /** EWMA of the ETAs requesters sent with their requests (for urgency). */
+  meanRequesterEtaMs: number
 }
 
 export function simulate (config: SimConfig): SimResult {
@@ -133,7 +135,8 @@ export function simulate (config: SimConfig): SimResult {
       originInFlight: new Set(),
       originShare: [],
       superSeeder: undefined,
-      announced: false
+      announced: false,
+      meanRequesterEtaMs: 0
     }
   })
   const names = hosts.map(host => host.name)
@@ -185,7 +188,11 @@ export function simulate (config: SimConfig): SimResult {
       if (unit === undefined) return
       if (policy.maxBacklogMs !== undefined) {
         const rtt = latency(host, peer)
-        const admission = admitUpload(Math.max(0, peer.cal.upFree - (q.now + rtt / 2)), { maxBacklogMs: policy.maxBacklogMs })
+        // The request carries the requester's time to finish at its download rate.
+        const eta = (units - host.heldCount) * unitBytes / host.links.down
+        peer.meanRequesterEtaMs = peer.meanRequesterEtaMs === 0 ? eta : peer.meanRequesterEtaMs + 0.05 * (eta - peer.meanRequesterEtaMs)
+        const factor = policy.urgency ? urgency(eta, peer.meanRequesterEtaMs) : 1
+        const admission = admitUpload(Math.max(0, peer.cal.upFree - (q.now + rtt / 2)), { maxBacklogMs: policy.maxBacklogMs }, factor)
         if (!admission.admit) {
           // The refusal comes back after a round trip; the peer is asked again once the backlog
           // has drained, at the next tick or `have` from it, whichever comes first.
@@ -415,6 +422,10 @@ export function simulate (config: SimConfig): SimResult {
   const endMs = q.now
 
   const times = hosts.filter(host => host.leftAt === undefined && host.doneAt !== undefined).map(host => host.doneAt!).sort((a, b) => a - b)
+  if (process.env.SIM_DEBUG_TAIL !== undefined) {
+    const tail = hosts.filter(host => host.doneAt !== undefined).sort((a, b) => b.doneAt! - a.doneAt!).slice(0, 8)
+    console.error(tail.map(host => `${host.name} ${host.links.up}/${host.links.down} done ${Math.round(host.doneAt!)} peers ${host.neighbours.length}`).join('\n'))
+  }
   const departed = hosts.filter(host => host.leftAt !== undefined).length
   const unfinished = hosts.filter(host => host.leftAt === undefined && host.doneAt === undefined).length
   const quantile = (share: number): number => times.length === 0 ? Number.NaN : times[Math.min(times.length - 1, Math.floor(share * (times.length - 1)))]!

@@ -30,5 +30,5 @@ export type { FallbackDecision, FallbackInit, FallbackInput, FallbackReason } fr
 export { adaptiveSeedCount } from './seed-count.js'
 export type { SeedCountInput } from './seed-count.js'
 export { seededRandom } from './seeded-random.js'
-export { admitUpload } from './upload-admission.js'
+export { admitUpload, urgency } from './upload-admission.js'
 export type { Admission, UploadAdmissionInit } from './upload-admission.js'

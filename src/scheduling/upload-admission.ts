@@ -13,14 +13,26 @@ export interface UploadAdmissionInit {
   maxBacklogMs?: number
 }
 
+/**
+ * How urgent a requester is: its own time to finish at its download rate (remaining bytes ÷
+ * download rate, sent with the request) over the mean of the requesters this uploader has seen,
+ * within [0.5, 3]. A host on a slow link, which bounds the whole swarm's finish (T* has
+ * F / min_down), gets a longer backlog and so fewer refusals; a host nearly done gets fewer.
+ */
+export function urgency (requesterEtaMs: number, meanEtaMs: number): number {
+  if (!(meanEtaMs > 0) || !(requesterEtaMs >= 0)) return 1
+  return Math.min(3, Math.max(0.5, requesterEtaMs / meanEtaMs))
+}
+
 export type Admission = { admit: true } | { admit: false, retryAfterMs: number }
 
 /**
  * `backlogMs`: how long the uploader's link is already booked (bytes queued ÷ upload rate).
- * A refusal says when the backlog will be under the bound again.
+ * A refusal says when the backlog will be under the bound again. `urgencyFactor` (see `urgency`)
+ * scales the bound for this requester.
  */
-export function admitUpload (backlogMs: number, init: UploadAdmissionInit = {}): Admission {
-  const maxBacklogMs = init.maxBacklogMs ?? 500
+export function admitUpload (backlogMs: number, init: UploadAdmissionInit = {}, urgencyFactor = 1): Admission {
+  const maxBacklogMs = (init.maxBacklogMs ?? 500) * urgencyFactor
   if (!(maxBacklogMs >= 0)) throw new RangeError(`maxBacklogMs must be >= 0, got ${maxBacklogMs}`)
   if (!(backlogMs > maxBacklogMs)) return { admit: true }
   return { admit: false, retryAfterMs: backlogMs - maxBacklogMs }
