@@ -17,10 +17,13 @@ import { admitUpload, urgency } from '../../src/scheduling/upload-admission.js'
 import { electSeeds, seedsToElect, shareOf } from '../../src/scheduling/rendezvous.js'
 import { seededRandom } from '../../src/scheduling/seeded-random.js'
 import { EventQueue } from './event-queue.js'
-import { ControlLedger, gossipDLazy, type ControlKind } from './control.js'
+import { ControlLedger } from './control.js'
+import { summarise, type SimResult } from './result.js'
 import { connect, drawLinks, type BandwidthProfile, type HostLinks } from './hosts.js'
 import { book, LinkCalendar, Origin } from './links.js'
 import type { Policy } from './policy.js'
+
+export type { SimResult } from './result.js'
 
 export interface SimConfig {
   hosts: number
@@ -44,29 +47,6 @@ export interface SimConfig {
   maxTStar: number
 }
 
-export interface SimResult {
-  hosts: number
-  policy: string
-  profile: string
-  churn: number
-  units: number
-  unitBytes: number
-  seeds: number
-  tStarMs: number
-  medianMs: number
-  p90Ms: number
-  lastMs: number
-  medianRatio: number
-  lastRatio: number
-  originRatio: number
-  finished: number
-  departed: number
-  unfinished: number
-  controlPerNodePerS: number
-  controlByKind: Record<ControlKind, number>
-  events: number
-  wallMs: number
-}
 
 interface Host {
   id: number
@@ -365,10 +345,8 @@ export function simulate (config: SimConfig): SimResult {
   }
 
   // ---- ticks and churn --------------------------------------------------------------------
-  let ticks = 0
   const tick = (host: Host): void => {
     if (host.leftAt !== undefined || host.doneAt !== undefined) return
-    ticks++
     if (policy.pollHolders) {
       const holders = host.neighbours.filter(id => { const peer = hosts[id]!; return peer.leftAt === undefined && peer.heldCount > 0 && peer.doneAt === undefined }).length
       ledger.direct('meta', holders, true)
@@ -419,51 +397,23 @@ export function simulate (config: SimConfig): SimResult {
   for (const host of churners) q.at(tStarMs * (0.1 + 0.8 * random()), () => { leave(host) })
 
   q.runUntil(tStarMs * config.maxTStar, () => wanting === 0)
-  const endMs = q.now
 
-  const times = hosts.filter(host => host.leftAt === undefined && host.doneAt !== undefined).map(host => host.doneAt!).sort((a, b) => a - b)
-  if (process.env.SIM_DEBUG_TAIL !== undefined) {
-    const tail = hosts.filter(host => host.doneAt !== undefined).sort((a, b) => b.doneAt! - a.doneAt!).slice(0, 8)
-    console.error(tail.map(host => `${host.name} ${host.links.up}/${host.links.down} done ${Math.round(host.doneAt!)} peers ${host.neighbours.length}`).join('\n'))
-  }
-  const departed = hosts.filter(host => host.leftAt !== undefined).length
-  const unfinished = hosts.filter(host => host.leftAt === undefined && host.doneAt === undefined).length
-  const quantile = (share: number): number => times.length === 0 ? Number.NaN : times[Math.min(times.length - 1, Math.floor(share * (times.length - 1)))]!
-  const lastMs = unfinished > 0 ? Number.POSITIVE_INFINITY : quantile(1)
-  // Gossipsub heartbeats carry IHAVE to D_lazy peers while a topic has recent messages.
-  if (policy.gossipHaves || policy.gossipAnnounce) ledger.sent.ihave += config.hosts * gossipDLazy * (endMs / 1000)
-  const perNodePerS = (count: number): number => count / config.hosts / (endMs / 1000)
-  const controlByKind = Object.fromEntries(Object.entries(ledger.sent).map(([kind, count]) => [kind, round(perNodePerS(count))])) as Record<ControlKind, number>
-  void ticks
-  return {
-    hosts: config.hosts,
-    policy: policy.name,
-    profile: config.profile,
-    churn: config.churn,
-    units,
+  return summarise({
+    config,
+    hosts,
+    ledger,
     unitBytes,
+    units,
     seeds: elected.length,
-    tStarMs: round(tStarMs),
-    medianMs: round(quantile(0.5)),
-    p90Ms: round(quantile(0.9)),
-    lastMs: round(lastMs),
-    medianRatio: round(quantile(0.5) / tStarMs),
-    lastRatio: round(lastMs / tStarMs),
-    originRatio: round(originBytes / fileBytes),
-    finished: times.length,
-    departed,
-    unfinished,
-    controlPerNodePerS: round(perNodePerS(ledger.total)),
-    controlByKind,
+    tStarMs,
+    endMs: q.now,
+    originBytes,
     events: q.processed,
-    wallMs: Math.round(performance.now() - started)
-  }
+    wallMs: performance.now() - started
+  })
 }
 
 function range (count: number): number[] {
   return Array.from({ length: count }, (_, index) => index)
 }
 
-function round (value: number): number {
-  return Number.isFinite(value) ? Math.round(value * 1000) / 1000 : value
-}
