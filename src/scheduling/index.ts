@@ -5,6 +5,8 @@
  * - `PeerScores`: throughput and reliability per peer, bans for corrupt data and timeouts.
  * - `PeerBackoff`: a growing pause before asking a peer again after a failed request.
  * - `electSeeds` / `shareOf` / `seedsToElect`: cold-start origin fetching by rendezvous hashing.
+ * - `RateEstimator` / `ThroughputMeter`, `requestWindow`, `rankByRate` / `pickByRate`,
+ *   `SuperSeeder`, `originFallback`, `adaptiveSeedCount`: decisions from rates actually seen.
  *
  * The network layer reports each outcome to both the picker (to free or fill the piece) and the
  * scores (to rate the peer); the picker reads bans from the scores it is given.
@@ -17,3 +19,19 @@ export { PeerBackoff } from './peer-backoff.js'
 export type { PeerBackoffInit } from './peer-backoff.js'
 export { electSeeds, rendezvousWeight, seedsToElect, shareOf } from './rendezvous.js'
 export type { SeedElectionInit } from './rendezvous.js'
+// Rate-driven decisions (issue 12); drop-in points are listed in docs/scale.md.
+export { RateEstimator, ThroughputMeter } from './rate-estimator.js'
+export type { RateEstimatorInit } from './rate-estimator.js'
+export { requestWindow } from './request-window.js'
+export type { PeerLink, RequestWindowInit } from './request-window.js'
+export { pickByRate, rankByRate } from './peer-choice.js'
+export type { PeerChoiceInit } from './peer-choice.js'
+export { SuperSeeder } from './super-seed.js'
+export type { SuperSeederInit } from './super-seed.js'
+export { originFallback } from './origin-fallback.js'
+export type { FallbackDecision, FallbackInit, FallbackInput, FallbackReason } from './origin-fallback.js'
+export { adaptiveSeedCount } from './seed-count.js'
+export type { SeedCountInput } from './seed-count.js'
+export { seededRandom } from './seeded-random.js'
+export { admitUpload, urgency } from './upload-admission.js'
+export type { Admission, UploadAdmissionInit } from './upload-admission.js'

@@ -1,0 +1,15 @@
+/**
+ * A small seeded PRNG (mulberry32): uniform in [0, 1), the same seed giving the same sequence.
+ * The scheduling decisions take `random: () => number`; tests and the simulator
+ * (scripts/sim-swarm.ts) pass this so every run is reproducible. Not for anything secret.
+ */
+export function seededRandom (seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
