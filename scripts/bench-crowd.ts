@@ -138,7 +138,7 @@ async function main (): Promise<void> {
     const deadline = performance.now() + Number(values['join-timeout-s']) * 1000
     const connected = await secondsUntil(nodes, spawnedAt, deadline, counts => counts.every(peers => peers >= 1))
     const meshed = await secondsUntil(nodes, spawnedAt, deadline, counts => counts.every(peers => peers >= count - 1))
-    console.error(`  every node has a peer after ${connected.seconds === null ? "-" : round(connected.seconds, 1)} s; sees every other after ${meshed.seconds === null ? "-" : round(meshed.seconds, 1)} s (median peers seen ${median(meshed.counts)})`)
+    console.error(`  every node has a peer after ${connected.seconds === null ? '-' : round(connected.seconds, 1)} s; sees every other after ${meshed.seconds === null ? '-' : round(meshed.seconds, 1)} s (median peers seen ${median(meshed.counts)})`)
 
     await fetch(`${info.statsUrl}/reset`, { method: 'POST' })
     console.error(`all ${count} nodes download ${round(size / MB)} MB at once…`)
