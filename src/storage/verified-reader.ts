@@ -1,7 +1,7 @@
 import { AbortedError, BlockMismatchError, StorageError } from '../errors.js'
 import type { BlockHashes } from './block-hashes.js'
 import { ByteGate } from './byte-gate.js'
-import { hashBlock } from './hash-pool.js'
+import { hashBlockInPlace } from './hash-pool.js'
 import type { TaskFile, VerifiedReadInit } from './task-files.js'
 
 /** A slice at most 1/this of its block is copied out, so that the block can go (see readVerified). */
@@ -123,23 +123,45 @@ interface ShelvedBlock {
 const shelves = new WeakMap<BlockHashes, Map<number, ShelvedBlock>>()
 
 /**
- * Full-size block buffers no reader holds any more, read into again instead of allocating: a
- * GiB served is a thousand 1 MiB blocks, and freed ones only go back to the system at V8's next
- * collection (bench-load: ~80 MiB of such garbage at the peak). A buffer comes back here only
- * when every reader that was given it said it is done (VerifiedReadInit.recycle).
+ * Block memory no reader holds any more, read into again instead of allocated: a GiB served is
+ * a thousand 1 MiB blocks, and memory let go only returns at V8's next collection (bench-load
+ * allocated 3.6 GB of blocks, with up to ~80 MiB of them garbage at the peak). Buffers come in
+ * power-of-two size classes (a block is a view at the start of one), so that the many short
+ * blocks of small files reuse them too. Memory comes back here only when every reader that was
+ * given it said it is done (VerifiedReadInit.recycle).
  */
-const freeBlocks: Buffer[] = []
-const maxFreeBlocks = 16
+const freeMemory = new Map<number, ArrayBuffer[]>()
+/** Memory of ours (the ArrayBuffer a block came back from the hashing thread in). */
+const ours = new WeakSet<ArrayBuffer>()
+const smallestClass = 4 * 1024
+const largestClass = 1024 * 1024
+/** Bytes kept for reuse, all classes together. */
+const maxFreeBytes = 16 * 1024 * 1024
+let freeBytes = 0
+
+function sizeClass (size: number): number {
+  return Math.max(smallestClass, 2 ** Math.ceil(Math.log2(size)))
+}
 
 function recycle (data: Buffer): void {
-  if (freeBlocks.length < maxFreeBlocks && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) freeBlocks.push(data)
+  const memory = data.buffer
+  if (!(memory instanceof ArrayBuffer) || !ours.has(memory) || memory.byteLength > largestClass || freeBytes + memory.byteLength > maxFreeBytes) return
+  ours.delete(memory)
+  let free = freeMemory.get(memory.byteLength)
+  if (free === undefined) {
+    free = []
+    freeMemory.set(memory.byteLength, free)
+  }
+  free.push(memory)
+  freeBytes += memory.byteLength
 }
 
 function blockBuffer (size: number): Buffer {
-  const free = freeBlocks.at(-1)
-  if (free !== undefined && free.length === size) return freeBlocks.pop()!
-  // Owning its whole memory: it moves to the hashing thread and back without a copy.
-  return Buffer.allocUnsafeSlow(size)
+  if (size > largestClass) return Buffer.allocUnsafeSlow(size)
+  const bytes = sizeClass(size)
+  const memory = freeMemory.get(bytes)?.pop()
+  if (memory !== undefined) freeBytes -= bytes
+  return Buffer.from(memory ?? Buffer.allocUnsafeSlow(bytes).buffer, 0, size)
 }
 
 function readShared (file: Pick<TaskFile, 'read'>, hashes: BlockHashes, index: number, signal: AbortSignal): SharedRead {
@@ -211,5 +233,8 @@ async function load (file: Pick<TaskFile, 'read'>, position: number, size: numbe
     if (bytesRead === 0) throw new StorageError(`task data ends at ${position + done}`)
     done += bytesRead
   }
-  return await hashBlock(data)
+  // The whole class buffer moves to the hashing thread and back: no copy.
+  const block = await hashBlockInPlace(data)
+  if (block.data.buffer instanceof ArrayBuffer) ours.add(block.data.buffer)
+  return block
 }
