@@ -39,6 +39,8 @@ export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: Bloc
   // The consumer is done with a buffer once it asks for the next one or the loop ends (recycle).
   const reusable = init.recycle === true
   let finished = false
+  // The copy of a small slice given out last (from the same recycled memory as blocks).
+  let copied: Buffer | undefined
   let next = first
   const fill = (): void => {
     while (next <= last && pending.length <= readAhead) {
@@ -52,6 +54,8 @@ export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: Bloc
       // The consumer is done with the block before this one: let it go before reading more,
       // so that a reader holds one block in memory, plus what it reads ahead.
       held.shift()?.release(reusable)
+      if (copied !== undefined && reusable) recycle(copied)
+      copied = undefined
       fill()
       const read = pending.shift()
       if (read === undefined) break
@@ -76,8 +80,10 @@ export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: Bloc
       } else if ((to - from) * smallSliceRatio <= data.length) {
         // A small part of a large block (a ranged read): a copy of just that part is yielded,
         // and the block is let go now instead of staying in memory while the part is sent.
-        const part = Buffer.allocUnsafe(to - from)
+        const part = blockBuffer(to - from)
         data.copy(part, 0, from, to)
+        if (part.buffer instanceof ArrayBuffer && part.length <= largestClass) ours.add(part.buffer)
+        copied = part
         held.pop()?.release(true)
         yield part
       } else {
@@ -90,6 +96,7 @@ export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: Bloc
     // Reads still running after an early stop: their results are dropped (errors included).
     // After an error or an early stop the consumer may still be sending the last buffer.
     for (const read of [...held, ...pending]) read.release(finished && reusable)
+    if (copied !== undefined && finished && reusable) recycle(copied)
     pending.length = 0
   }
 }
