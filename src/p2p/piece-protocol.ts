@@ -28,7 +28,15 @@ export interface PieceServerInit {
 /** A holder's answer to one piece request: the header, and the block's bytes when it is ok. */
 export interface PieceReply {
   response: PieceResponse
-  data?: Buffer
+  /** The bytes, as the verified buffers they were read into (in order, never joined by a copy). */
+  data?: Buffer[]
+}
+
+/** `parts` cut into slices of at most `bytes`, each a view (no copy). */
+export function * slices (parts: readonly Buffer[], bytes: number): Generator<Buffer> {
+  for (const part of parts) {
+    for (let offset = 0; offset < part.length; offset += bytes) yield part.subarray(offset, offset + bytes)
+  }
 }
 
 /**
@@ -40,18 +48,20 @@ export async function pieceReply (tasks: LocalTasks, request: PieceRequest, init
   if (request.length > maxBlockBytes) return { response: { ok: false, reason: 'bad-request' } }
   const block = await tasks.readBlock(request.task, request.piece, request.offset, request.length)
   if (block === undefined) return { response: { ok: false, reason: 'missing' } }
-  if (init.corruptBlocks === true && block.data.length > 0) {
+  const data = Array.isArray(block.data) ? block.data.filter(part => part.length > 0) : [block.data]
+  if (init.corruptBlocks === true && data[0] !== undefined && data[0].length > 0) {
     // On a copy: a block read from the store may be shared with other readers (verified-reader.ts).
-    block.data = Buffer.from(block.data)
-    block.data[0] = block.data[0]! ^ 0xff
+    const copy = Buffer.from(data[0])
+    copy[0] = copy[0]! ^ 0xff
+    data[0] = copy
   }
   const response: PieceResponse = {
     ok: true,
-    length: block.data.length,
+    length: data.reduce((sum, part) => sum + part.length, 0),
     ...(block.digest === undefined ? {} : { digest: block.digest }),
     ...(block.blocks === undefined ? {} : { blocks: block.blocks })
   }
-  return { response, data: block.data }
+  return { response, data }
 }
 
 /** Serves blocks of held pieces: one request, one response, per stream. */
@@ -63,13 +73,11 @@ export function handlePiece (tasks: LocalTasks, log: Logger, dialect: WireDialec
       // `blocks` exists from 1.1.0 on: writeMessage drops it for a peer that agreed on 1.0.0.
       await writeMessage(bytes, dialect, 'pieceResponse', response, signal)
       if (data === undefined) return
-      const slice = init.pace === undefined ? sendSliceBytes : pacedSliceBytes
-      for (let offset = 0; offset < data.length; offset += slice) {
-        const part = data.subarray(offset, offset + slice)
+      for (const part of slices(data, init.pace === undefined ? sendSliceBytes : pacedSliceBytes)) {
         await init.pace?.(part.length, signal)
         await bytes.write(part, { signal })
       }
-      init.onServed?.(data.length)
+      init.onServed?.(response.ok ? response.length : 0)
     })
   }
 }

@@ -112,13 +112,13 @@ class HashThread {
     }
   }
 
-  /** See hashBlock. */
-  async block (data: Buffer, stream?: number): Promise<{ data: Buffer, digest: Buffer }> {
+  /** See hashBlock; `whole`: see hashBlockInPlace. */
+  async block (data: Buffer, stream?: number, whole = false): Promise<{ data: Buffer, digest: Buffer }> {
     if (this.broken !== undefined) throw this.broken
     const id = this.nextId++
     // A buffer that owns its whole memory moves to the thread and back; a view into shared
     // memory (a pooled chunk) is copied first, since moving it would take its neighbours along.
-    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer)
+    const owned = (whole || (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength)) && !(data.buffer instanceof SharedArrayBuffer)
     // (A fresh ArrayBuffer: Buffer.from may copy into the shared pool, which must never move.)
     const moving = owned ? data : Buffer.from(new Uint8Array(data).buffer)
     return await new Promise((resolve, reject) => {
@@ -168,4 +168,13 @@ export function hashStream (): HashStream {
  */
 export async function hashBlock (data: Buffer): Promise<{ data: Buffer, digest: Buffer }> {
   return await leastLoaded().block(data)
+}
+
+/**
+ * hashBlock for a view whose whole ArrayBuffer belongs to the caller (a buffer from a pool of
+ * size classes, larger than the view): the whole memory moves there and back, no copy, and the
+ * returned `data` is the same view. (Added for the verified reader's recycled buffers.)
+ */
+export async function hashBlockInPlace (data: Buffer): Promise<{ data: Buffer, digest: Buffer }> {
+  return await leastLoaded().block(data, undefined, true)
 }

@@ -56,4 +56,11 @@ export interface VerifiedReadInit {
   verifyPiece?: (piece: number, signal: AbortSignal) => Promise<void>
   /** Blocks read and hashed ahead of the one being sent. @default 2 */
   readAhead?: number
+  /**
+   * The consumer is done with each yielded buffer when it asks for the next one, and with the
+   * last when the loop ends normally (not by an error or an early stop): a write it made from
+   * it has reached the kernel. The buffers' memory is then read into again instead of
+   * allocated afresh. Without it a yielded buffer is never reused. @default false
+   */
+  recycle?: boolean
 }

@@ -305,7 +305,7 @@ export class TaskManager implements LocalTasks, CachedTasks {
     return result
   }
 
-  async readBlock (taskId: string, piece: number, offset: number, length: number): Promise<{ data: Buffer, digest?: string, blocks?: string[] } | undefined> {
+  async readBlock (taskId: string, piece: number, offset: number, length: number): Promise<{ data: Buffer[], digest?: string, blocks?: string[] } | undefined> {
     const task = this.tasks.get(taskId)
     if (task === undefined || task.status === 'quarantined' || piece >= task.plan.pieceCount || !task.bitmap.has(piece)) return undefined
     if (offset + length > task.plan.size(piece)) return undefined
@@ -323,7 +323,8 @@ export class TaskManager implements LocalTasks, CachedTasks {
     } finally {
       await file.close()
     }
-    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)
+    // The verified buffers themselves (no copy into one): the sender writes them one by one.
+    const data = parts
     const digest = task.digestOf(piece)
     const blocks = task.blocks.pieceHashes(piece)?.map(hash => Buffer.from(hash).toString('hex'))
     return { data, ...(digest === undefined ? {} : { digest }), ...(blocks === undefined ? {} : { blocks }) }

@@ -201,6 +201,34 @@ for (const [name, make] of Object.entries(implementations)) {
       })
     })
 
+    it('recycles a buffer only once every reader given it is done: bytes another reader kept stay intact', async () => {
+      await withStore(async ({ store }) => {
+        const task = await fill(store, newMeta())
+        const file = await store.open(task.id, 'read')
+        try {
+          const signal = AbortSignal.timeout(5000)
+          // A keeps every buffer it is given (like a peer's reply); B and C recycle, copying each
+          // part before asking for the next (like the proxy's writes). A and B run together, so
+          // they share blocks; C then reads into whatever was recycled.
+          const kept: Buffer[] = []
+          const keep = async (): Promise<void> => {
+            for await (const part of file.readVerified(task.blocks, 0, content.length - 1, { signal })) kept.push(part)
+          }
+          const copyAll = async (): Promise<Buffer> => {
+            const copies: Buffer[] = []
+            for await (const part of file.readVerified(task.blocks, 0, content.length - 1, { signal, recycle: true })) copies.push(Buffer.from(part))
+            return Buffer.concat(copies)
+          }
+          const [, second] = await Promise.all([keep(), copyAll()])
+          assert.deepEqual(second, content)
+          for (let run = 0; run < 3; run++) assert.deepEqual(await copyAll(), content)
+          assert.deepEqual(Buffer.concat(kept), content, 'a kept buffer was read into again')
+        } finally {
+          await file.close()
+        }
+      })
+    })
+
     it('stops when its signal is aborted', async () => {
       await withStore(async ({ store }) => {
         const task = await fill(store, newMeta())

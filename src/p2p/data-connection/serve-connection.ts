@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import type { Logger } from '../../logging/logger.js'
 import type { LocalTasks } from '../local-tasks.js'
 import { pieceRequest, type PieceRequest } from '../messages.js'
-import { pacedSliceBytes, pieceReply, type PieceReply, type PieceServerInit } from '../piece-protocol.js'
+import { pacedSliceBytes, pieceReply, slices, type PieceReply, type PieceServerInit } from '../piece-protocol.js'
 import { ProtocolError } from '../wire.js'
 import { encodeFrame, FrameReader } from './frames.js'
 import { maxRecordBytes, RecordOpener, RecordSealer, type RecordKey } from './records.js'
@@ -74,15 +74,15 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
     sealer.write(socket, [encodeFrame(reply.response)])
     const data = reply.data
     if (data === undefined) return
-    const recordBytes = init.pace === undefined ? maxRecordBytes : pacedSliceBytes
-    for (let offset = 0; offset < data.length; offset += recordBytes) {
-      const part = data.subarray(offset, offset + recordBytes)
+    // The verified buffers go out as they were read: a plain record is written from them
+    // (corked, no copy), an encrypted one is sealed from them.
+    for (const part of slices(data, init.pace === undefined ? maxRecordBytes : pacedSliceBytes)) {
       await init.pace?.(part.length, lifetime.signal)
       sealer.write(socket, [part])
       init.onSent?.(part.length)
       if (socket.writableLength > writeQueueBytes) await drained(socket, lifetime.signal)
     }
-    init.onServed?.(data.length)
+    init.onServed?.(reply.response.ok ? reply.response.length : 0)
   }
   const onData = (chunk: Buffer): void => {
     try {
