@@ -262,8 +262,9 @@ export class SwarmDownload {
           this.fail(error)
           return
         }
+        // Written: the chunks are needed no more, so memory of their own moves to the hashing thread.
         for (const chunk of chunks) {
-          await blocks.update(chunk)
+          await blocks.update(chunk, block.owned === true)
         }
         if (provenBlocks !== undefined) {
           // Cut-through: each block that hashes to its proven hash is readable at once, before

@@ -8,16 +8,17 @@ const minReadBytes = 256 * 1024
 /**
  * Where `onread` puts the bytes of a plain connection: the unused tail of a slab, never a
  * region already read into, so block bytes can go to the caller as views of the very memory
- * the kernel wrote them to. A slab is freed once no block refers to it any more.
+ * the kernel wrote them to. A slab is freed once no block refers to it any more. Slabs are
+ * shared memory, so the hashing thread reads a block where it landed (no copy to send it).
  */
 export class SlabReads {
-  private slab = Buffer.allocUnsafe(slabBytes)
+  private slab = newSlab()
   private used = 0
 
   /** For `onread.buffer`: the memory the next read goes to. */
   next = (): Buffer => {
     if (this.slab.length - this.used < minReadBytes) {
-      this.slab = Buffer.allocUnsafe(slabBytes)
+      this.slab = newSlab()
       this.used = 0
     }
     return this.slab.subarray(this.used)
@@ -28,4 +29,8 @@ export class SlabReads {
     if (buffer.buffer === this.slab.buffer) this.used = buffer.byteOffset - this.slab.byteOffset + count
     return Buffer.from(buffer.buffer, buffer.byteOffset, count)
   }
+}
+
+function newSlab (): Buffer {
+  return Buffer.from(new SharedArrayBuffer(slabBytes))
 }
