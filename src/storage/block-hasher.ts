@@ -1,12 +1,21 @@
 import type { BlockLayout } from './blocks.js'
-import { hashStream, isShared, ownsMemory, type HashStream } from './hash-pool.js'
+import { hashParts, hashStream, isShared, ownsMemory, type HashStream } from './hash-pool.js'
 
 /** Blocks of one piece being hashed at once before `update` waits. */
 const maxBlocksInFlight = 4
 
+export interface PieceBlockHasherInit {
+  /**
+   * Also compute the whole piece's sha256 (what 0.1.0 peers verify, and what a holder without
+   * block roots can be checked against): a second hash of every byte, so only when needed.
+   * @default true
+   */
+  piece?: boolean
+}
+
 /**
- * Hashes one piece's bytes as they arrive in order: each block's sha256 and the whole piece's
- * sha256 (what 0.1.0 peers verify), both on a hashing thread in one trip per block
+ * Hashes one piece's bytes as they arrive in order: each block's sha256 and (when asked) the
+ * whole piece's sha256, both on a hashing thread in one trip per block
  * (hash-pool.ts), so the event loop hashes no byte. A block goes there as the chunks it arrived
  * in, not gathered: chunks in shared memory are shared, chunks the caller gives up are moved,
  * only the rest is copied.
@@ -22,8 +31,10 @@ export class PieceBlockHasher {
   private movable = new Set<Buffer>()
   private bytes = 0
   private readonly digests: Array<Promise<Buffer>> = []
+  private readonly withPiece: boolean
 
-  constructor (layout: BlockLayout, piece: number) {
+  constructor (layout: BlockLayout, piece: number, init: PieceBlockHasherInit = {}) {
+    this.withPiece = init.piece ?? true
     this.layout = layout
     this.first = piece * layout.blocksPerPiece
     this.count = layout.blocksIn(piece)
@@ -77,8 +88,11 @@ export class PieceBlockHasher {
     return await Promise.all(this.digests.slice(0, count))
   }
 
-  /** The sha256 of the whole piece and of each of its blocks; rejects when bytes are missing. */
-  async digest (): Promise<{ piece: string, blocks: Buffer[] }> {
+  /**
+   * The sha256 of each block of the piece and (if asked for) of the whole piece; rejects when
+   * bytes are missing.
+   */
+  async digest (): Promise<{ piece?: string, blocks: Buffer[] }> {
     // An empty piece is one empty block.
     if (this.digests.length === 0 && this.count === 1 && this.layout.size(this.first) === 0) this.seal()
     if (this.digests.length !== this.count) {
@@ -86,7 +100,8 @@ export class PieceBlockHasher {
       throw new RangeError(`piece has ${this.digests.length} of ${this.count} blocks`)
     }
     const blocks = await Promise.all(this.digests)
-    return { piece: (await this.piece!.digest()).toString('hex'), blocks }
+    if (this.piece === undefined) return { blocks }
+    return { piece: (await this.piece.digest()).toString('hex'), blocks }
   }
 
   /** Forgets the piece's running hash (a fetch that failed). */
@@ -95,8 +110,8 @@ export class PieceBlockHasher {
   }
 
   private seal (): void {
-    this.piece ??= hashStream()
-    const digest = this.piece.blockParts(this.chunks, this.movable)
+    if (this.withPiece) this.piece ??= hashStream()
+    const digest = this.piece === undefined ? hashParts(this.chunks, this.movable) : this.piece.blockParts(this.chunks, this.movable)
     digest.catch(() => {})
     this.digests.push(digest)
     this.chunks = []
