@@ -98,4 +98,14 @@ describe('hashing threads', () => {
     assert.deepEqual(kept, piece.subarray(0, 70_000), 'a chunk not given up stays')
     assert.ok(given.some(chunk => chunk.byteLength === 0), 'given-up chunks move')
   })
+
+  it('a piece hasher asked for block hashes only gives no piece digest, the same block hashes', async () => {
+    const piece = randomBytes(3 * 1000 + 7)
+    const layout = new BlockLayout(new PiecePlan(piece.length, piece.length), 1000)
+    const hasher = new PieceBlockHasher(layout, 0, { piece: false })
+    await hasher.update(Buffer.from(piece), true)
+    const { piece: pieceDigest, blocks } = await hasher.digest()
+    assert.equal(pieceDigest, undefined)
+    assert.deepEqual(blocks, Array.from({ length: 4 }, (_, index) => sha256(piece.subarray(index * 1000, (index + 1) * 1000))))
+  })
 })
