@@ -4,9 +4,9 @@ import type { TaskFile } from '../storage/task-files.js'
 import type { Task } from './task.js'
 
 /** Bytes read from disk at a time while hashing. */
-const readChunkBytes = 1024 * 1024
+const readChunkBytes = 4 * 1024 * 1024
 /** Read buffers taking turns: reads run ahead of the hashing thread by at most this many. */
-const buffersInTurn = 4
+const buffersInTurn = 3
 
 export type WholeFileResult =
   | { ok: true }

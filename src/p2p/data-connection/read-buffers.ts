@@ -8,17 +8,16 @@ const minReadBytes = 256 * 1024
 /**
  * Where `onread` puts the bytes of a plain connection: the unused tail of a slab, never a
  * region already read into, so block bytes can go to the caller as views of the very memory
- * the kernel wrote them to. A slab is freed once no block refers to it any more. Slabs are
- * shared memory, so the hashing thread reads a block where it landed (no copy to send it).
+ * the kernel wrote them to. A slab is freed once no block refers to it any more.
  */
 export class SlabReads {
-  private slab = newSlab()
+  private slab = Buffer.allocUnsafe(slabBytes)
   private used = 0
 
   /** For `onread.buffer`: the memory the next read goes to. */
   next = (): Buffer => {
     if (this.slab.length - this.used < minReadBytes) {
-      this.slab = newSlab()
+      this.slab = Buffer.allocUnsafe(slabBytes)
       this.used = 0
     }
     return this.slab.subarray(this.used)
@@ -29,8 +28,4 @@ export class SlabReads {
     if (buffer.buffer === this.slab.buffer) this.used = buffer.byteOffset - this.slab.byteOffset + count
     return Buffer.from(buffer.buffer, buffer.byteOffset, count)
   }
-}
-
-function newSlab (): Buffer {
-  return Buffer.from(new SharedArrayBuffer(slabBytes))
 }
