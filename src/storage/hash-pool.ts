@@ -4,8 +4,9 @@ import type { HashReply, HashRequest } from './hash-thread.js'
 
 /**
  * sha256 on worker threads, so the event loop only moves buffers: running streams (a whole
- * piece, the whole file: their bytes are copied over) and whole blocks (moved there and back,
- * no copy). WebCrypto's digest on the libuv pool was measured to keep the loop nearly as busy
+ * piece, the whole file), whole blocks (moved there and back, no copy), blocks as the parts
+ * they arrived in (moved there when given up, else copied) and read buffers fed to a stream
+ * (moved there and back). WebCrypto's digest on the libuv pool was measured to keep the loop nearly as busy
  * as hashing on it (scripts/bench-hashing.ts). Each stream stays on one thread (a running hash
  * is sequential); streams and blocks go to the least loaded thread. A thread keeps the process alive only
  * while it has streams open.
