@@ -88,6 +88,11 @@ export interface ReceivedBlock {
   digest?: string
   /** The sha256 of every block of the piece (block-aware senders only): lets the receiver check each block as it lands. */
   blocks?: string[]
+  /**
+   * The memory under `data` holds nothing else (data connection): a chunk that is the whole of
+   * its memory may be moved to another thread (detached) once the caller is done with it.
+   */
+  owned?: boolean
 }
 
 /** Fetches one block from `peer`; undefined when the peer no longer has it. */

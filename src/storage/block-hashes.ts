@@ -83,13 +83,23 @@ export class BlockHashes {
     this.dirty.delete(piece)
   }
 
-  /** Pieces changed since the last call, with the serialised bytes of each (for the store). */
+  /**
+   * What changed since the last call, as serialised bytes for the store: one span from the
+   * first to the last changed piece, so a checkpoint is one write however scattered the pieces
+   * landed. Slots in between that are not known go along as they are: a stored hash is trusted
+   * only where it agrees with its piece's root (`adopt`).
+   */
   takeDirty (): Array<{ firstBlock: number, bytes: Uint8Array }> {
-    const pieces = [...this.dirty]
+    if (this.dirty.size === 0) return []
+    let first = Number.POSITIVE_INFINITY
+    let last = 0
+    for (const piece of this.dirty) {
+      first = Math.min(first, piece)
+      last = Math.max(last, piece)
+    }
     this.dirty = new Set()
-    return pieces.map(piece => {
-      const firstBlock = piece * this.layout.blocksPerPiece
-      return { firstBlock, bytes: this.hashes.slice(firstBlock * hashBytes, (firstBlock + this.layout.blocksIn(piece)) * hashBytes) }
-    })
+    const firstBlock = first * this.layout.blocksPerPiece
+    const end = last * this.layout.blocksPerPiece + this.layout.blocksIn(last)
+    return [{ firstBlock, bytes: this.hashes.slice(firstBlock * hashBytes, end * hashBytes) }]
   }
 }

@@ -4,8 +4,9 @@ import type { HashReply, HashRequest } from './hash-thread.js'
 
 /**
  * sha256 on worker threads, so the event loop only moves buffers: running streams (a whole
- * piece, the whole file: their bytes are copied over) and whole blocks (moved there and back,
- * no copy). WebCrypto's digest on the libuv pool was measured to keep the loop nearly as busy
+ * piece, the whole file), whole blocks (moved there and back, no copy), blocks as the parts
+ * they arrived in (moved there when given up, else copied) and read buffers fed to a stream
+ * (moved there and back). WebCrypto's digest on the libuv pool was measured to keep the loop nearly as busy
  * as hashing on it (scripts/bench-hashing.ts). Each stream stays on one thread (a running hash
  * is sequential); streams and blocks go to the least loaded thread. A thread keeps the process alive only
  * while it has streams open.
@@ -22,7 +23,18 @@ export interface HashStream {
    * trip to the thread: `data` moves there and back like hashBlock's (use the returned buffer).
    */
   block: (data: Buffer) => Promise<{ data: Buffer, digest: Buffer }>
-  /** The sha256 of everything passed to `update` and `block`. */
+  /**
+   * Feeds the first `length` bytes of `data` to the running hash without a copy: `data` moves to
+   * the thread and back (detached meanwhile); resolves with the same memory once hashed. `data`
+   * must own its memory (ownsMemory).
+   */
+  feed: (data: Buffer, length?: number) => Promise<Buffer>
+  /**
+   * A whole block given as the parts it arrived in: fed to the running hash, and its own sha256
+   * returned, from one trip to the thread (see hashParts for which parts are copied).
+   */
+  blockParts: (parts: readonly Buffer[], movable?: ReadonlySet<Buffer>) => Promise<Buffer>
+  /** The sha256 of everything passed to `update`, `feed`, `block` and `hashParts`. */
   digest: () => Promise<Buffer>
   /** Forgets the stream (an abandoned piece). */
   drop: () => void
@@ -33,6 +45,22 @@ interface StreamState {
   wake?: () => void
   done?: (digest: Buffer, data?: Buffer) => void
   fail?: (error: Error) => void
+}
+
+const emptyDigest = Buffer.alloc(0)
+
+/**
+ * True when `bytes` is the whole of memory of its own, which can be moved to another thread
+ * (detaching it here) without taking anything else along. A view into a larger buffer (a pooled
+ * chunk, a slab) is not.
+ */
+export function ownsMemory (bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer)
+}
+
+/** True when `bytes` lives in memory shared with other threads: sent to one, it is not copied. */
+export function isShared (bytes: Uint8Array): boolean {
+  return bytes.buffer instanceof SharedArrayBuffer
 }
 
 const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -54,7 +82,8 @@ class HashThread {
         return
       }
       this.close(reply.id)
-      state.done?.(toBuffer(reply.digest), reply.op === 'block' ? toBuffer(reply.data) : undefined)
+      if (reply.op === 'fed') state.done?.(emptyDigest, toBuffer(reply.data))
+      else state.done?.(toBuffer(reply.digest), reply.op === 'block' ? toBuffer(reply.data) : undefined)
     })
     this.worker.on('error', (error) => { this.fail(error) })
     this.worker.on('exit', () => { this.fail(new Error('hash thread exited')) })
@@ -99,6 +128,8 @@ class HashThread {
         if (this.broken !== undefined) throw this.broken
       },
       block: async (data) => await this.block(data, id),
+      feed: async (data, length = data.length) => await this.feed(data, length, id),
+      blockParts: async (parts, movable = new Set()) => await this.parts(parts, movable, id),
       digest: async () => await new Promise<Buffer>((resolve, reject) => {
         state.done = resolve
         state.fail = reject
@@ -124,6 +155,39 @@ class HashThread {
     return await new Promise((resolve, reject) => {
       this.open(id, { pending: 0, done: (digest, back) => { resolve({ data: back ?? moving, digest }) }, fail: reject })
       this.worker.postMessage({ op: 'block', id, data: moving, ...(stream === undefined ? {} : { stream }) } satisfies HashRequest, [moving.buffer as ArrayBuffer])
+    })
+  }
+
+  private async feed (data: Buffer, length: number, stream: number): Promise<Buffer> {
+    if (this.broken !== undefined) throw this.broken
+    if (!ownsMemory(data)) throw new RangeError('feed takes a buffer that owns its memory')
+    const id = this.nextId++
+    return await new Promise((resolve, reject) => {
+      this.open(id, { pending: 0, done: (_digest, back) => { resolve(back!) }, fail: reject })
+      this.worker.postMessage({ op: 'feed', id, stream, data, length } satisfies HashRequest, [data.buffer as ArrayBuffer])
+    })
+  }
+
+  /** See hashParts. */
+  async parts (parts: readonly Buffer[], movable: ReadonlySet<Buffer>, stream?: number): Promise<Buffer> {
+    if (this.broken !== undefined) throw this.broken
+    const id = this.nextId++
+    const transfer: ArrayBuffer[] = []
+    const sent = parts.map(part => {
+      if (isShared(part)) return part
+      if (movable.has(part)) {
+        // The caller vouches that nothing else lives in this memory: the view moves with it.
+        if (!transfer.includes(part.buffer as ArrayBuffer)) transfer.push(part.buffer as ArrayBuffer)
+        return part
+      }
+      // A copy of exactly these bytes, in memory of its own that moves (a view would be cloned whole).
+      const copy = new Uint8Array(part)
+      transfer.push(copy.buffer)
+      return copy
+    })
+    return await new Promise((resolve, reject) => {
+      this.open(id, { pending: 0, done: (digest) => { resolve(digest) }, fail: reject })
+      this.worker.postMessage({ op: 'parts', id, parts: sent, ...(stream === undefined ? {} : { stream }) } satisfies HashRequest, transfer)
     })
   }
 
@@ -154,6 +218,16 @@ function leastLoaded (): HashThread {
   let best = threads[0]!
   for (const thread of threads) if (thread.load < best.load) best = thread
   return best
+}
+
+/**
+ * The sha256 of one block given as `parts` (in order), in one trip to a hashing thread. No part is copied when it can be helped: a part
+ * in shared memory is shared, the memory under a part in `movable` is moved there whole (it is
+ * detached here: the caller vouches that it holds nothing else it still needs), any other part
+ * is copied.
+ */
+export async function hashParts (parts: readonly Buffer[], movable: ReadonlySet<Buffer> = new Set()): Promise<Buffer> {
+  return await leastLoaded().parts(parts, movable)
 }
 
 /** A new running sha256 on the least loaded hashing thread. */

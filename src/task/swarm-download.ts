@@ -3,6 +3,7 @@ import type { Logger } from '../logging/logger.js'
 import type { OriginClient, OriginSource } from '../origin/origin-client.js'
 import type { TaskMetadata } from '../p2p/messages.js'
 import { maxBlockBytes } from '../p2p/piece-protocol.js'
+import { protocols } from '../p2p/protocols.js'
 import type { Holder, Swarm } from '../p2p/swarm.js'
 import { PeerBackoff } from '../scheduling/peer-backoff.js'
 import { PiecePicker } from '../scheduling/piece-picker.js'
@@ -234,11 +235,11 @@ export class SwarmDownload {
     const { swarm, scores } = this.components
     const started = Date.now()
     const size = task.plan.size(index)
-    const blocks = new PieceBlockHasher(task.blocks.layout, index)
+    // An empty piece has no blocks: its digest is that of no bytes.
+    const expectedRoot = this.expectedRoots[index] ?? null
+    const blocks = new PieceBlockHasher(task.blocks.layout, index, { piece: this.needsPieceDigest(expectedRoot) })
     let senderDigest: string | undefined
     try {
-      // An empty piece has no blocks: its digest is that of no bytes.
-      const expectedRoot = this.expectedRoots[index]
       /** Block hashes the sender gave, once they proved to hash to the piece's root. */
       let provenBlocks: Buffer[] | undefined
       /** Blocks checked and made readable so far (cut-through). */
@@ -266,8 +267,9 @@ export class SwarmDownload {
           this.fail(error)
           return
         }
+        // Written: the chunks are needed no more, so memory of their own moves to the hashing thread.
         for (const chunk of chunks) {
-          await blocks.update(chunk)
+          await blocks.update(chunk, block.owned === true)
         }
         if (provenBlocks !== undefined) {
           // Cut-through: each block that hashes to its proven hash is readable at once, before
@@ -288,7 +290,7 @@ export class SwarmDownload {
       const { piece: digest, blocks: blockHashes } = await blocks.digest()
       // A root from a block-aware holder, else the whole-piece digest (all a 0.1.0 holder gives).
       const expected = this.expected[index] ?? senderDigest
-      const bad = (expectedRoot !== null && expectedRoot !== merkleRoot(blockHashes).toString('hex')) || (expected !== undefined && expected !== digest)
+      const bad = (expectedRoot !== null && expectedRoot !== merkleRoot(blockHashes).toString('hex')) || (digest !== undefined && expected !== undefined && expected !== digest)
       if (bad) {
         this.log.warn('peer sent a corrupt piece: banned', { peer, task: task.id, piece: index })
         this.picker.failed(peer, index, 'corrupt')
@@ -321,8 +323,20 @@ export class SwarmDownload {
     }
   }
 
+  /**
+   * Whether a piece from a peer needs its whole-piece sha256 as well as its block hashes (a
+   * second hash of every byte): when no block root is known for it (a holder of release 0.1.0
+   * gives only that digest), or when a connected peer speaks only wire 1.0.0 (it verifies
+   * pieces we serve against that digest). Otherwise the Merkle root checks every byte.
+   */
+  private needsPieceDigest (expectedRoot: string | null): boolean {
+    if (expectedRoot === null) return true
+    const { swarm } = this.components
+    return swarm.connectedPeers().some(peer => !swarm.speaks(peer, protocols.meta))
+  }
+
   /** A verified piece from a peer is on disk: record it, tell readers and the swarm. */
-  private landed (source: string, index: number, digest: string, blockHashes: Buffer[]): void {
+  private landed (source: string, index: number, digest: string | undefined, blockHashes: Buffer[]): void {
     if (!this.task.bitmap.has(index)) {
       this.task.markPieceComplete(index, digest, 'peer', source, blockHashes)
       this.recorded(index)

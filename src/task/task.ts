@@ -260,10 +260,11 @@ export class Task {
   }
 
   /** Marks a piece held; `supplier` is the peer it came from, kept to blame a bad whole file. */
-  markPieceComplete (index: number, digest: string, source: Exclude<PieceSource, 'local'>, supplier?: string, blockHashes?: readonly Uint8Array[]): void {
+  markPieceComplete (index: number, digest: string | undefined, source: Exclude<PieceSource, 'local'>, supplier?: string, blockHashes?: readonly Uint8Array[]): void {
     this.received[index] = this.plan.size(index)
     this.suppliers[index] = supplier
-    this.digests[index] = digest
+    // No digest: a piece checked by its block hashes alone (swarm-download.ts says when).
+    this.digests[index] = digest ?? null
     if (blockHashes !== undefined) this.blocks.setPiece(index, blockHashes)
     if (!this.bitmap.has(index)) {
       this.sources[index] = sourceCodes[source]

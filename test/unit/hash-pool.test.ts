@@ -1,7 +1,10 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { hashBlock, hashStream } from '../../src/storage/hash-pool.js'
+import { PieceBlockHasher } from '../../src/storage/block-hasher.js'
+import { BlockLayout } from '../../src/storage/blocks.js'
+import { hashBlock, hashParts, hashStream } from '../../src/storage/hash-pool.js'
+import { PiecePlan } from '../../src/task/piece-plan.js'
 
 const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest()
 
@@ -44,5 +47,65 @@ describe('hashing threads', () => {
       return await stream.digest()
     }))
     digests.forEach((digest, index) => { assert.deepEqual(digest, sha256(inputs[index]!)) })
+  })
+
+  it('a block in parts: shared parts are shared, movable parts move, the rest is copied', async () => {
+    const shared = Buffer.from(new SharedArrayBuffer(4096))
+    shared.set(randomBytes(4096))
+    const owned = randomBytes(100_000)
+    const pooled = Buffer.from('a pooled view')
+    const view = randomBytes(50_000).subarray(10, 20_000)
+    const expected = sha256(Buffer.concat([shared.subarray(5, 3000), owned, pooled, view]))
+    const digest = await hashParts([shared.subarray(5, 3000), owned, pooled, view], new Set([owned]))
+    assert.deepEqual(digest, expected)
+    assert.equal(owned.byteLength, 0, 'a movable buffer that owns its memory moves')
+    assert.equal(pooled.toString(), 'a pooled view')
+    assert.equal(view.byteLength, 19_990)
+  })
+
+  it('a running hash fed with moved buffers and block parts equals one sha256 of all the bytes', async () => {
+    const first = randomBytes(300_000)
+    const second = randomBytes(70_000)
+    const stream = hashStream()
+    const buffer = Buffer.allocUnsafeSlow(first.length + 100)
+    first.copy(buffer)
+    const back = await stream.feed(buffer, first.length)
+    assert.equal(buffer.byteLength, 0, 'fed buffers move')
+    assert.deepEqual(back.subarray(0, first.length), first)
+    const blockDigest = await stream.blockParts([second.subarray(0, 1000), second.subarray(1000)])
+    assert.deepEqual(blockDigest, sha256(second))
+    assert.deepEqual(await stream.digest(), sha256(Buffer.concat([first, second])))
+  })
+
+  it('a piece hasher gives each block and the piece their sha256, whatever the chunks, moving only what it may', async () => {
+    const blockSize = 64 * 1024
+    const piece = randomBytes(4 * blockSize + 1000)
+    const plan = new PiecePlan(piece.length, piece.length)
+    const layout = new BlockLayout(plan, blockSize)
+    const hasher = new PieceBlockHasher(layout, 0)
+    // Chunks that straddle block boundaries, each owning its memory and given up; one kept.
+    const kept = Buffer.from(new Uint8Array(piece.subarray(0, 70_000)).buffer)
+    await hasher.update(kept, false)
+    const given: Buffer[] = []
+    for (let offset = 70_000; offset < piece.length; offset += 90_000) {
+      const chunk = Buffer.from(new Uint8Array(piece.subarray(offset, offset + 90_000)).buffer)
+      given.push(chunk)
+      await hasher.update(chunk, true)
+    }
+    const { piece: pieceDigest, blocks } = await hasher.digest()
+    assert.equal(pieceDigest, sha256(piece).toString('hex'))
+    assert.deepEqual(blocks, Array.from({ length: 5 }, (_, index) => sha256(piece.subarray(index * blockSize, (index + 1) * blockSize))))
+    assert.deepEqual(kept, piece.subarray(0, 70_000), 'a chunk not given up stays')
+    assert.ok(given.some(chunk => chunk.byteLength === 0), 'given-up chunks move')
+  })
+
+  it('a piece hasher asked for block hashes only gives no piece digest, the same block hashes', async () => {
+    const piece = randomBytes(3 * 1000 + 7)
+    const layout = new BlockLayout(new PiecePlan(piece.length, piece.length), 1000)
+    const hasher = new PieceBlockHasher(layout, 0, { piece: false })
+    await hasher.update(Buffer.from(piece), true)
+    const { piece: pieceDigest, blocks } = await hasher.digest()
+    assert.equal(pieceDigest, undefined)
+    assert.deepEqual(blocks, Array.from({ length: 4 }, (_, index) => sha256(piece.subarray(index * 1000, (index + 1) * 1000))))
   })
 })

@@ -219,7 +219,7 @@ export class DataConnection {
     if (!pending.cancelled) {
       pending.detach()
       const response = pending.response!
-      pending.resolve(response.ok ? receivedBlock(response, new Uint8ArrayList(...pending.chunks)) : undefined)
+      pending.resolve(response.ok ? { ...receivedBlock(response, new Uint8ArrayList(...pending.chunks)), owned: true } : undefined)
     }
     this.sendWaiting()
   }
