@@ -19,7 +19,7 @@ import type { Metrics } from '../metrics/metrics.js'
 
 export interface SwarmDownloadComponents {
   origin: OriginClient
-  swarm: Pick<Swarm, 'onHave' | 'block' | 'connectedPeers' | 'announceHave' | 'findHolders' | 'meta'>
+  swarm: Pick<Swarm, 'onHave' | 'block' | 'connectedPeers' | 'announceHave' | 'findHolders' | 'meta' | 'speaks'>
   scores: PeerScores
   logger: Logger
   metrics?: Pick<Metrics, 'pieceFetched'>

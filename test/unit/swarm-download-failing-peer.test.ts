@@ -53,7 +53,8 @@ describe('a download whose only holder fails every request at once', () => {
       connectedPeers: () => ['holder'],
       announceHave: () => {},
       findHolders: async () => [],
-      meta: async () => undefined
+      meta: async () => undefined,
+      speaks: () => true
     }
     const download = new SwarmDownload({ origin: {} as unknown as OriginClient, swarm, scores: new PeerScores(), logger: silentLogger }, {
       task,
