@@ -39,6 +39,20 @@ export class PieceBlockHasher {
     if (waiting > 0) await this.digests[waiting - 1]
   }
 
+  /**
+   * A whole block, given away: a buffer that owns its memory moves to the hashing thread with
+   * no copy (the caller must not touch it again). Anything else goes through `update`.
+   */
+  async updateBlock (block: Buffer): Promise<void> {
+    if (this.bytes > 0 || this.digests.length >= this.count || block.length !== this.layout.size(this.first + this.digests.length)) {
+      await this.update(block)
+      return
+    }
+    this.sealBuffer(block)
+    const waiting = this.digests.length - maxBlocksInFlight
+    if (waiting > 0) await this.digests[waiting - 1]
+  }
+
   /** Blocks whole so far (from the piece's start). */
   get sealed (): number {
     return this.digests.length
@@ -68,12 +82,15 @@ export class PieceBlockHasher {
 
   private seal (): void {
     // Gathered into one buffer of its own, which moves to the hashing thread (the caller's chunks stay put).
-    const block = Buffer.concat(this.chunks, this.bytes)
+    this.sealBuffer(Buffer.concat(this.chunks, this.bytes))
+    this.chunks = []
+    this.bytes = 0
+  }
+
+  private sealBuffer (block: Buffer): void {
     this.piece ??= hashStream()
     const digest = this.piece.block(block).then(({ digest }) => digest)
     digest.catch(() => {})
     this.digests.push(digest)
-    this.chunks = []
-    this.bytes = 0
   }
 }
