@@ -41,14 +41,15 @@ export class PieceBlockHasher {
 
   /**
    * A whole block, given away: a buffer that owns its memory moves to the hashing thread with
-   * no copy (the caller must not touch it again). Anything else goes through `update`.
+   * no copy (the caller must not touch it again; `returned` gets it back once hashed, to be
+   * reused). Anything else goes through `update`.
    */
-  async updateBlock (block: Buffer): Promise<void> {
+  async updateBlock (block: Buffer, returned?: (block: Buffer) => void): Promise<void> {
     if (this.bytes > 0 || this.digests.length >= this.count || block.length !== this.layout.size(this.first + this.digests.length)) {
       await this.update(block)
       return
     }
-    this.sealBuffer(block)
+    this.sealBuffer(block, returned)
     const waiting = this.digests.length - maxBlocksInFlight
     if (waiting > 0) await this.digests[waiting - 1]
   }
@@ -87,9 +88,12 @@ export class PieceBlockHasher {
     this.bytes = 0
   }
 
-  private sealBuffer (block: Buffer): void {
+  private sealBuffer (block: Buffer, returned?: (block: Buffer) => void): void {
     this.piece ??= hashStream()
-    const digest = this.piece.block(block).then(({ digest }) => digest)
+    const digest = this.piece.block(block).then(({ data, digest }) => {
+      returned?.(data)
+      return digest
+    })
     digest.catch(() => {})
     this.digests.push(digest)
   }
