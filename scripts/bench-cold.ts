@@ -79,6 +79,8 @@ interface RunResult {
   directSeconds: number
   coldSeconds: number
   cpuSecondsPerGiB: Record<string, number>
+  /** Every thread that ran, busiest first (CPU s per GiB), the main thread marked. */
+  threads: string[]
 }
 
 const fixtureDir = await tempDir('damselfly-bench-cold-')
@@ -101,7 +103,9 @@ try {
     results.push({
       directSeconds: direct.seconds,
       coldSeconds: cold.seconds,
-      cpuSecondsPerGiB: Object.fromEntries(Object.entries(spent).map(([name, seconds]) => [name, round(seconds * GiB / size, 3)]))
+      cpuSecondsPerGiB: Object.fromEntries(Object.entries(spent).map(([name, seconds]) => [name, round(seconds * GiB / size, 3)])),
+      threads: [...after].map(([tid, { seconds }]) => ({ main: tid === String(pid), perGiB: (seconds - (before.get(tid)?.seconds ?? 0)) * GiB / size }))
+        .filter(thread => thread.perGiB > 0).sort((a, b) => b.perGiB - a.perGiB).map(thread => `${thread.main ? 'main ' : ''}${round(thread.perGiB, 2)}`)
     })
   }
   peakRss = await peakRssBytes(pid)
@@ -120,4 +124,5 @@ rows.push(['median', round(size / MB / median(results.map(r => r.directSeconds))
   ...names.map(name => median(results.map(r => r.cpuSecondsPerGiB[name]!)))])
 printTable(rows)
 console.log(`peak RSS ${round(peakRss / MB)} MB`)
+console.log(`threads (CPU s/GiB, busiest first, median run): ${results[Math.floor(results.length / 2)]?.threads.join(', ') ?? ''}`)
 await writeJson(values.out, { machine: machineInfo(), size, runs, cap: values.cap, results, peakRssMB: round(peakRss / MB) })
