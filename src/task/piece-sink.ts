@@ -8,6 +8,9 @@ import type { TaskFile } from '../storage/task-files.js'
 /** Whole blocks waiting for their disk write before the origin's response is paused. */
 const maxBlocksQueued = 2
 
+/** Bytes taken ahead of the pace (their tokens still owed) before the response is paused. */
+const maxPacedBytes = 1024 * 1024
+
 /**
  * Full-size block buffers back from the hashing thread, for the next blocks: a fresh 1 MiB
  * buffer costs the kernel 256 page faults on first touch (it showed in the profile as the copy
@@ -65,7 +68,9 @@ export class PieceSink implements RangeSink {
   private flushed = 0
   private chain: Promise<void> = Promise.resolve()
   private queued = 0
+  /** Bytes whose tokens are still owed. */
   private pacing = 0
+  private paced: Promise<void> = Promise.resolve()
   private controls?: Parameters<RangeSink['started']>[0]
 
   constructor (init: PieceSinkInit) {
@@ -92,8 +97,8 @@ export class PieceSink implements RangeSink {
     if (init.pace !== undefined) {
       // The tokens are taken for bytes already here; pausing until they are granted lets TCP
       // back-pressure slow the origin itself.
-      this.pacing++
-      init.pace(chunk.length, init.signal).then(() => { this.pacing--; this.wake() }, (error: Error) => { this.fail(error) })
+      this.pacing += chunk.length
+      this.paced = Promise.all([this.paced, init.pace(chunk.length, init.signal).then(() => { this.pacing -= chunk.length; this.wake() }, (error: Error) => { this.fail(error) })]).then(() => {})
     }
     for (let offset = 0; offset < chunk.length;) {
       const block = this.block ??= takeBlock(init.layout.size(this.firstBlock + this.sealed))
@@ -123,6 +128,8 @@ export class PieceSink implements RangeSink {
 
   /** Resolves once every queued write and hash is done; rejects with the sink's failure. */
   async settled (): Promise<void> {
+    // The piece is not done before the rate allowed its bytes (the download's end would cancel the reservations).
+    await this.paced
     await this.chain
     if (this.failure !== undefined) throw this.failure
   }
@@ -152,7 +159,7 @@ export class PieceSink implements RangeSink {
   }
 
   private flowing (): boolean {
-    return this.failure === undefined && this.queued < maxBlocksQueued && this.pacing === 0
+    return this.failure === undefined && this.queued < maxBlocksQueued && this.pacing < maxPacedBytes
   }
 
   private wake (): void {
