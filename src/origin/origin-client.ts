@@ -7,6 +7,7 @@ import { certificateFailure } from './certificate-failure.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { firstHeader, withoutCredentials, type HeaderRecord } from './http-headers.js'
 import { withRetries } from './retry.js'
+import { dispatchRange, type RangeAnswer } from './range-dispatch.js'
 
 /** Where a task's bytes come from: a URL and the client's headers (its token) to send with it. */
 export interface OriginSource {
@@ -42,6 +43,14 @@ export interface ProbeResult {
   finalSource: OriginSource
   /** Set when the origin ignored Range and is sending the whole body: read it in order. */
   wholeBody?: Readable
+}
+
+/** Where readRange puts a range's bytes. */
+export interface RangeSink {
+  /** Takes one chunk (in undici's memory: copy what must outlive the call); false pauses the response until `resume`. */
+  data: (chunk: Buffer) => boolean
+  /** Called with the request's controls as it is sent (again after a redirect). */
+  started: (controls: { resume: () => void, abort: (error: Error) => void }) => void
 }
 
 const replayedHeaders = ['content-type', 'content-disposition', 'last-modified', 'etag']
@@ -110,22 +119,59 @@ export class OriginClient {
     })
   }
 
-  /** The bytes `start..end` (inclusive) of a `length`-byte content, checked against Content-Range. */
-  async fetchRange (source: OriginSource, start: number, end: number, length: number, signal: AbortSignal): Promise<Readable> {
-    const { response, url } = await this.get(source, { range: `bytes=${start}-${end}` }, signal)
-    if (response.statusCode !== 206) {
-      if (response.statusCode === 200) {
-        response.body.destroy()
-        throw new UpstreamMismatchError(`origin ignored Range ${start}-${end} for ${redactUrl(url)}`)
+  /**
+   * The bytes `start..end` (inclusive) of a `length`-byte content, handed to `sink` chunk by
+   * chunk as undici reads them (its dispatch API: no body stream). Resolves once the body
+   * ended; the caller checks it got every byte. A 200 (Range ignored) or a Content-Range other than the one asked for is an
+   * UpstreamMismatchError; another status an UpstreamStatusError with the origin's body.
+   */
+  async readRange (source: OriginSource, start: number, end: number, length: number, sink: RangeSink, signal: AbortSignal): Promise<void> {
+    let url = source.url
+    let sourceHeaders = source.headers
+    for (let redirects = 0; ; redirects++) {
+      const allowed = this.init.allowedUpstreams
+      if (allowed !== undefined && !allowed.allowsUrl(url)) throw new UpstreamNotAllowedError(new URL(url).hostname)
+      const request = dispatchRange(this.dispatcher, {
+        ...splitUrl(url),
+        headers: { ...sourceHeaders, range: `bytes=${start}-${end}`, 'accept-encoding': 'identity' },
+        accept: (headers) => {
+          const range = parseContentRange(firstHeader(headers['content-range']))
+          if (range === undefined || range.start !== start || range.end !== end || range.total !== length) {
+            return new UpstreamMismatchError(`origin answered Range ${start}-${end}/${length} with ${String(headers['content-range'])}`)
+          }
+          return undefined
+        },
+        onData: sink.data,
+        errorBodyLimit,
+        signal
+      })
+      sink.started({ resume: request.resume, abort: request.abort })
+      let answer: RangeAnswer
+      try {
+        answer = await request.answer
+      } catch (error) {
+        const status = request.status()
+        this.metrics?.originResponse(status === 0 ? 'error' : status)
+        if (signal.aborted) throw error
+        // A cut body, a refused Content-Range or the sink's own failure (a full disk) as it is;
+        // no answer at all is an unreachable origin.
+        if (status !== 0 || !(error instanceof Error) || error instanceof UpstreamMismatchError) throw error
+        throw certificateFailure(error, url) ?? new UpstreamUnreachableError(`cannot reach ${redactUrl(url)}: ${describe(error)}`, { cause: error })
       }
-      throw await statusError(response, url)
+      this.metrics?.originResponse(answer.status)
+      if (answer.status === 206) return
+      const location = firstHeader(answer.headers.location)
+      if (answer.status >= 300 && answer.status < 400 && location !== undefined && answer.status !== 304) {
+        if (redirects >= (this.init.maxRedirections ?? 8)) throw new UpstreamUnreachableError(`too many redirects from ${redactUrl(source.url)}`)
+        const next = new URL(location, url)
+        // A token for the Hub must not follow the redirect to a CDN on another host.
+        if (next.origin !== new URL(url).origin) sourceHeaders = withoutCredentials(sourceHeaders)
+        url = next.href
+        continue
+      }
+      if (answer.status === 200) throw new UpstreamMismatchError(`origin ignored Range ${start}-${end} for ${redactUrl(url)}`)
+      throw new UpstreamStatusError(answer.status, answer.headers, answer.body ?? Buffer.alloc(0), url)
     }
-    const range = parseContentRange(firstHeader(response.headers['content-range']))
-    if (range === undefined || range.start !== start || range.end !== end || range.total !== length) {
-      response.body.destroy()
-      throw new UpstreamMismatchError(`origin answered Range ${start}-${end}/${length} with ${String(response.headers['content-range'])}`)
-    }
-    return response.body
   }
 
   /** Retries of the whole operation on transient failures. */

@@ -1,5 +1,5 @@
 import type { BlockLayout } from './blocks.js'
-import { hashParts, hashStream, isShared, ownsMemory, type HashStream } from './hash-pool.js'
+import { hashBlock, hashParts, hashStream, isShared, ownsMemory, type HashStream } from './hash-pool.js'
 
 /** Blocks of one piece being hashed at once before `update` waits. */
 const maxBlocksInFlight = 4
@@ -78,6 +78,21 @@ export class PieceBlockHasher {
     if (waiting > 0) await this.digests[waiting - 1]
   }
 
+  /**
+   * A whole block, given away: a buffer that owns its memory moves to the hashing thread with
+   * no copy (the caller must not touch it again; `returned` gets it back once hashed, to be
+   * reused). Anything else goes through `update`.
+   */
+  async updateBlock (block: Buffer, returned?: (block: Buffer) => void): Promise<void> {
+    if (this.bytes > 0 || this.digests.length >= this.count || block.length !== this.layout.size(this.first + this.digests.length)) {
+      await this.update(block)
+      return
+    }
+    this.sealBuffer(block, returned)
+    const waiting = this.digests.length - maxBlocksInFlight
+    if (waiting > 0) await this.digests[waiting - 1]
+  }
+
   /** Blocks whole so far (from the piece's start). */
   get sealed (): number {
     return this.digests.length
@@ -117,5 +132,16 @@ export class PieceBlockHasher {
     this.chunks = []
     this.movable = new Set()
     this.bytes = 0
+  }
+
+  private sealBuffer (block: Buffer, returned?: (block: Buffer) => void): void {
+    if (this.withPiece) this.piece ??= hashStream()
+    const hashed = this.piece === undefined ? hashBlock(block) : this.piece.block(block)
+    const digest = hashed.then(({ data, digest }) => {
+      returned?.(data)
+      return digest
+    })
+    digest.catch(() => {})
+    this.digests.push(digest)
   }
 }
