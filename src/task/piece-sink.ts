@@ -10,6 +10,12 @@ const maxBlocksQueued = 2
 
 /** Bytes taken ahead of the pace (their tokens still owed) before the response is paused. */
 const maxPacedBytes = 1024 * 1024
+/**
+ * A block still filling after this long is written as far as it got, so that a client
+ * following a slow origin gets bytes as they come, not a block (1 MiB) at a time. A fast
+ * origin fills blocks sooner and never pays the extra write.
+ */
+const partialFlushMs = 25
 
 /**
  * Full-size block buffers back from the hashing thread, for the next blocks: a fresh 1 MiB
@@ -72,6 +78,8 @@ export class PieceSink implements RangeSink {
   private pacing = 0
   private paced: Promise<void> = Promise.resolve()
   private controls?: Parameters<RangeSink['started']>[0]
+  /** Writes a block still filling once its first bytes have waited `partialFlushMs`. */
+  private partialTimer?: NodeJS.Timeout
 
   constructor (init: PieceSinkInit) {
     this.init = init
@@ -109,6 +117,12 @@ export class PieceSink implements RangeSink {
       this.received += take
       if (this.filled === block.length) this.sealBlock()
     }
+    if (this.block !== undefined && this.partialTimer === undefined) {
+      this.partialTimer = setTimeout(() => {
+        this.partialTimer = undefined
+        this.flushPartial()
+      }, partialFlushMs)
+    }
     return this.flowing()
   }
 
@@ -128,6 +142,8 @@ export class PieceSink implements RangeSink {
 
   /** Resolves once every queued write and hash is done; rejects with the sink's failure. */
   async settled (): Promise<void> {
+    clearTimeout(this.partialTimer)
+    this.partialTimer = undefined
     // The piece is not done before the rate allowed its bytes (the download's end would cancel the reservations).
     await this.paced
     await this.chain
@@ -135,6 +151,8 @@ export class PieceSink implements RangeSink {
   }
 
   private sealBlock (): void {
+    clearTimeout(this.partialTimer)
+    this.partialTimer = undefined
     const block = this.block!
     const from = this.flushed
     const at = this.blockStart
