@@ -24,6 +24,8 @@ async function outcome (script: string, args: string[]): Promise<{ code: number,
   }
 }
 
+const refusalChecked = new Set(['bench-load', 'fake-hub'])
+
 // Concurrent: each case is a fresh node process doing nothing but start-up.
 describe('scripts: --help and bad options', { concurrency: 4 }, () => {
   it('finds the scripts', () => {
@@ -39,6 +41,9 @@ describe('scripts: --help and bad options', { concurrency: 4 }, () => {
       assert.match(stdout, /-h, --help/)
     })
 
+    // The refusal is scriptArgs' own code, which every script's --help above proves it calls;
+    // two scripts check it end to end (a process each costs ~0.7 s of CPU on npm test's budget).
+    if (!refusalChecked.has(script)) continue
     it(`${script} refuses an unknown option with exit 2`, async () => {
       const { code, stdout, stderr } = await outcome(script, ['--no-such-option'])
       assert.equal(code, 2, stdout + stderr)
