@@ -105,10 +105,10 @@ async function startCrowd (nodes: NodeProcess[]): Promise<void> {
   }
 }
 
-/** Peers each node sees right now; NaN for a node that does not answer within 5 s. */
+/** Peers each node sees right now; NaN for a node that does not answer within 30 s (50 nodes on 2 cores answer slowly). */
 async function peerCounts (nodes: NodeProcess[]): Promise<number[]> {
   return await Promise.all(nodes.map(async node => {
-    const response = await fetch(`http://${node.info.admin}/api/status`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined)
+    const response = await fetch(`http://${node.info.admin}/api/status`, { signal: AbortSignal.timeout(30_000) }).catch(() => undefined)
     const status = await response?.json().catch(() => undefined) as NodeStatus | undefined
     return status?.peers.length ?? NaN
   }))
@@ -125,6 +125,8 @@ async function secondsUntil (nodes: NodeProcess[], since: number, deadline: numb
 }
 
 async function main (): Promise<void> {
+  // spawnNode adds an exit hook per node (it kills the node if this script dies).
+  process.setMaxListeners(count + 10)
   const machineAtStart = machineInfo()
   const work = await tempDir('damselfly-bench-crowd-')
   const { child: origin, info } = await startOrigin(join(work, 'fixtures'))
