@@ -80,7 +80,11 @@ describe(`libp2p fuzzing of a seed (seed ${seed}, ${totalRuns} cases)`, { skip: 
 
   async function assertAlive (where: string): Promise<void> {
     assert.equal(target.child.exitCode, null, `the node exited after ${where}: ${target.stderr().slice(-3000)}`)
-    const response = await fetch(`http://${target.info.admin}/healthy`)
+    const response = await fetch(`http://${target.info.admin}/healthy`, { signal: AbortSignal.timeout(30_000) }).catch(async (error: unknown) => {
+      // A node on its way out still has no exit code: say what it wrote, and how it ended.
+      const exit = await Promise.race([target.exited, new Promise(resolve => setTimeout(resolve, 2000, 'still running'))])
+      assert.fail(`/healthy after ${where} failed (${String(error)}; exit: ${String(exit)}): ${target.stderr().slice(-3000)}`)
+    })
     assert.equal(response.status, 200, `/healthy after ${where}`)
   }
 
