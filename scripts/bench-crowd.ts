@@ -16,7 +16,7 @@
  *   node dist/scripts/bench-crowd.js [--nodes 50] [--size 256MiB] [--out results/bench-crowd.json]
  */
 import '../src/polyfill.js'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -25,7 +25,7 @@ import { parseByteRate, parseByteSize } from '../test/fixtures/fake-hub/index.js
 import { curl, type DownloadResult } from '../test/helpers/clients.js'
 import { spawnNode, tempDir, type NodeProcess } from '../test/helpers/nodes.js'
 import type { NodeStatus } from '../test/helpers/status.js'
-import { repoRoot } from '../test/helpers/repo-root.js'
+import { startFakeHubProcess, type FakeHubInfo } from './lib/fake-hub-process.js'
 import { machineInfo } from './lib/machine.js'
 import { peakRssBytes } from './lib/proc.js'
 import { printTable, writeJson } from './lib/report.js'
@@ -50,32 +50,14 @@ const MB = 1e6
 /** The kernel's clock ticks per second for /proc/PID/stat times (USER_HZ, 100 on Linux). */
 const ticksPerSecond = 100
 
-interface OriginInfo {
-  statsUrl: string
-  files: Array<{ path: string, size: number, sha256: string, resolveUrl: string }>
-}
-
-/** Starts the fake Hub as its own process (its CPU is not the nodes') and reads the URLs it prints. */
-async function startOrigin (fixtureDir: string): Promise<{ child: ChildProcess, info: OriginInfo }> {
-  const args = [join(repoRoot(), 'dist', 'scripts', 'fake-hub.js'), '--size', String(size), '--fixture-dir', fixtureDir, '--stats-port', '0']
+/** Starts the fake Hub as its own process with the file every node downloads. */
+async function startOrigin (fixtureDir: string): Promise<{ child: ChildProcess, info: FakeHubInfo }> {
+  const args = ['--size', String(size), '--fixture-dir', fixtureDir, '--stats-port', '0']
   if (values['origin-rate'] !== undefined) {
     parseByteRate(values['origin-rate'])
     args.push('--rate', values['origin-rate'])
   }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const info = await new Promise<OriginInfo>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-      try {
-        resolve(JSON.parse(stdout) as OriginInfo)
-      } catch {}
-    })
-    child.on('exit', code => { reject(new Error(`fake hub exited with ${code}: ${stderr}`)) })
-  })
-  return { child, info }
+  return await startFakeHubProcess(args)
 }
 
 /** CPU seconds (user + system) a process has used so far; NaN once it is gone. */

@@ -21,7 +21,7 @@
  *     [--chart results/bench-swarm.svg] [--smoke]
  */
 import '../src/polyfill.js'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, rmSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
@@ -31,9 +31,9 @@ import { scriptArgs } from './lib/args.js'
 import { parseByteRate, parseByteSize } from '../test/fixtures/fake-hub/index.js'
 import { spawnNode, tempDir, type NodeProcess } from '../test/helpers/nodes.js'
 import type { NodeStatus } from '../test/helpers/status.js'
-import { repoRoot } from '../test/helpers/repo-root.js'
 import { waitFor } from '../test/helpers/wait.js'
 import { writeSvgChart } from './lib/charts.js'
+import { startFakeHubProcess, type FakeHubInfo } from './lib/fake-hub-process.js'
 import { machineInfo } from './lib/machine.js'
 import { createTestbed, netnsUnavailable, removeStaleNamespaces, type NetnsHost, type Testbed } from './lib/netns.js'
 import { peakRssBytes } from './lib/proc.js'
@@ -85,11 +85,7 @@ interface RoundResult {
   peakRssMB: number[]
 }
 
-interface OriginInfo {
-  hubUrl: string
-  statsUrl: string
-  files: Array<{ path: string, size: number, sha256: string, resolveUrl: string }>
-}
+type OriginInfo = FakeHubInfo
 
 /** The fluid-model lower bound on the time to give N hosts a file of `size` bytes. */
 function lowerBound (hosts: number): number {
@@ -111,24 +107,11 @@ async function sha256File (path: string): Promise<string> {
 
 /** Starts the fake Hub in the origin namespace and reads the URLs it prints. */
 async function startOrigin (origin: NetnsHost, fixtureDir: string, children: Set<ChildProcess>): Promise<OriginInfo> {
-  const [command, ...args] = [...origin.exec, process.execPath, join(repoRoot(), 'dist', 'scripts', 'fake-hub.js'),
-    '--host', origin.address, '--port', '8080', '--cdn-port', '8081', '--stats-port', '8082',
-    '--size', String(size), '--fixture-dir', fixtureDir]
-  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const { child, info } = await startFakeHubProcess(['--host', origin.address, '--port', '8080', '--cdn-port', '8081', '--stats-port', '8082',
+    '--size', String(size), '--fixture-dir', fixtureDir], origin.exec)
   children.add(child)
   child.on('exit', () => children.delete(child))
-  let stdout = ''
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  return await new Promise<OriginInfo>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-      try {
-        resolve(JSON.parse(stdout) as OriginInfo)
-      } catch {}
-    })
-    child.on('exit', code => { reject(new Error(`fake hub exited with ${code}: ${stderr}`)) })
-  })
+  return info
 }
 
 /** Starts one node per host, host 0 first, the others bootstrapped through it, all seeds. */

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { Pool } from 'undici'
 import type { FakeHub, FakeRepoInit } from '../fixtures/fake-hub/index.js'
+import { seededRandom as random } from '../../src/scheduling/seeded-random.js'
 
 export interface LoadInit {
   clients: number
@@ -52,17 +53,6 @@ export function loadRepoInit (): FakeRepoInit {
   return { id: loadRepo, files: [...small, ...medium] }
 }
 
-/** mulberry32: a small seeded generator, so a run's request mix can be replayed. */
-function random (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface PlannedRequest {
   path: string

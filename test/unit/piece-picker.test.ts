@@ -3,18 +3,8 @@ import assert from 'node:assert/strict'
 import { Bitmap } from '../../src/storage/bitmap.js'
 import { PiecePicker } from '../../src/scheduling/piece-picker.js'
 import { PeerScores } from '../../src/scheduling/peer-scores.js'
+import { seededRandom as seeded } from '../../src/scheduling/seeded-random.js'
 
-/** Small seeded PRNG (mulberry32): the same seed gives the same sequence. */
-function seeded (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function bitmapOf (size: number, pieces: Iterable<number>): Bitmap {
   const bitmap = new Bitmap(size)
