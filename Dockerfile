@@ -26,9 +26,10 @@ FROM ${NODE_IMAGE}
 LABEL org.opencontainers.image.title="damselfly" \
       org.opencontainers.image.description="Peer-to-peer download accelerator for Hugging Face Hub files" \
       org.opencontainers.image.licenses="Apache-2.0"
-# glibc returns 64 KiB socket buffers to the kernel after every read unless told otherwise;
-# these thresholds measured 618 → 1,989 MB/s on a Node TCP receiver (docs/p2p-throughput.md).
-ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=8388608:glibc.malloc.trim_threshold=268435456
+# glibc malloc as src/cli/process-tuning.ts explains (large buffers mapped one by one, so that
+# freed ones leave the process; a little free heap kept for socket reads): `npm start` and the
+# tests start nodes the same way.
+ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=4194304
 # In a container the proxy must be reachable from outside it, and a proxy beyond loopback must
 # name its clients (the node refuses to start otherwise): private networks by default; narrow
 # it to the cluster's pod and node ranges (see deploy/ and docs/security.md). The admin port

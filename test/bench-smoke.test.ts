@@ -65,7 +65,10 @@ describe('benchmark smoke runs', () => {
 
   it('bench-p2p', async () => {
     const out = join(folder, 'p2p.json')
-    const { stdout } = await run(process.execPath, [script('bench-p2p'), '--size', '4MiB', '--runs', '1', '--paths', 'tcp,libp2p-stock,side-plain-tuned,node-plain', '--verify', '--out', out])
+    const { stdout } = await run(process.execPath, [script('bench-p2p'), '--size', '4MiB', '--runs', '1', '--paths', 'tcp,libp2p-stock,side-plain-tuned,node-plain', '--verify', '--out', out,
+      // A smoke run checks the bytes, not the speed: no waiting for an idle machine (60 s a run)
+      // and no repeats of a disturbed run (4), which a suite always disturbs.
+      '--idle-wait', '0', '--attempts', '1'])
     assert.match(stdout, /libp2p-stock/)
     assert.match(stdout, /node-plain ÷ side-plain-tuned/)
     const report = JSON.parse(await readFile(out, 'utf8')) as { results: Array<{ path: string, median: { mbps: number } }>, ratios: Array<{ path: string, ratio: number }> }

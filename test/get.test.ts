@@ -114,7 +114,8 @@ describe('damselfly get', () => {
         { id: 'acme/broken', files: [{ path: 'model.safetensors', size: 2 * MiB }] }
       ]
     })
-    first = await spawnNode(['--role', 'seed', '--registry', hub.hubUrl])
+    // Short origin backoff: the failed-download case waits out every retry (6 s at the default).
+    first = await spawnNode(['--role', 'seed', '--registry', hub.hubUrl, '--origin-retry-delay-ms', '20'])
   })
 
   after(async () => {

@@ -28,7 +28,8 @@ import '../../src/polyfill.js'
  *   onread=false   receiver reads into one reused buffer (net onread); default true for side
  *   slice=256k     side kind: bytes per cipher update() (encrypt and decrypt)
  *   rbuf=1m        receive buffer with onread
- *   malloc=default | tuned   tuned: run both processes with GLIBC_TUNABLES set to MALLOC_TUNED
+ *   malloc=default | tuned | node   tuned: both processes with GLIBC_TUNABLES set to MALLOC_TUNED;
+ *                            node: a node's own (src/cli/process-tuning.ts; the node paths' default)
  *                  (no mmap/munmap per large Buffer: fewer page faults; any kind)
  *   rec=aead | plain | tls | async   (side kind) record layer of the data connection:
  *                  aead   own records, node:crypto AEAD (the design in docs/p2p-throughput.md)

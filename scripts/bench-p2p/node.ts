@@ -34,7 +34,8 @@ async function hubFor (size: number): Promise<FakeHub> {
 function nodeFlags (spec: PathSpec): { flags: string[], env: Record<string, string> } {
   return {
     flags: ['--data-encryption', String(spec.rec !== 'plain'), '--log-level', 'error'],
-    env: spec.malloc === 'tuned' ? { GLIBC_TUNABLES: MALLOC_TUNED } : {}
+    // spawnNode starts nodes with the node's own tunables unless told otherwise ('' = none).
+    env: spec.malloc === 'tuned' ? { GLIBC_TUNABLES: MALLOC_TUNED } : spec.malloc === 'default' ? { GLIBC_TUNABLES: '' } : {}
   }
 }
 

@@ -30,8 +30,9 @@ export interface PathSpec {
   /** side kind: record layer, own AEAD records (aead) or TLS 1.2 with the derived key as PSK (tls) */
   rec: 'aead' | 'async' | 'tls' | 'plain'
   /** tuned: children run with GLIBC_TUNABLES that stop glibc from mmap'ing (and unmapping) every
-   * buffer of 128 KiB+, see MALLOC_TUNED */
-  malloc: 'default' | 'tuned'
+   * buffer of 128 KiB+, see MALLOC_TUNED; node: the tunables a node is started with
+   * (src/cli/process-tuning.ts); default: none */
+  malloc: 'default' | 'tuned' | 'node'
   /** side kind, rec=async: records being encrypted / decrypted at once */
   depth: number
 }
@@ -61,8 +62,9 @@ export const PRESETS: Record<string, string> = {
   'side-async': 'side:write=1m:rec=async',
   'side-tls-psk': 'side:write=1m:rec=tls:cipher=aes-256-gcm',
   // the real path: a peer node fills a task from a seed node over the data connection
-  'node-encrypted': 'node:malloc=tuned',
-  'node-plain': 'node:rec=plain:malloc=tuned'
+  // (as the image and `npm start` run a node; `node:malloc=tuned` for the raw paths' tunables)
+  'node-encrypted': 'node:malloc=node',
+  'node-plain': 'node:rec=plain:malloc=node'
 }
 export const DEFAULT_PATHS = ['tcp', 'tcp-onread', 'libp2p-stock', 'libp2p-best', 'side-chacha', 'side-chacha-tuned', 'side-plain-tuned', 'node-encrypted', 'node-plain']
 
@@ -111,7 +113,7 @@ export function parseSpec (text: string): PathSpec {
       case 'slice': spec.slice = parseSize(value); break
       case 'depth': spec.depth = Number(value); break
       case 'malloc':
-        if (value !== 'default' && value !== 'tuned') throw new Error(`bad malloc: ${value}`)
+        if (value !== 'default' && value !== 'tuned' && value !== 'node') throw new Error(`bad malloc: ${value}`)
         spec.malloc = value
         break
       case 'rbuf': spec.rbuf = parseSize(value); break

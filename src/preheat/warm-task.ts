@@ -103,16 +103,22 @@ async function askWithRetries (swarm: WarmSwarm, seed: string, request: FetchReq
 async function waitUntilHeld (components: WarmTaskComponents, init: WarmTaskInit, holders: string[], signal: AbortSignal): Promise<void> {
   const stallMs = init.stallMs ?? 60_000
   let best = -1
+  // A stall is no seed gaining a piece, not the bytes between them standing still: once every
+  // byte is on some seed, the others still copy it from there (under load, for a while).
+  let bestCopies = -1
   let lastGain = Date.now()
   for (;;) {
     const metas = await Promise.all(holders.map(async peer => peer === components.swarm.peerId
       ? components.tasks.metadata(init.key.id)
       : await components.swarm.meta(peer, init.key.id, signal).catch(() => undefined)))
-    const warmed = heldBetween(metas)
+    const { between: warmed, copies } = held(metas)
     if (warmed > best) {
       best = warmed
-      lastGain = Date.now()
       init.onProgress(warmed)
+    }
+    if (copies > bestCopies) {
+      bestCopies = copies
+      lastGain = Date.now()
     }
     if (metas.every(meta => meta?.complete === true)) return
     if (Date.now() - lastGain > stallMs) {
@@ -122,16 +128,19 @@ async function waitUntilHeld (components: WarmTaskComponents, init: WarmTaskInit
   }
 }
 
-/** Bytes of the pieces that at least one of the holders has. */
-function heldBetween (metas: Array<TaskMetadata | undefined>): number {
+/** Bytes of the pieces that at least one of the holders has (`between`), and that each has, added up (`copies`). */
+function held (metas: Array<TaskMetadata | undefined>): { between: number, copies: number } {
   const known = metas.filter((meta): meta is TaskMetadata => meta !== undefined)
   const first = known[0]
-  if (first === undefined) return 0
+  if (first === undefined) return { between: 0, copies: 0 }
   const plan = new PiecePlan(first.length, first.pieceSize)
   const bitmaps = known.map(meta => Bitmap.fromBase64(plan.pieceCount, meta.bitmap))
-  let bytes = 0
+  let between = 0
+  let copies = 0
   for (let piece = 0; piece < plan.pieceCount; piece++) {
-    if (bitmaps.some(bitmap => bitmap.has(piece))) bytes += plan.size(piece)
+    const holding = bitmaps.filter(bitmap => bitmap.has(piece)).length
+    if (holding > 0) between += plan.size(piece)
+    copies += holding * plan.size(piece)
   }
-  return bytes
+  return { between, copies }
 }

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { tunedEnvironment } from '../../src/cli/process-tuning.js'
 import { loadConfig } from '../../src/config/index.js'
 import { createLogger, silentLogger } from '../../src/logging/logger.js'
 import { DamselflyNode, type NodeInfo } from '../../src/node.js'
@@ -82,7 +83,9 @@ export async function spawnNode (extraFlags: string[] = [], dataDir?: string, en
   const [command, ...args] = [...prefix, process.execPath, bin, 'start', ...flags]
   const child = spawn(command!, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, DAMSELFLY_LOG_LEVEL: undefined, ...env }
+    // Started as the image and `npm start` start a node (process-tuning.ts), so that what the
+    // benchmarks measure is what runs.
+    env: tunedEnvironment({ ...process.env, DAMSELFLY_LOG_LEVEL: undefined, ...env })
   })
   // A failed assertion must not leave a node running that keeps the test process alive.
   const killOnExit = (): void => { child.kill('SIGKILL') }
