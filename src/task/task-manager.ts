@@ -71,7 +71,14 @@ export class TaskManager implements LocalTasks, CachedTasks {
     const { store, origin, swarm, scores, logger, metrics } = components
     const signal = this.lifetime.signal
     this.settings = { concurrency: init.concurrency, checkpointIntervalMs: init.checkpointIntervalMs, backToSource: init.backToSource, stallMs: init.stallMs, originPace: init.originPace }
-    this.registry = new TaskRegistry({ store, swarm, logger, quarantine: { pendingCheck: id => this.quarantine.pendingCheck(id), checkStored: task => { this.quarantine.checkStored(task) } }, start: async (request, known) => await this.starter.start(request, known) }, { maxConcurrentTasks: init.maxConcurrentTasks })
+    // The parts call each other through closures: each is built before any call is made.
+    this.registry = new TaskRegistry({
+      store,
+      swarm,
+      logger,
+      quarantine: { pendingCheck: id => this.quarantine.pendingCheck(id), checkStored: task => { this.quarantine.checkStored(task) } },
+      start: async (request, known) => await this.starter.start(request, known)
+    }, { maxConcurrentTasks: init.maxConcurrentTasks })
     this.quarantine = new Quarantine({ store, swarm, scores, logger, tasks: this.registry }, signal)
     this.gc = new CacheGc({ tasks: this.registry, logger, metrics }, init.storage ?? { quota: 0, highWatermark: 1, lowWatermark: 1, ttl: 0 })
     const planner = new SourcePlanner({ origin, swarm, logger, mustRefetch: id => this.quarantine.mustRefetch(id) })
