@@ -8,7 +8,7 @@ import type { TaskFile } from '../storage/task-files.js'
 import { PieceBlockHasher } from '../storage/block-hasher.js'
 
 export interface OriginDownloadComponents {
-  origin: OriginClient
+  origin: Pick<OriginClient, 'retrying' | 'readRange'>
 }
 
 export interface OriginDownloadInit {

@@ -1,6 +1,6 @@
 import { AbortedError, StorageError, UpstreamUnreachableError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
-import type { OriginClient, OriginSource } from '../origin/origin-client.js'
+import type { OriginSource } from '../origin/origin-client.js'
 import type { TaskMetadata } from '../p2p/messages.js'
 import { maxBlockBytes } from '../p2p/piece-protocol.js'
 import { protocols } from '../p2p/protocols.js'
@@ -9,7 +9,7 @@ import { PeerBackoff } from '../scheduling/peer-backoff.js'
 import { PiecePicker } from '../scheduling/piece-picker.js'
 import type { PeerScores } from '../scheduling/peer-scores.js'
 import { Bitmap } from '../storage/bitmap.js'
-import { fetchPiece } from './origin-download.js'
+import { fetchPiece, type OriginDownloadComponents } from './origin-download.js'
 import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
 import type { TaskFile } from '../storage/task-files.js'
@@ -18,7 +18,7 @@ import { merkleRoot } from '../storage/blocks.js'
 import type { Metrics } from '../metrics/metrics.js'
 
 export interface SwarmDownloadComponents {
-  origin: OriginClient
+  origin: OriginDownloadComponents['origin']
   swarm: Pick<Swarm, 'onHave' | 'block' | 'connectedPeers' | 'announceHave' | 'findHolders' | 'meta' | 'speaks'>
   scores: PeerScores
   logger: Logger
