@@ -11,9 +11,12 @@
  *             served ÷ the file (target ≤ 1.05);
  *   memory    each node's peak RSS (VmHWM) over the whole run;
  *   idle      once every download is done and the swarm has settled: each node's CPU (% of one
- *             core, from /proc/PID/stat) and RSS over a window. Target ≤ 1 % and ≤ 150 MB.
+ *             core, from utime + stime in /proc/PID/stat, so valid on a loaded machine) and RSS
+ *             over a window. Target ≤ 1 % and ≤ 150 MB. With --idle-before, the same once the
+ *             nodes have joined and before any download, so both states are seen. Each node's
+ *             figures are printed in a second table and kept in the JSON (`perNode`).
  *
- *   node dist/scripts/bench-crowd.js [--nodes 50] [--size 256MiB] [--out results/bench-crowd.json]
+ *   node dist/scripts/bench-crowd.js [--nodes 50] [--size 256MiB] [--idle-before] [--out results/bench-crowd.json]
  */
 import '../src/polyfill.js'
 import type { ChildProcess } from 'node:child_process'
@@ -27,7 +30,7 @@ import { spawnNode, tempDir, type NodeProcess } from '../test/helpers/nodes.js'
 import type { NodeStatus } from '../test/helpers/status.js'
 import { startFakeHubProcess, type FakeHubInfo } from './lib/fake-hub-process.js'
 import { machineInfo } from './lib/machine.js'
-import { peakRssBytes } from './lib/proc.js'
+import { cpuSeconds, currentRssBytes, peakRssBytes } from './lib/proc.js'
 import { printTable, writeJson } from './lib/report.js'
 import { median, round } from './lib/stats.js'
 
@@ -40,15 +43,23 @@ const values = scriptArgs({
     'origin-rate': { type: 'string', valueName: 'RATE', description: 'the CDN\'s total upload, e.g. 200MB/s (default uncapped)' },
     'join-timeout-s': { type: 'string', default: '120', valueName: 'S', description: 'how long to wait for every node to see every other one' },
     'settle-s': { type: 'string', default: '20', valueName: 'S', description: 'quiet time after the last download before the idle window' },
-    'idle-window-s': { type: 'string', default: '30', valueName: 'S', description: 'the window over which idle CPU is measured' },
+    'idle-window-s': { type: 'string', default: '60', valueName: 'S', description: 'the window over which idle CPU is measured' },
+    'node-env': { type: 'string', valueName: 'K=V,…', description: 'environment for every node, e.g. MALLOC_MMAP_THRESHOLD_=131072 (docs/operations.md: glibc keeps freed memory otherwise)' },
+    'idle-before': { type: 'boolean', default: false, description: 'also measure idle CPU and RSS after the join, before any download (settle time, then a window)' },
     out: { type: 'string', default: 'results/bench-crowd.json', valueName: 'FILE', description: 'where the JSON report goes' }
   }
 })
 const count = Number(values.nodes)
 const size = parseByteSize(values.size)
 const MB = 1e6
-/** The kernel's clock ticks per second for /proc/PID/stat times (USER_HZ, 100 on Linux). */
-const ticksPerSecond = 100
+const nodeEnv = Object.fromEntries((values['node-env'] ?? '').split(',').filter(pair => pair !== '').map(pair => {
+  const at = pair.indexOf('=')
+  if (at <= 0) {
+    console.error(`bench-crowd: --node-env wants KEY=VALUE pairs, not ${JSON.stringify(pair)}`)
+    process.exit(2)
+  }
+  return [pair.slice(0, at), pair.slice(at + 1)]
+}))
 
 /** Starts the fake Hub as its own process with the file every node downloads. */
 async function startOrigin (fixtureDir: string): Promise<{ child: ChildProcess, info: FakeHubInfo }> {
@@ -60,30 +71,41 @@ async function startOrigin (fixtureDir: string): Promise<{ child: ChildProcess, 
   return await startFakeHubProcess(args)
 }
 
-/** CPU seconds (user + system) a process has used so far; NaN once it is gone. */
-async function cpuSeconds (pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
-  if (stat === undefined) return NaN
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+/** Each node's CPU over one idle window, and its RSS at the end of it. */
+interface IdleFigures {
+  windowSeconds: number
+  /** Load average (1, 5, 15 min) when the window ended: how contended the machine was. */
+  loadAverage: number[]
+  cpuPercent: number[]
+  rssMB: number[]
 }
 
-async function currentRssBytes (pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
+/** Waits `settleSeconds`, then measures each process's CPU (% of one core) over `windowSeconds`. */
+async function measureIdle (pids: number[], settleSeconds: number, windowSeconds: number): Promise<IdleFigures> {
+  await sleep(settleSeconds * 1000)
+  const before = await Promise.all(pids.map(cpuSeconds))
+  const start = performance.now()
+  await sleep(windowSeconds * 1000)
+  const after = await Promise.all(pids.map(cpuSeconds))
+  const window = (performance.now() - start) / 1000
+  return {
+    windowSeconds: round(window, 1),
+    loadAverage: machineInfo().loadAverage,
+    cpuPercent: pids.map((_, index) => round(100 * (after[index]! - before[index]!) / window, 2)),
+    rssMB: await Promise.all(pids.map(async pid => round(await currentRssBytes(pid) / MB)))
+  }
 }
 
 /** Spawns the bootstrap node, then the rest through it, a few at a time (each start costs CPU). */
 async function startCrowd (nodes: NodeProcess[]): Promise<void> {
   const flags = ['--role', 'seed', '--allowed-upstreams', '127.0.0.1']
-  const first = await spawnNode(flags)
+  const first = await spawnNode(flags, undefined, nodeEnv)
   nodes.push(first)
   const bootstrap = first.info.multiaddrs[0]
   if (bootstrap === undefined) throw new Error('the bootstrap node has no address')
   for (let started = 1; started < count; started += 8) {
     const batch = Math.min(8, count - started)
-    nodes.push(...await Promise.all(Array.from({ length: batch }, async () => await spawnNode([...flags, '--bootstrap', bootstrap]))))
+    nodes.push(...await Promise.all(Array.from({ length: batch }, async () => await spawnNode([...flags, '--bootstrap', bootstrap], undefined, nodeEnv))))
   }
 }
 
@@ -124,6 +146,13 @@ async function main (): Promise<void> {
     const meshed = await secondsUntil(nodes, spawnedAt, deadline, counts => counts.every(peers => peers >= count - 1))
     console.error(`  every node has a peer after ${connected.seconds === null ? '-' : round(connected.seconds, 1)} s; sees every other after ${meshed.seconds === null ? '-' : round(meshed.seconds, 1)} s (median peers seen ${median(meshed.counts)})`)
 
+    const pids = nodes.map(node => node.child.pid!)
+    let idleBefore: IdleFigures | undefined
+    if (values['idle-before']) {
+      console.error(`before the download: settling ${values['settle-s']} s, then measuring idle CPU over ${values['idle-window-s']} s…`)
+      idleBefore = await measureIdle(pids, Number(values['settle-s']), Number(values['idle-window-s']))
+    }
+
     await fetch(`${info.statsUrl}/reset`, { method: 'POST' })
     console.error(`all ${count} nodes download ${round(size / MB)} MB at once…`)
     const downloadStart = performance.now()
@@ -134,15 +163,10 @@ async function main (): Promise<void> {
     const failures = results.filter(result => result.status !== 200 || result.sha256 !== file.sha256).map(result => result.error ?? `status ${result.status}, ${result.bytes} bytes`)
 
     console.error(`settling ${values['settle-s']} s, then measuring idle CPU over ${values['idle-window-s']} s…`)
-    await sleep(Number(values['settle-s']) * 1000)
-    const pids = nodes.map(node => node.child.pid!)
-    const cpuBefore = await Promise.all(pids.map(cpuSeconds))
-    const windowStart = performance.now()
-    await sleep(Number(values['idle-window-s']) * 1000)
-    const cpuAfter = await Promise.all(pids.map(cpuSeconds))
-    const window = (performance.now() - windowStart) / 1000
-    const idleCpuPercent = pids.map((_, index) => round(100 * (cpuAfter[index]! - cpuBefore[index]!) / window, 2))
-    const idleRssMB = await Promise.all(pids.map(async pid => round(await currentRssBytes(pid) / MB)))
+    const idle = await measureIdle(pids, Number(values['settle-s']), Number(values['idle-window-s']))
+    const idleCpuPercent = idle.cpuPercent
+    const idleRssMB = idle.rssMB
+    const window = idle.windowSeconds
     const peakRssMB = await Promise.all(pids.map(async pid => round(await peakRssBytes(pid) / MB)))
     const died = nodes.filter(node => node.child.exitCode !== null || node.child.signalCode !== null).length
     const finalPeers = await peerCounts(nodes.filter(node => node.child.exitCode === null && node.child.signalCode === null))
@@ -162,16 +186,33 @@ async function main (): Promise<void> {
       ['copies byte-exact', `${byteExact} of ${count}`, `${count} of ${count}`],
       ['origin bytes ÷ file', round(stats.cdn.bytesServed / size, 3), '≤ 1.05'],
       ['peak RSS per node, MB', summary(peakRssMB), '≤ 250'],
+      ...(idleBefore === undefined
+        ? []
+        : [['idle CPU per node before the download, % of a core', summary(idleBefore.cpuPercent), '≤ 1'], ['idle RSS per node before the download, MB', summary(idleBefore.rssMB), '≤ 150']]),
       ['idle CPU per node, % of a core', summary(idleCpuPercent), '≤ 1'],
       ['idle RSS per node, MB', summary(idleRssMB), '≤ 150'],
       ['peers seen per node at the end', summary(finalPeers), '']
     ])
     for (const failure of failures.slice(0, 5)) console.log(`  failed copy: ${failure}`)
+    const perNode = pids.map((pid, index) => ({
+      node: index,
+      pid,
+      ...(idleBefore === undefined ? {} : { idleCpuPercentBefore: idleBefore.cpuPercent[index]!, idleRssMBBefore: idleBefore.rssMB[index]! }),
+      idleCpuPercent: idleCpuPercent[index]!,
+      idleRssMB: idleRssMB[index]!,
+      peakRssMB: peakRssMB[index]!
+    }))
+    console.log(`\neach node (node 0 is the bootstrap node); idle windows of ${window} s, load average at their end ${idleBefore === undefined ? '' : `${idleBefore.loadAverage.join(' ')} (before), `}${idle.loadAverage.join(' ')} (after)`)
+    printTable([
+      ['node', 'pid', ...(idleBefore === undefined ? [] : ['idle CPU % before', 'RSS MB before']), 'idle CPU % after', 'RSS MB after', 'peak RSS MB'],
+      ...perNode.map(row => [row.node, row.pid, ...(idleBefore === undefined ? [] : [row.idleCpuPercentBefore ?? '-', row.idleRssMBBefore ?? '-']), row.idleCpuPercent, row.idleRssMB, row.peakRssMB])
+    ])
     await writeJson(values.out, {
       date: new Date().toISOString(),
       machine: { ...machineAtStart, loadAverageAtEnd: machineInfo().loadAverage },
       nodes: count,
       size,
+      nodeEnv,
       spawnSeconds: round(spawnSeconds, 2),
       everyNodeHasPeerSeconds: connected.seconds === null ? null : round(connected.seconds, 2),
       fullMeshSeconds: meshed.seconds === null ? null : round(meshed.seconds, 2),
@@ -183,9 +224,13 @@ async function main (): Promise<void> {
       originBytes: stats.cdn.bytesServed,
       originBytesPerFile: round(stats.cdn.bytesServed / size, 3),
       peakRssMB,
+      settleSeconds: Number(values['settle-s']),
       idleWindowSeconds: round(window, 1),
+      idleLoadAverage: idle.loadAverage,
       idleCpuPercent,
       idleRssMB,
+      ...(idleBefore === undefined ? {} : { idleBefore }),
+      perNode,
       finalPeers
     })
     console.log(`wrote ${values.out}`)

@@ -54,6 +54,25 @@ describe('benchmark smoke runs', () => {
     for (const row of report.rows) assert.ok(row.medianMBps > 0)
   })
 
+  it('bench-crowd: idle CPU and RSS of each node before and after the download, in the table and the JSON', { skip: skipUnless('curl') }, async () => {
+    const out = join(folder, 'crowd.json')
+    const { stdout } = await run(process.execPath, [script('bench-crowd'), '--nodes', '2', '--size', '4MiB', '--settle-s', '1', '--idle-window-s', '2', '--idle-before', '--out', out])
+    assert.match(stdout, /idle CPU % before +RSS MB before +idle CPU % after +RSS MB after/)
+    const report = JSON.parse(await readFile(out, 'utf8')) as {
+      byteExact: number
+      idleCpuPercent: number[]
+      idleBefore: { cpuPercent: number[], rssMB: number[] }
+      perNode: Array<{ pid: number, idleCpuPercentBefore: number, idleRssMBBefore: number, idleCpuPercent: number, idleRssMB: number, peakRssMB: number }>
+    }
+    assert.equal(report.byteExact, 2)
+    assert.equal(report.perNode.length, 2)
+    for (const node of report.perNode) {
+      for (const percent of [node.idleCpuPercentBefore, node.idleCpuPercent]) assert.ok(Number.isFinite(percent) && percent >= 0, `CPU % ${percent}`)
+      assert.ok(node.idleRssMBBefore > 0 && node.idleRssMB > 0 && node.peakRssMB >= node.idleRssMB)
+    }
+    assert.deepEqual(report.idleBefore.cpuPercent, report.perNode.map(node => node.idleCpuPercentBefore))
+  })
+
   it('bench-hashing', async () => {
     const out = join(folder, 'hashing.json')
     const { stdout } = await run(process.execPath, [script('bench-hashing'), '--mib', '4', '--out', out])

@@ -10,6 +10,16 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { pskProtector } from './psk/index.js'
 import { protocols } from './protocols.js'
 
+/**
+ * How often libp2p's connection monitor pings each connection (its default is 10 s). Each ping
+ * is a new stream on both ends (protocol negotiation, a peer-store write), two per connection
+ * per interval: in a full mesh of 50 nodes that was 10 streams a second per idle node, the
+ * largest part of its idle CPU. A peer that vanishes without closing its connection is dropped
+ * after about this long; a process that dies has its sockets closed by the kernel at once, and
+ * block requests to a silent peer time out on their own (docs/scale.md, "Knobs").
+ */
+export const connectionPingIntervalMs = 60_000
+
 /** Room for several 4 MiB blocks: measured +20 % over smaller windows (docs/p2p-throughput.md). */
 const streamWindowBytes = 16 * 1024 * 1024
 
@@ -41,6 +51,7 @@ export async function createP2PHost (init: P2PHostInit): Promise<P2PHost> {
     streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: streamWindowBytes, maxStreamWindowSize: 2 * streamWindowBytes } })],
     ...(init.psk === undefined ? {} : { connectionProtector: pskProtector({ psk: init.psk }) }),
     connectionManager: { maxConnections: 500 },
+    connectionMonitor: { pingInterval: connectionPingIntervalMs },
     services: {
       identify: identify(),
       ping: ping(),

@@ -17,6 +17,7 @@ import { gossipDialect, servedDialects, type WireDialect } from './wire-versions
 import type { HostPort } from '../config/index.js'
 import { DataConnections } from './data-connection/connections.js'
 import { DataServer } from './data-connection/server.js'
+import { DiscoverySchedule } from '../scheduling/discovery-schedule.js'
 
 export interface SwarmComponents {
   host: P2PHost
@@ -158,21 +159,27 @@ export class Swarm {
     this.host.services.pubsub.addEventListener('message', (event) => { this.onGossip(event.detail) })
     this.redialer.start()
     // Meeting the bootstrap peers is not meeting everyone: ask the DHT for our neighbourhood so
-    // that peers connect to each other, not only to their bootstrap node.
+    // that peers connect to each other, not only to their bootstrap node. Often while peers
+    // appear, rarely once none do (DiscoverySchedule).
+    const schedule = new DiscoverySchedule()
+    const next = (ms: number): void => {
+      clearTimeout(this.discoverTimer)
+      if (this.lifetime.signal.aborted) return
+      this.discoverTimer = setTimeout(discover, ms)
+      this.discoverTimer.unref()
+    }
     const discover = (): void => {
+      this.discoverTimer = undefined
       void this.discover().finally(() => {
-        if (!this.lifetime.signal.aborted) {
-          this.discoverTimer = setTimeout(discover, 10_000)
-          this.discoverTimer.unref()
-        }
+        // A peer identified during the round already set the next one.
+        if (this.discoverTimer === undefined) next(schedule.roundDone(this.connectedPeers()))
       })
     }
-    this.host.addEventListener('peer:identify', () => {
-      if (this.discoverTimer === undefined) return
-      clearTimeout(this.discoverTimer)
-      this.discoverTimer = setTimeout(discover, 200)
+    this.host.addEventListener('peer:identify', (event) => {
+      const soon = schedule.identified(event.detail.peerId.toString())
+      if (soon !== undefined) next(soon)
     })
-    this.discoverTimer = setTimeout(discover, 500)
+    next(500)
     // What this node already holds is advertised once it has someone to tell.
     const announceHeld = (): void => {
       this.host.removeEventListener('peer:identify', announceHeld)

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { HashReply, HashRequest } from './hash-thread.js'
+import { IdleRelease } from './idle-release.js'
 
 /**
  * sha256 on worker threads, so the event loop only moves buffers: running streams (a whole
@@ -197,6 +198,12 @@ class HashThread {
     wake?.()
   }
 
+  /** Ends the thread (it has no work): its memory goes back to the system. */
+  end (): void {
+    this.broken ??= new Error('hash thread ended')
+    this.worker.terminate().catch(() => {})
+  }
+
   private fail (error: Error): void {
     this.broken ??= error
     for (const state of this.streams.values()) {
@@ -210,7 +217,32 @@ class HashThread {
 
 let threads: HashThread[] | undefined
 
+/**
+ * Threads with no work for this long are ended, and started again by the next hash (tens of
+ * milliseconds). Each keeps an isolate (~12 MB idle) and, after a download, the garbage of what
+ * it hashed, which an idle thread never collects: 512 MiB hashed left RSS 55 MB higher.
+ */
+const threadIdleMs = 30_000
+const idleThreads = new IdleRelease({
+  idleMs: threadIdleMs,
+  busy: () => threads?.some(thread => thread.load > 0) === true,
+  release: () => { endIdleHashThreads() }
+})
+
+/**
+ * Ends the hashing threads if none has work; true when it did. They are ended on their own
+ * once idle for a while; tests call this to check a hash after it still works.
+ */
+export function endIdleHashThreads (): boolean {
+  if (threads === undefined || threads.some(thread => thread.load > 0)) return false
+  for (const thread of threads) thread.end()
+  threads = undefined
+  idleThreads.stop()
+  return true
+}
+
 function leastLoaded (): HashThread {
+  idleThreads.touch()
   // One thread per core beyond the event loop's, at most four: a running hash is one core's work.
   threads ??= Array.from({ length: Math.max(1, Math.min(4, availableParallelism() - 1)) }, () => new HashThread())
   // A thread that died is replaced; its streams failed with it.

@@ -2,6 +2,7 @@ import { AbortedError, BlockMismatchError, StorageError } from '../errors.js'
 import type { BlockHashes } from './block-hashes.js'
 import { ByteGate } from './byte-gate.js'
 import { hashBlockInPlace } from './hash-pool.js'
+import { IdleRelease } from './idle-release.js'
 import type { TaskFile, VerifiedReadInit } from './task-files.js'
 
 /** A slice at most 1/this of its block is copied out, so that the block can go (see readVerified). */
@@ -146,6 +147,19 @@ const largestClass = 1024 * 1024
 const maxFreeBytes = 16 * 1024 * 1024
 let freeBytes = 0
 
+/**
+ * The free list is dropped once no block was recycled for this long: an idle node should not
+ * keep up to 16 MiB from its last burst of hits (docs/scale.md, "Idle nodes").
+ */
+const freeMemoryIdleMs = 30_000
+const idleFreeMemory = new IdleRelease({
+  idleMs: freeMemoryIdleMs,
+  release: () => {
+    freeMemory.clear()
+    freeBytes = 0
+  }
+})
+
 function sizeClass (size: number): number {
   return Math.max(smallestClass, 2 ** Math.ceil(Math.log2(size)))
 }
@@ -161,6 +175,7 @@ function recycle (data: Buffer): void {
   }
   free.push(memory)
   freeBytes += memory.byteLength
+  idleFreeMemory.touch()
 }
 
 function blockBuffer (size: number): Buffer {

@@ -3,12 +3,25 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { PieceBlockHasher } from '../../src/storage/block-hasher.js'
 import { BlockLayout } from '../../src/storage/blocks.js'
-import { hashBlock, hashParts, hashStream } from '../../src/storage/hash-pool.js'
+import { endIdleHashThreads, hashBlock, hashParts, hashStream } from '../../src/storage/hash-pool.js'
 import { PiecePlan } from '../../src/task/piece-plan.js'
 
 const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest()
 
 describe('hashing threads', () => {
+  it('idle threads are ended, never while a hash runs, and the next hash starts them again', async () => {
+    await hashBlock(Buffer.from('warm'))
+    const running = hashStream()
+    await running.update(Buffer.from('abc'))
+    assert.equal(endIdleHashThreads(), false, 'a running hash keeps its thread')
+    assert.deepEqual(await running.digest(), sha256(Buffer.from('abc')))
+    assert.equal(endIdleHashThreads(), true)
+    assert.equal(endIdleHashThreads(), false, 'nothing left to end')
+    const data = randomBytes(64 * 1024)
+    const { digest } = await hashBlock(Buffer.from(data))
+    assert.deepEqual(digest, sha256(data), 'hashing works again on a new thread')
+  })
+
   it('a moved block comes back with the same bytes and its sha256', async () => {
     const data = randomBytes(1024 * 1024 + 3)
     const copy = Buffer.from(data)
