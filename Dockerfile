@@ -26,10 +26,11 @@ FROM ${NODE_IMAGE}
 LABEL org.opencontainers.image.title="damselfly" \
       org.opencontainers.image.description="Peer-to-peer download accelerator for Hugging Face Hub files" \
       org.opencontainers.image.licenses="Apache-2.0"
-# glibc malloc as src/cli/process-tuning.ts explains (large buffers mapped one by one, so that
-# freed ones leave the process; a little free heap kept for socket reads): `npm start` and the
-# tests start nodes the same way.
-ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=4194304
+# Memory under many clients (src/cli/process-tuning.ts): large buffers mapped one by one so that
+# freed ones leave the process, and a small young generation. `npm start` and the tests start
+# nodes the same way.
+ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 \
+    NODE_OPTIONS=--max-semi-space-size=2
 # In a container the proxy must be reachable from outside it, and a proxy beyond loopback must
 # name its clients (the node refuses to start otherwise): private networks by default; narrow
 # it to the cluster's pod and node ranges (see deploy/ and docs/security.md). The admin port

@@ -34,8 +34,8 @@ async function hubFor (size: number): Promise<FakeHub> {
 function nodeFlags (spec: PathSpec): { flags: string[], env: Record<string, string> } {
   return {
     flags: ['--data-encryption', String(spec.rec !== 'plain'), '--log-level', 'error'],
-    // spawnNode starts nodes with the node's own tunables unless told otherwise ('' = none).
-    env: spec.malloc === 'tuned' ? { GLIBC_TUNABLES: MALLOC_TUNED } : spec.malloc === 'default' ? { GLIBC_TUNABLES: '' } : {}
+    // spawnNode starts nodes with the node's own settings (process-tuning.ts) unless told otherwise ('' = none).
+    env: spec.malloc === 'tuned' ? { GLIBC_TUNABLES: MALLOC_TUNED, NODE_OPTIONS: '' } : spec.malloc === 'default' ? { GLIBC_TUNABLES: '', NODE_OPTIONS: '' } : {}
   }
 }
 
