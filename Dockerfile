@@ -30,7 +30,7 @@ LABEL org.opencontainers.image.title="damselfly" \
 # freed ones leave the process, and a small young generation. `npm start` and the tests start
 # nodes the same way.
 ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 \
-    NODE_OPTIONS=--max-semi-space-size=2
+    NODE_OPTIONS=--max-semi-space-size=4
 # In a container the proxy must be reachable from outside it, and a proxy beyond loopback must
 # name its clients (the node refuses to start otherwise): private networks by default; narrow
 # it to the cluster's pod and node ranges (see deploy/ and docs/security.md). The admin port

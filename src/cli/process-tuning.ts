@@ -4,8 +4,11 @@
  * them itself. The Dockerfile, `npm start` and every node the tests and benchmarks start use
  * these values; a test (deploy-manifests) keeps the Dockerfile and package.json in step.
  *
- * Measured with bench-load (200 clients, 10,000 requests; peak RSS, median of 3, quiet 2-core
- * machine): 271-289 MB started bare, 251 MB with the malloc tunables alone, 229 MB with both.
+ * Measured with bench-load (200 clients, 10,000 requests; peak RSS, median of 3, 2-core machine,
+ * load average 0.5-2.5): 271-289 MB started bare, 251 MB with the malloc tunables alone, 234 MB
+ * with both (229 MB with 2 MiB semi-spaces, which cost 14 % more CPU moving 1 GiB between two
+ * nodes; 4 MiB cost 2 %). The cost: a plain data connection, which reads into fresh 4 MiB slabs,
+ * now maps each one (bench-p2p node-plain 146 → ~100 MB/s; the encrypted default did not lose).
  */
 
 /**
@@ -17,10 +20,10 @@
 export const mallocTunables = 'glibc.malloc.mmap_threshold=131072'
 
 /**
- * V8: young-generation semi-spaces of at most 2 MiB instead of 16. Under many clients the young
+ * V8: young-generation semi-spaces of at most 4 MiB instead of 16. Under many clients the young
  * generation grew to ~48 MB of short-lived request garbage; smaller, it is collected sooner.
  */
-export const nodeOptions = '--max-semi-space-size=2'
+export const nodeOptions = '--max-semi-space-size=4'
 
 /** The environment a node's process starts with: the caller's, with these settings where it has none of its own. */
 export function tunedEnvironment (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
