@@ -225,16 +225,21 @@ let threads: HashThread[] | undefined
 const threadIdleMs = 30_000
 const idleThreads = new IdleRelease({
   idleMs: threadIdleMs,
-  busy: () => threads?.some(thread => thread.load > 0) === true,
+  busy: hashing,
   release: () => { endIdleHashThreads() }
 })
+
+/** Some thread has work. */
+function hashing (): boolean {
+  return threads?.some(thread => thread.load > 0) === true
+}
 
 /**
  * Ends the hashing threads if none has work; true when it did. They are ended on their own
  * once idle for a while; tests call this to check a hash after it still works.
  */
 export function endIdleHashThreads (): boolean {
-  if (threads === undefined || threads.some(thread => thread.load > 0)) return false
+  if (threads === undefined || hashing()) return false
   for (const thread of threads) thread.end()
   threads = undefined
   idleThreads.stop()
