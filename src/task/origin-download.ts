@@ -37,13 +37,17 @@ export async function fetchPiece (components: OriginDownloadComponents, init: Om
     if (pieceSize > 0) {
       await components.origin.retrying(signal, async () => {
         sink.retry()
-        try {
-          await components.origin.readRange(init.source(), pieceStart + sink.received, pieceStart + pieceSize - 1, task.length, sink, signal)
-        } catch (error) {
-          // Keep the bytes that did arrive intact: the retry asks only for the rest.
-          if (!(error instanceof UpstreamMismatchError || error instanceof StorageError)) sink.flushPartial()
-          await sink.settled().catch(() => {})
-          throw sink.failure ?? error
+        // A try that failed after the last byte arrived (the connection closed before its end
+        // was seen) leaves nothing to ask for: an empty Range would be refused.
+        if (sink.received < pieceSize) {
+          try {
+            await components.origin.readRange(init.source(), pieceStart + sink.received, pieceStart + pieceSize - 1, task.length, sink, signal)
+          } catch (error) {
+            // Keep the bytes that did arrive intact: the retry asks only for the rest.
+            if (!(error instanceof UpstreamMismatchError || error instanceof StorageError)) sink.flushPartial()
+            await sink.settled().catch(() => {})
+            throw sink.failure ?? error
+          }
         }
         if (sink.received < pieceSize) sink.flushPartial()
         await sink.settled()
