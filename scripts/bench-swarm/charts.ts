@@ -43,19 +43,23 @@ export async function writeCompletionChart (path: string, results: RoundResult[]
   })
 }
 
-/** Upload rate (MB/s) of each host between consecutive samples, for the first run of each swarm N. */
+/** Upload rate (MB/s) on each host's link between samples, for the first run of each swarm N. */
 export function uploadRates (results: RoundResult[]): Array<{ round: string, host: string, seconds: number, mbPerSecond: number }> {
   return groups(results).filter(runs => runs[0]!.trace !== null).flatMap(runs => {
     const result = runs[0]!
     const label = `N = ${result.hosts}, run ${result.run}`
-    return result.trace!.flatMap((samples, host) => samples.slice(1).flatMap((sample, index) => {
-      const before = samples[index]!
-      const seconds = sample[0] - before[0]
-      // Two samples taken at almost the same moment (a client finished) give no rate worth drawing.
-      if (seconds < 0.1) return []
+    return result.trace!.hosts.flatMap((samples, host) => {
       const name = host === result.killed?.host ? `host ${host} (killed)` : host === result.slowHost ? `host ${host} (slow)` : `host ${host}`
-      return [{ round: label, host: name, seconds: round(sample[0], 2), mbPerSecond: round((sample[1] - before[1]) / seconds / MB, 3) }]
-    }))
+      let before = samples[0]
+      return samples.slice(1).flatMap(sample => {
+        const seconds = sample[0] - before![0]
+        // Two samples taken at almost the same moment (a client finished) give no rate worth drawing.
+        if (seconds < 0.2) return []
+        const rate = { round: label, host: name, seconds: round(sample[0], 2), mbPerSecond: round((sample[4] - before![4]) / seconds / MB, 3) }
+        before = sample
+        return [rate]
+      })
+    })
   })
 }
 
@@ -65,8 +69,8 @@ export async function writeUploadChart (path: string, results: RoundResult[], ra
   await writeSvgChart(path, {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: 'Each host\'s upload rate over the swarm round (first run of each N)',
-      subtitle: `each host's link: ${round(rates.hostUp / MB)} MB/s up; file ${round(rates.size / MB)} MB`
+      text: 'Each host\'s upload on its link over the swarm round (first run of each N)',
+      subtitle: `bytes on the wire (the kernel's count), each host's link ${round(rates.hostUp / MB)} MB/s up; file ${round(rates.size / MB)} MB`
     },
     data: { values: data },
     facet: { row: { field: 'round', type: 'nominal', title: null } },

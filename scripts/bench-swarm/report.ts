@@ -23,7 +23,7 @@ function hostTimes (result: RoundResult): string {
 
 /** One row per run. */
 export function printRuns (results: RoundResult[]): void {
-  const rows: Array<Array<string | number>> = [['N', 'mode', 'run', 'last s', 'T* s', '× T*', 'origin × file', 'byte-exact', 'peak RSS MB', 'node CPU s', 'nodes: machine', 'machine busy', 'upload use', 'per host s']]
+  const rows: Array<Array<string | number>> = [['N', 'mode', 'run', 'last s', 'T* s', '× T*', 'origin × file', 'byte-exact', 'peak RSS MB', 'node CPU s', 'nodes: machine', 'machine busy', 'upload use: node / link', 'per host s']]
   for (const result of results) {
     rows.push([
       result.hosts, result.mode, result.run,
@@ -36,7 +36,7 @@ export function printRuns (results: RoundResult[]): void {
       result.cpu === undefined ? '-' : round(result.cpu.nodeTotalSeconds, 1),
       percent(result.cpu?.nodeShareOfMachine),
       percent(result.cpu?.machineBusyShare),
-      percent(result.upload?.meanUse),
+      result.upload === null || result.upload === undefined ? '-' : `${percent(result.upload.meanUse)} / ${percent(result.upload.meanLinkUse)}`,
       hostTimes(result)
     ])
   }
@@ -57,7 +57,7 @@ const range = (values: number[]): string => values.length === 0 ? '-' : `${round
 
 /** One row per kind of round: medians and [min–max] over its runs. */
 export function printSummary (results: RoundResult[]): void {
-  const rows: Array<Array<string | number>> = [['N', 'mode', 'runs', 'figure', '× T*: median [range]', 'last s: median', 'T* s', 'origin × file (max)', 'byte-exact', 'peak RSS MB (max)', 'nodes: machine (median)', 'upload use (median of means)', 'swarm upload use']]
+  const rows: Array<Array<string | number>> = [['N', 'mode', 'runs', 'figure', '× T*: median [range]', 'last s: median', 'T* s', 'origin × file (max)', 'byte-exact', 'peak RSS MB (max)', 'nodes: machine (median)', 'upload use, node / link (median of means)', 'swarm upload use, node / link']]
   for (const runs of groups(results)) {
     const first = runs[0]!
     const finished = runs.filter(result => result.overBound !== null)
@@ -72,8 +72,8 @@ export function printSummary (results: RoundResult[]): void {
       runs.every(result => result.byteExact) ? 'yes' : 'NO',
       first.peakRssMB.length > 0 ? Math.max(...runs.flatMap(result => result.peakRssMB)) : '-',
       percent(median(numbers(result => result.cpu?.nodeShareOfMachine))),
-      first.mode === 'swarm' ? percent(median(numbers(result => result.upload?.meanUse))) : '-',
-      first.mode === 'swarm' ? percent(median(numbers(result => result.upload?.swarmUse))) : '-'
+      first.mode === 'swarm' ? `${percent(median(numbers(result => result.upload?.meanUse)))} / ${percent(median(numbers(result => result.upload?.meanLinkUse)))}` : '-',
+      first.mode === 'swarm' ? `${percent(median(numbers(result => result.upload?.swarmUse)))} / ${percent(median(numbers(result => result.upload?.swarmLinkUse)))}` : '-'
     ])
   }
   printTable(rows)

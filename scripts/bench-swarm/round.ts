@@ -19,7 +19,7 @@ import { timedCurl } from '../lib/timed-curl.js'
 import { lowerBoundSeconds } from './bound.js'
 import { adminPort, nsJson, startNodes } from './nodes.js'
 import type { Mode, Settings } from './options.js'
-import { startUploadTrace, valueAt, type HostSeries, type UploadTrace } from './upload-trace.js'
+import { seriesColumns, startUploadTrace, valueAt, type HostSeries, type TraceResult, type UploadTrace } from './upload-trace.js'
 
 const MB = 1e6
 
@@ -42,15 +42,24 @@ export interface RoundCpu {
   machineBusyShare: number
 }
 
-/** How much of its link each host used to upload (swarm rounds). */
+/**
+ * How much of its link each host used to upload (swarm rounds), counted two ways: the piece
+ * bytes its node served (damselfly_upload_bytes_total, counted when a piece or block is handed
+ * over, so lumpy) and the bytes its link carried up (the kernel's count: every byte on the wire).
+ */
 export interface RoundUpload {
   /** Bytes each host's node had uploaded when the round ended. */
   bytes: number[]
   /** Bytes uploaded by the time its own client finished ÷ (its u × that time); null for a host killed or unfinished. */
   use: Array<number | null>
   meanUse: number | null
+  /** The same from the link's count. */
+  linkUse: Array<number | null>
+  meanLinkUse: number | null
   /** (Σ host uploads + origin bytes) ÷ ((u_s + Σ u) × the last counted host's time): the swarm's use of all upload there was. */
   swarmUse: number | null
+  /** The same from the links' counts (the hosts' and the origin's). */
+  swarmLinkUse: number | null
 }
 
 export interface RoundResult {
@@ -84,8 +93,8 @@ export interface RoundResult {
   peakRssMB: number[]
   cpu: RoundCpu
   upload: RoundUpload | null
-  /** Each host's counters over the round (swarm): rows of [seconds, upload, peer, origin] bytes. */
-  trace: HostSeries[] | null
+  /** Each host's counters over the round (swarm), and the origin link's (upload-trace.ts). */
+  trace: { columns: typeof seriesColumns, hosts: HostSeries[], origin: TraceResult['origin'] } | null
 }
 
 export interface RoundInit {
@@ -153,7 +162,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
   let trace: UploadTrace | undefined
   try {
     trace = mode === 'swarm'
-      ? await startUploadTrace({ router: init.router, urls: hosts.map(host => `http://${host.managementAddress}:${adminPort}/metrics`), intervalMs: settings.sampleMs, children: init.children })
+      ? await startUploadTrace({ router: init.router, urls: hosts.map(host => `http://${host.managementAddress}:${adminPort}/metrics`), links: hosts.map(host => host.routerLink), originLink: init.origin.routerLink, intervalMs: settings.sampleMs, children: init.children })
       : undefined
     await nsJson(init.origin, `${init.info.statsUrl}/reset`, 'POST')
     const hostSeconds: Array<number | null> = hosts.map(() => null)
@@ -238,6 +247,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
     const lastHostSeconds = counted.some(seconds => seconds === null) ? null : Math.max(...counted)
     const unfinishedHosts = hostSeconds.filter((seconds, index) => seconds === null && index !== kill?.host).length
     const series = traced?.series ?? null
+    const originLinkBytes = traced?.origin.at(-1)?.[1] ?? stats.cdn.bytesServed
     return {
       mode,
       hosts: hosts.length,
@@ -257,8 +267,8 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
       byteExact: hashes.every(hash => hash === undefined || hash === file.sha256),
       peakRssMB,
       cpu,
-      upload: series === null ? null : uploadUse(series, hostSeconds, hostUps, lastHostSeconds, stats.cdn.bytesServed, settings.originUp, kill?.host),
-      trace: series
+      upload: series === null ? null : uploadUse({ series, hostSeconds, hostUps, lastHostSeconds, originBytes: stats.cdn.bytesServed, originLinkBytes, originUp: settings.originUp, killedHost: kill?.host }),
+      trace: traced === undefined ? null : { columns: seriesColumns, hosts: traced.series, origin: traced.origin }
     }
   } finally {
     await trace?.stop().catch(() => undefined)
@@ -267,21 +277,42 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
   }
 }
 
+interface UploadUseInit {
+  series: HostSeries[]
+  hostSeconds: Array<number | null>
+  hostUps: number[]
+  lastHostSeconds: number | null
+  originBytes: number
+  originLinkBytes: number
+  originUp: number
+  killedHost: number | undefined
+}
+
 /** Each host's upload use, from its series (see RoundUpload). */
-function uploadUse (series: HostSeries[], hostSeconds: Array<number | null>, hostUps: number[], lastHostSeconds: number | null, originBytes: number, originUp: number, killedHost: number | undefined): RoundUpload {
-  const bytes = series.map(samples => samples.at(-1)?.[1] ?? 0)
-  const use = series.map((samples, index) => {
+function uploadUse (init: UploadUseInit): RoundUpload {
+  const { series, hostSeconds, hostUps, lastHostSeconds } = init
+  const uses = (column: 1 | 4): Array<number | null> => series.map((samples, index) => {
     const seconds = hostSeconds[index]
-    if (seconds === null || seconds === undefined || index === killedHost || seconds <= 0) return null
-    return round(valueAt(samples, seconds, 1) / (hostUps[index]! * seconds), 3)
+    if (seconds === null || seconds === undefined || index === init.killedHost || seconds <= 0) return null
+    return round(valueAt(samples, seconds, column) / (hostUps[index]! * seconds), 3)
   })
-  const known = use.filter(value => value !== null)
-  const uploads = bytes.reduce((sum, value) => sum + value, 0)
-  const capacity = originUp + hostUps.reduce((sum, rate) => sum + rate, 0)
+  const mean = (values: Array<number | null>): number | null => {
+    const known = values.filter(value => value !== null)
+    return known.length === 0 ? null : round(known.reduce((sum, value) => sum + value, 0) / known.length, 3)
+  }
+  const capacity = init.originUp + hostUps.reduce((sum, rate) => sum + rate, 0)
+  const swarm = (hostBytes: number, originBytes: number): number | null => lastHostSeconds === null ? null : round((hostBytes + originBytes) / (capacity * lastHostSeconds), 3)
+  // Up to the last counted host's finish: what the links carried after it is not the round's.
+  const sumAt = (column: 1 | 4): number => lastHostSeconds === null ? 0 : series.reduce((sum, samples) => sum + valueAt(samples, lastHostSeconds, column), 0)
+  const use = uses(1)
+  const linkUse = uses(4)
   return {
-    bytes,
+    bytes: series.map(samples => samples.at(-1)?.[1] ?? 0),
     use,
-    meanUse: known.length === 0 ? null : round(known.reduce((sum, value) => sum + value, 0) / known.length, 3),
-    swarmUse: lastHostSeconds === null ? null : round((uploads + originBytes) / (capacity * lastHostSeconds), 3)
+    meanUse: mean(use),
+    linkUse,
+    meanLinkUse: mean(linkUse),
+    swarmUse: swarm(sumAt(1), init.originBytes),
+    swarmLinkUse: swarm(sumAt(4), init.originLinkBytes)
   }
 }

@@ -15,11 +15,20 @@ import type { SamplerLine } from './sampler.js'
 
 export interface TraceResult {
   series: HostSeries[]
+  /** The origin's link: [seconds, bytes it sent] per sample. */
+  origin: Array<[seconds: number, up: number]>
   samplerCpuSeconds: number
 }
 
-/** One host's series: [seconds since the round's start, upload, peer, origin bytes] per sample. */
-export type HostSeries = Array<[seconds: number, upload: number, peer: number, origin: number]>
+/**
+ * One host's series, a row per sample: seconds since the round's start; its node's counters
+ * (bytes uploaded to peers, task bytes from peers, from the origin; a node that stopped
+ * answering keeps its last values); the bytes its link carried up and down (the wire).
+ */
+export type HostSeries = Array<[seconds: number, upload: number, peer: number, origin: number, linkUp: number, linkDown: number]>
+
+/** The columns of a HostSeries row, for the JSON. */
+export const seriesColumns = ['seconds', 'upload', 'peer', 'origin', 'linkUp', 'linkDown'] as const
 
 export interface UploadTrace {
   /** Asks for a sample now (e.g. the moment a client finished). */
@@ -40,13 +49,17 @@ export interface UploadTraceInit {
   router: NetnsHost
   /** Each node's /metrics URL on the management network, in host order. */
   urls: string[]
+  /** The router's end of each host's link, in host order (NetnsHost.routerLink). */
+  links: string[]
+  /** The router's end of the origin's link. */
+  originLink: string
   intervalMs: number
   /** Where the sampler's process goes, so that a signal handler can kill it. */
   children: Set<ChildProcess>
 }
 
 export async function startUploadTrace (init: UploadTraceInit): Promise<UploadTrace> {
-  const [command, ...args] = [...init.router.exec, process.execPath, join(repoRoot(), 'dist', 'scripts', 'bench-swarm', 'sampler.js'), '--interval-ms', String(init.intervalMs), ...init.urls]
+  const [command, ...args] = [...init.router.exec, process.execPath, join(repoRoot(), 'dist', 'scripts', 'bench-swarm', 'sampler.js'), '--interval-ms', String(init.intervalMs), '--links', [...init.links, init.originLink].join(','), ...init.urls]
   const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines: SamplerLine[] = []
   const listeners: Array<(line: SamplerLine) => void> = []
@@ -105,15 +118,25 @@ export async function startUploadTrace (init: UploadTraceInit): Promise<UploadTr
     child.stdin!.end()
     await exited
     const series: HostSeries[] = init.urls.map(() => [])
-    // The last sample before the start stands for the start (the counters of fresh nodes).
+    const origin: TraceResult['origin'] = []
+    // The last sample before the start stands for the start (the counters of fresh nodes); the
+    // links' counters run since the testbed was made, so they count from that sample's.
     const first = Math.max(0, lines.findIndex(line => line.at >= start) - 1)
+    const base = lines[first]?.links ?? []
     for (const line of lines.slice(first)) {
-      const at = Math.max(line.at, start)
+      const seconds = Math.round(Math.max(line.at, start) - start) / 1000
       line.hosts.forEach((value, index) => {
-        if (value !== null) series[index]!.push([Math.round(at - start) / 1000, ...value])
+        const before = series[index]!.at(-1)
+        const node = value ?? (before === undefined ? [0, 0, 0] : [before[1], before[2], before[3]])
+        const link = line.links[index]
+        const carried = link === null || link === undefined ? (before === undefined ? [0, 0] : [before[4], before[5]]) : [link[0] - (base[index]?.[0] ?? 0), link[1] - (base[index]?.[1] ?? 0)]
+        series[index]!.push([seconds, node[0], node[1], node[2], carried[0]!, carried[1]!])
       })
+      // The router's end receives what the origin sends.
+      const sent = line.links[init.urls.length]?.[0]
+      if (sent !== undefined) origin.push([seconds, sent - (base[init.urls.length]?.[0] ?? 0)])
     }
-    return { series, samplerCpuSeconds }
+    return { series, origin, samplerCpuSeconds }
   }
 }
 
@@ -121,7 +144,7 @@ export async function startUploadTrace (init: UploadTraceInit): Promise<UploadTr
  * A counter's value at `seconds`, linear between the samples around it (the last sample's value
  * past the end, 0 before the first).
  */
-export function valueAt (series: HostSeries, seconds: number, column: 1 | 2 | 3): number {
+export function valueAt (series: HostSeries, seconds: number, column: 1 | 2 | 3 | 4 | 5): number {
   let before: HostSeries[number] | undefined
   for (const sample of series) {
     if (sample[0] >= seconds) {

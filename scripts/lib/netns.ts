@@ -22,6 +22,8 @@ export interface NetnsHost {
    * taking from the capped links the benchmark measures.
    */
   managementAddress: string
+  /** The router's end of its link (`v<n>`): the bytes that end receives are the host's upload, those it sends its download. */
+  routerLink: string
   /** Prefix a command with this to run it inside the host, e.g. [...host.exec, 'curl', url]. */
   exec: string[]
 }
@@ -121,7 +123,7 @@ export async function createTestbed (init: TestbedInit): Promise<Testbed> {
     await ip('-n', router, 'link', 'set', `m${index}`, 'master', 'br1', 'up')
     await ip('-n', name, 'addr', 'add', `${managementAddress}/24`, 'dev', 'mgmt0')
     await ip('-n', name, 'link', 'set', 'mgmt0', 'up')
-    return { ns: name, address, managementAddress, exec: ['ip', 'netns', 'exec', name] }
+    return { ns: name, address, managementAddress, routerLink: `v${index}`, exec: ['ip', 'netns', 'exec', name] }
   }
   try {
     await addNamespace(router)
@@ -139,7 +141,7 @@ export async function createTestbed (init: TestbedInit): Promise<Testbed> {
       await capEgress(router, `v${index + 2}`, init.hostDown)
       hosts.push(host)
     }
-    const routerHost: NetnsHost = { ns: router, address: '10.78.0.254', managementAddress: '10.78.0.254', exec: ['ip', 'netns', 'exec', router] }
+    const routerHost: NetnsHost = { ns: router, address: '10.78.0.254', managementAddress: '10.78.0.254', routerLink: 'br1', exec: ['ip', 'netns', 'exec', router] }
     return { origin, hosts, router: routerHost, destroy }
   } catch (err) {
     destroy()
