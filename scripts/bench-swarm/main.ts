@@ -33,6 +33,7 @@ import { machineInfo } from '../lib/machine.js'
 import { createTestbed, netnsUnavailable, removeStaleNamespaces, type Testbed } from '../lib/netns.js'
 import { writeJson } from '../lib/report.js'
 import { round } from '../lib/stats.js'
+import { lowerBoundSeconds } from './bound.js'
 import { writeCompletionChart, writeUploadChart, type ChartRates } from './charts.js'
 import { startOrigin, writeAdminToken } from './nodes.js'
 import { settings } from './options.js'
@@ -70,9 +71,33 @@ async function printAndDraw (report: Report): Promise<void> {
   if (await writeUploadChart(settings.uploadChart, report.results, rates(report))) console.log(`wrote ${settings.uploadChart}`)
 }
 
+/** A report as read back: one written before --runs, the traces and the variants lacks their fields. */
+function normalize (report: Report): Report {
+  const slowHostUp = report.rates.slowHostUp ?? null
+  return {
+    ...report,
+    rates: { ...report.rates, slowHostUp },
+    results: report.results.map(result => {
+      const hostUps = result.hostUps ?? Array.from({ length: result.hosts }, () => report.rates.hostUp)
+      const bound = result.lowerBoundSeconds ?? round(lowerBoundSeconds({ size: report.size, originUp: report.rates.originUp, hostUps, hostDown: report.rates.hostDown }), 3)
+      return {
+        ...result,
+        hostUps,
+        lowerBoundSeconds: bound,
+        run: result.run ?? 1,
+        slowHost: result.slowHost ?? null,
+        killed: result.killed ?? null,
+        overBound: result.overBound ?? (result.lastHostSeconds === null ? null : round(result.lastHostSeconds / bound, 3)),
+        upload: result.upload ?? null,
+        trace: result.trace ?? null
+      }
+    })
+  }
+}
+
 async function main (): Promise<void> {
   if (settings.from !== undefined) {
-    await printAndDraw(JSON.parse(await readFile(settings.from, 'utf8')) as Report)
+    await printAndDraw(normalize(JSON.parse(await readFile(settings.from, 'utf8')) as Report))
     return
   }
   const unavailable = netnsUnavailable()

@@ -62,6 +62,10 @@ export function printSummary (results: RoundResult[]): void {
     const first = runs[0]!
     const finished = runs.filter(result => result.overBound !== null)
     const numbers = (pick: (result: RoundResult) => number | null | undefined): number[] => runs.map(pick).filter((value): value is number => typeof value === 'number' && !Number.isNaN(value))
+    const middle = (pick: (result: RoundResult) => number | null | undefined): number | null => {
+      const values = numbers(pick)
+      return values.length === 0 ? null : median(values)
+    }
     const unfinished = runs.length - finished.length
     rows.push([
       first.hosts, first.mode, runs.length, figureName(first),
@@ -71,9 +75,9 @@ export function printSummary (results: RoundResult[]): void {
       Math.max(...runs.map(result => result.originBytesPerFile)),
       runs.every(result => result.byteExact) ? 'yes' : 'NO',
       first.peakRssMB.length > 0 ? Math.max(...runs.flatMap(result => result.peakRssMB)) : '-',
-      percent(median(numbers(result => result.cpu?.nodeShareOfMachine))),
-      first.mode === 'swarm' ? `${percent(median(numbers(result => result.upload?.meanUse)))} / ${percent(median(numbers(result => result.upload?.meanLinkUse)))}` : '-',
-      first.mode === 'swarm' ? `${percent(median(numbers(result => result.upload?.swarmUse)))} / ${percent(median(numbers(result => result.upload?.swarmLinkUse)))}` : '-'
+      percent(middle(result => result.cpu?.nodeShareOfMachine)),
+      first.mode === 'swarm' ? `${percent(middle(result => result.upload?.meanUse))} / ${percent(middle(result => result.upload?.meanLinkUse))}` : '-',
+      first.mode === 'swarm' ? `${percent(middle(result => result.upload?.swarmUse))} / ${percent(middle(result => result.upload?.swarmLinkUse))}` : '-'
     ])
   }
   printTable(rows)
