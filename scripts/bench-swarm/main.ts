@@ -46,6 +46,8 @@ interface Report {
   date: string
   size: number
   rates: { originUp: number, hostUp: number, hostDown: number, slowHostUp: number | null }
+  /** How the run was made (absent in reports written before --runs). */
+  options?: { hosts: number[], runs: number, modes: string[], killHalf: boolean, sampleMs: number, roundTimeoutSeconds: number }
   results: RoundResult[]
 }
 
@@ -131,6 +133,7 @@ async function main (): Promise<void> {
     date: new Date().toISOString(),
     size: settings.size,
     rates: { originUp: settings.originUp, hostUp: settings.hostUp, hostDown: settings.hostDown, slowHostUp: settings.slowHostUp ?? null },
+    options: { hosts: settings.counts, runs: settings.runs, modes: settings.modes, killHalf: settings.killHalf, sampleMs: settings.sampleMs, roundTimeoutSeconds: settings.timeoutSeconds },
     results: []
   }
   try {
