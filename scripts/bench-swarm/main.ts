@@ -159,7 +159,8 @@ async function main (): Promise<void> {
   } finally {
     for (const child of children) child.kill('SIGKILL')
     testbed?.destroy()
-    await rm(work, { recursive: true, force: true })
+    // A round that failed has stopped its nodes; their folders may be left when it could not.
+    for (const folder of [work, ...nodeDirs]) await rm(folder, { recursive: true, force: true })
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
