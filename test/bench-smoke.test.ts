@@ -120,13 +120,36 @@ describe('benchmark smoke runs', () => {
     const pid = running.child.pid
     const { stdout } = await running
     assert.match(stdout, /T\*/)
-    const report = JSON.parse(await readFile(out, 'utf8')) as { size: number, results: Array<{ mode: string, hosts: number, byteExact: boolean, unfinishedHosts: number, originBytes: number }> }
+    const report = JSON.parse(await readFile(out, 'utf8')) as {
+      size: number
+      results: Array<{
+        mode: string, hosts: number, byteExact: boolean, unfinishedHosts: number, originBytes: number
+        cpu: { nodeSeconds: number[] }
+        upload: { use: Array<number | null> } | null
+        trace: { hosts: Array<Array<[number, number, number, number, number, number]>> } | null
+      }>
+    }
     assert.deepEqual(report.results.map(result => [result.mode, result.hosts, result.byteExact, result.unfinishedHosts]), [['swarm', 2, true, 0], ['direct', 2, true, 0]])
+    const [swarm, direct] = report.results as [typeof report.results[0], typeof report.results[0]]
     // Every direct client took the whole file from the origin; the swarm took it about once
     // (issue 12's bound: at most 1.05× the file).
-    assert.ok(report.results[0]!.originBytes >= report.size)
-    assert.ok(report.results[0]!.originBytes <= 1.05 * report.size, `the swarm's origin bytes: ${report.results[0]!.originBytes / report.size}× the file`)
-    assert.ok(report.results[1]!.originBytes >= 2 * report.size)
+    assert.ok(swarm.originBytes >= report.size)
+    assert.ok(swarm.originBytes <= 1.05 * report.size, `the swarm's origin bytes: ${swarm.originBytes / report.size}× the file`)
+    assert.ok(direct.originBytes >= 2 * report.size)
+    // The round's traces: each node's CPU, and its byte counters read over the management
+    // network. What the origin did not serve twice came from a peer, and was uploaded by one.
+    assert.equal(swarm.cpu.nodeSeconds.length, 2)
+    assert.ok(swarm.cpu.nodeSeconds.every(seconds => seconds > 0), String(swarm.cpu.nodeSeconds))
+    assert.equal(swarm.trace?.hosts.length, 2)
+    const last = swarm.trace.hosts.map(series => series.at(-1)!)
+    const sum = (column: 1 | 2 | 3 | 4): number => last.reduce((total, sample) => total + sample[column], 0)
+    assert.ok(sum(2) + sum(3) >= 2 * report.size, `the nodes counted ${sum(2) + sum(3)} task bytes`)
+    assert.ok(sum(2) >= 2 * report.size - swarm.originBytes, `peer bytes ${sum(2)}, origin ${swarm.originBytes}`)
+    assert.ok(sum(1) >= sum(2), `uploaded ${sum(1)}, received from peers ${sum(2)}`)
+    // The links carried at least the piece bytes the nodes uploaded.
+    assert.ok(sum(4) >= sum(1), `the hosts' links carried ${sum(4)} bytes up, their nodes uploaded ${sum(1)}`)
+    assert.equal(swarm.upload?.use.length, 2)
+    assert.equal(direct.trace, null)
     assert.match(await readFile(chart, 'utf8'), /^<svg/)
     const left = listNamespaces().filter(name => name.startsWith(`${NETNS_PREFIX}${pid}-`))
     assert.deepEqual(left, [])

@@ -16,6 +16,14 @@ export const NETNS_PREFIX = 'dmsb'
 export interface NetnsHost {
   ns: string
   address: string
+  /**
+   * Its address on the management network: a second, uncapped link to a bridge in the router
+   * namespace, so that a sampler there can read every host (e.g. its admin port) without
+   * taking from the capped links the benchmark measures.
+   */
+  managementAddress: string
+  /** The router's end of its link (`v<n>`): the bytes that end receives are the host's upload, those it sends its download. */
+  routerLink: string
   /** Prefix a command with this to run it inside the host, e.g. [...host.exec, 'curl', url]. */
   exec: string[]
 }
@@ -33,6 +41,8 @@ export interface TestbedInit {
 export interface Testbed {
   origin: NetnsHost
   hosts: NetnsHost[]
+  /** The router namespace, where the management network's bridge has its address. */
+  router: NetnsHost
   /** Deletes every namespace of this testbed (their links go with them). */
   destroy: () => void
 }
@@ -68,11 +78,16 @@ async function ip (...args: string[]): Promise<void> {
 }
 
 /** A token bucket on `dev`'s egress: the link's rate in that direction. */
-async function capEgress (ns: string, dev: string, bytesPerSecond: number): Promise<void> {
+export async function capEgress (ns: string, dev: string, bytesPerSecond: number): Promise<void> {
   // The bucket holds ~20 ms of traffic (at least 64 KiB, so that one GSO segment fits).
   const burst = Math.max(65536, Math.round(bytesPerSecond / 50))
   await exec('tc', ['-n', ns, 'qdisc', 'replace', 'dev', dev, 'root', 'tbf',
     'rate', `${Math.round(bytesPerSecond * 8)}bit`, 'burst', String(burst), 'latency', '200ms'])
+}
+
+/** Sets a host's upload (u) to `bytesPerSecond`: its own side of its link. */
+export async function setHostUp (host: NetnsHost, bytesPerSecond: number): Promise<void> {
+  await capEgress(host.ns, 'eth0', bytesPerSecond)
 }
 
 /**
@@ -80,6 +95,8 @@ async function capEgress (ns: string, dev: string, bytesPerSecond: number): Prom
  * router namespace (one /24 between them, 10.77.0.1 the origin, .2… the hosts). Rates are token
  * buckets on the links' egress: the origin's and each host's own side cap what they send, the
  * bridge side of a host's link caps what it receives. Nothing touches the root namespace.
+ * Beside it, an uncapped management network (10.78.0.0/24, same host numbers, the router at
+ * .254) on a second bridge and a second veth per host, for reading the hosts while they work.
  */
 export async function createTestbed (init: TestbedInit): Promise<Testbed> {
   const base = `${NETNS_PREFIX}${process.pid}-`
@@ -101,12 +118,20 @@ export async function createTestbed (init: TestbedInit): Promise<Testbed> {
     await ip('-n', router, 'link', 'set', `v${index}`, 'master', 'br0', 'up')
     await ip('-n', name, 'addr', 'add', `${address}/24`, 'dev', 'eth0')
     await ip('-n', name, 'link', 'set', 'eth0', 'up')
-    return { ns: name, address, exec: ['ip', 'netns', 'exec', name] }
+    const managementAddress = `10.78.0.${index}`
+    await ip('-n', router, 'link', 'add', `m${index}`, 'type', 'veth', 'peer', 'name', 'mgmt0', 'netns', name)
+    await ip('-n', router, 'link', 'set', `m${index}`, 'master', 'br1', 'up')
+    await ip('-n', name, 'addr', 'add', `${managementAddress}/24`, 'dev', 'mgmt0')
+    await ip('-n', name, 'link', 'set', 'mgmt0', 'up')
+    return { ns: name, address, managementAddress, routerLink: `v${index}`, exec: ['ip', 'netns', 'exec', name] }
   }
   try {
     await addNamespace(router)
     await ip('-n', router, 'link', 'add', 'br0', 'type', 'bridge')
     await ip('-n', router, 'link', 'set', 'br0', 'up')
+    await ip('-n', router, 'link', 'add', 'br1', 'type', 'bridge')
+    await ip('-n', router, 'addr', 'add', '10.78.0.254/24', 'dev', 'br1')
+    await ip('-n', router, 'link', 'set', 'br1', 'up')
     const origin = await attach(`${base}o`, 1)
     await capEgress(origin.ns, 'eth0', init.originUp)
     const hosts: NetnsHost[] = []
@@ -116,7 +141,8 @@ export async function createTestbed (init: TestbedInit): Promise<Testbed> {
       await capEgress(router, `v${index + 2}`, init.hostDown)
       hosts.push(host)
     }
-    return { origin, hosts, destroy }
+    const routerHost: NetnsHost = { ns: router, address: '10.78.0.254', managementAddress: '10.78.0.254', routerLink: 'br1', exec: ['ip', 'netns', 'exec', router] }
+    return { origin, hosts, router: routerHost, destroy }
   } catch (err) {
     destroy()
     throw err
