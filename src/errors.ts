@@ -191,6 +191,20 @@ export class DataConnectionError extends DamselflyError {
   }
 }
 
+/**
+ * A holder refused a piece because its uplink is booked too far ahead (UploadQueue): not a
+ * fault, and not a sign that it lacks the piece. The downloader asks someone else, and this
+ * holder again after `retryAfterMs`.
+ */
+export class PeerBusyError extends DamselflyError {
+  readonly retryAfterMs: number
+
+  constructor (retryAfterMs: number) {
+    super('ERR_PEER_BUSY', `the peer is busy; it asks to retry in ${retryAfterMs} ms`)
+    this.retryAfterMs = retryAfterMs
+  }
+}
+
 /** The operation was cancelled through its AbortSignal. */
 export class AbortedError extends DamselflyError {
   constructor (message = 'the operation was aborted') {

@@ -9,6 +9,7 @@ import type { NodeStatus } from '../../test/helpers/status.js'
 import { waitFor } from '../../test/helpers/wait.js'
 import { startFakeHubProcess, type FakeHubInfo } from '../lib/fake-hub-process.js'
 import type { NetnsHost } from '../lib/netns.js'
+import { settings } from './options.js'
 
 const exec = promisify(execFile)
 
@@ -53,7 +54,7 @@ export interface StartNodesInit {
 export async function startNodes (init: StartNodesInit): Promise<NodeProcess[]> {
   const { hosts } = init
   const flags = (host: NetnsHost): string[] => ['--role', 'seed', '--p2p-listen', `/ip4/${host.address}/tcp/4001`, '--data-listen', `${host.address}:4002`,
-    '--admin-listen', `${host.managementAddress}:${adminPort}`, '--admin-token-file', init.adminTokenFile, '--allowed-upstreams', init.originAddress]
+    '--admin-listen', `${host.managementAddress}:${adminPort}`, '--admin-token-file', init.adminTokenFile, '--allowed-upstreams', init.originAddress, ...settings.nodeFlags]
   const nodes: NodeProcess[] = []
   try {
     const first = await spawnNode(flags(hosts[0]!), undefined, {}, hosts[0]!.exec)

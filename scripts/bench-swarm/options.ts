@@ -18,6 +18,7 @@ const values = scriptArgs({
     'slow-host': { type: 'boolean', default: false, description: 'host N-1 uploads at --slow-host-up instead of --host-up; the figure is then each other host\'s time ÷ the bound with that upload' },
     'slow-host-up': { type: 'string', default: '1MB/s', valueName: 'RATE', description: 'the slow host\'s upload (with --slow-host)' },
     'kill-half': { type: 'boolean', default: false, description: 'in swarm rounds, SIGKILL one node other than the bootstrap one once the nodes together hold half of the N copies; the rest must finish byte-exact' },
+    'node-flags': { type: 'string', default: '', valueName: 'FLAGS', description: 'extra flags for every node, space-separated (for example "--piece-size 1MiB"), to compare settings' },
     'sample-ms': { type: 'string', default: '500', valueName: 'MS', description: 'how often each node\'s /metrics is read for the upload trace (from the router namespace, over the uncapped management network)' },
     out: { type: 'string', default: 'results/bench-swarm.json', valueName: 'FILE', description: 'where the JSON report goes' },
     chart: { type: 'string', default: 'results/bench-swarm.svg', valueName: 'FILE', description: 'where the SVG chart of completion times goes' },
@@ -44,6 +45,8 @@ export interface Settings {
   slowHostUp: number | undefined
   killHalf: boolean
   sampleMs: number
+  /** Extra flags for every node (--node-flags). */
+  nodeFlags: string[]
   timeoutSeconds: number
   out: string
   chart: string
@@ -75,6 +78,7 @@ function parseSettings (): Settings {
     slowHostUp: values['slow-host'] ? parseByteRate(values['slow-host-up']) : undefined,
     killHalf: values['kill-half'],
     sampleMs: positiveInteger(values['sample-ms'], 'sample-ms'),
+    nodeFlags: values['node-flags'].split(' ').filter(flag => flag.length > 0),
     timeoutSeconds: values.smoke ? 60 : Number(values['round-timeout-s']),
     out: values.out,
     chart: values.chart,

@@ -68,7 +68,12 @@ export const pieceResponse = z.union([
    * Merkle root is the piece's root: the receiver checks each block as it lands.
    */
   z.object({ ok: z.literal(true), length: safeCount, digest: digest.optional(), blocks: z.array(digest).max(65_536).optional() }),
-  z.object({ ok: z.literal(false), reason: reason(['missing', 'busy', 'bad-request', 'error']) })
+  z.object({
+    ok: z.literal(false),
+    reason: reason(['missing', 'busy', 'bad-request', 'error']),
+    /** With `busy` (added in 0.2.0, data connections): when the holder expects to take a request again. */
+    retryAfterMs: z.number().int().nonnegative().max(600_000).optional()
+  })
 ])
 export type PieceResponse = z.infer<typeof pieceResponse>
 

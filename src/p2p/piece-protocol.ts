@@ -8,6 +8,7 @@ import type { P2PHost } from './host.js'
 import { exchange, serveExchange } from './exchange.js'
 import { ProtocolError, readMessage, readPayload, writeMessage, type Wire } from './wire.js'
 import type { WireDialect } from './wire-versions.js'
+import type { UploadQueue } from './upload-queue.js'
 
 /** The largest block one request may ask for: memory per stream stays bounded by it. */
 export const maxBlockBytes = 4 * 1024 * 1024
@@ -23,6 +24,13 @@ export interface PieceServerInit {
   onServed?: (bytes: number) => void
   /** Paces the bytes served to peers (upload rate). @default unlimited */
   pace?: Pace
+  /**
+   * This node's uplink, shared by every peer it serves: blocks are sent one at a time, and on
+   * data connections the first block of a piece is refused as busy when the link is booked too
+   * far ahead (UploadQueue). Streams of this protocol only queue: a 0.1.0 peer would read a
+   * refusal as "does not hold it". @default every block sent at once, none refused
+   */
+  uploads?: UploadQueue
 }
 
 /** A holder's answer to one piece request: the header, and the block's bytes when it is ok. */
@@ -71,13 +79,25 @@ export function handlePiece (tasks: LocalTasks, log: Logger, dialect: WireDialec
       const request = await readMessage(bytes, dialect, 'pieceRequest', signal)
       const { response, data } = await pieceReply(tasks, request, init)
       // `blocks` exists from 1.1.0 on: writeMessage drops it for a peer that agreed on 1.0.0.
-      await writeMessage(bytes, dialect, 'pieceResponse', response, signal)
-      if (data === undefined) return
-      for (const part of slices(data, init.pace === undefined ? sendSliceBytes : pacedSliceBytes)) {
-        await init.pace?.(part.length, signal)
-        await bytes.write(part, { signal })
+      if (data === undefined || !response.ok) {
+        await writeMessage(bytes, dialect, 'pieceResponse', response, signal)
+        return
       }
-      init.onServed?.(response.ok ? response.length : 0)
+      init.uploads?.book(response.length)
+      const release = await init.uploads?.turn(response.length, signal).catch((error: unknown) => {
+        init.uploads?.cancel(response.length)
+        throw error
+      })
+      try {
+        await writeMessage(bytes, dialect, 'pieceResponse', response, signal)
+        for (const part of slices(data, init.pace === undefined ? sendSliceBytes : pacedSliceBytes)) {
+          await init.pace?.(part.length, signal)
+          await bytes.write(part, { signal })
+        }
+      } finally {
+        release?.()
+      }
+      init.onServed?.(response.length)
     })
   }
 }

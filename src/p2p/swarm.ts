@@ -9,6 +9,7 @@ import type { P2PHost } from './host.js'
 import type { LocalTasks } from './local-tasks.js'
 import type { FetchRequest, FetchResponse, GossipMessage, PieceRequest, TaskMetadata } from './messages.js'
 import { handleMeta, requestMeta } from './meta-protocol.js'
+import { UploadQueue } from './upload-queue.js'
 import { handlePiece, requestBlock, type ReceivedBlock } from './piece-protocol.js'
 import { protocolId, protocols, topics, type ProtocolName } from './protocols.js'
 import { taskCid } from './task-cid.js'
@@ -89,6 +90,8 @@ export class Swarm {
   private readonly identifiedProtocols = new Map<string, readonly string[]>()
   /** Bytes this node served to peers. */
   uploaded = 0
+  /** This node's uplink: every block served, on either transport, takes its turn here. */
+  private readonly uploads = new UploadQueue()
 
   constructor (components: SwarmComponents, init: SwarmInit) {
     this.host = components.host
@@ -105,6 +108,7 @@ export class Swarm {
         peerId: this.host.peerId.toString(),
         corruptBlocks: init.corruptBlocks,
         pace: init.uploadPace,
+        uploads: this.uploads,
         onSent: (bytes) => { this.metrics?.dataBytes('sent', bytes) },
         onServed: (bytes) => { this.served(bytes) }
       })
@@ -132,6 +136,7 @@ export class Swarm {
     const pieceInit = {
       corruptBlocks: this.init.corruptBlocks,
       pace: this.init.uploadPace,
+      uploads: this.uploads,
       onServed: (bytes: number) => { this.served(bytes) }
     }
     // Every version's ids are served: an older peer dials the ids it knows (wire-versions.ts).

@@ -38,6 +38,17 @@ export class PeerBackoff {
     this.paused.set(peer, { failures, until: this.now() + pause })
   }
 
+  /**
+   * `peer` asked us to wait `ms` (busy): a pause of that length, which neither counts as a
+   * failure nor shortens a longer pause already running.
+   */
+  pause (peer: string, ms: number): void {
+    const until = this.now() + Math.max(0, ms)
+    const current = this.paused.get(peer)
+    if (current !== undefined && current.until >= until) return
+    this.paused.set(peer, { failures: current?.failures ?? 0, until })
+  }
+
   /** A request to `peer` delivered: no more pause. */
   succeeded (peer: string): void {
     this.paused.delete(peer)

@@ -1,4 +1,4 @@
-import { AbortedError, StorageError, UpstreamUnreachableError } from '../errors.js'
+import { AbortedError, PeerBusyError, StorageError, UpstreamUnreachableError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
 import type { OriginSource } from '../origin/origin-client.js'
 import type { TaskMetadata } from '../p2p/messages.js'
@@ -86,6 +86,9 @@ export class SwarmDownload {
   private lastAnyProgress = Date.now()
   private pendingHave: number[] = []
   private haveTimer?: NodeJS.Timeout
+  /** A pump when the earliest busy peer may be asked again (nothing else may happen before). */
+  private wakeTimer?: NodeJS.Timeout
+  private wakeAt = Infinity
   private finished = false
   /** Cancels fetches still running when the download ends either way. */
   private readonly stopper = new AbortController()
@@ -130,6 +133,7 @@ export class SwarmDownload {
     } finally {
       clearInterval(ticker)
       clearTimeout(this.haveTimer)
+      clearTimeout(this.wakeTimer)
       this.flushHave()
       stopHave()
       this.task.onWant = undefined
@@ -305,6 +309,14 @@ export class SwarmDownload {
       this.landed(peer, index, digest, blockHashes)
     } catch (error) {
       if (this.signal.aborted) return
+      if (error instanceof PeerBusyError) {
+        // An answer, not a fault: the piece goes to another holder, this one waits as it asked.
+        this.picker.failed(peer, index, 'error')
+        this.backoff.pause(peer, error.retryAfterMs)
+        this.log.debug('peer busy', { peer, piece: index, retryAfterMs: error.retryAfterMs })
+        this.wakeAfter(error.retryAfterMs)
+        return
+      }
       const reason = error instanceof Error && error.name === 'TimeoutError' ? 'timeout' : 'error'
       this.picker.failed(peer, index, reason)
       scores.failed(peer, reason)
@@ -333,6 +345,19 @@ export class SwarmDownload {
     if (expectedRoot === null) return true
     const { swarm } = this.components
     return swarm.connectedPeers().some(peer => !swarm.speaks(peer, protocols.meta))
+  }
+
+  /** Pumps again in `ms`, unless a pump is due sooner already. */
+  private wakeAfter (ms: number): void {
+    const at = Date.now() + ms
+    if (this.wakeTimer !== undefined && this.wakeAt <= at) return
+    clearTimeout(this.wakeTimer)
+    this.wakeAt = at
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined
+      this.wakeAt = Infinity
+      this.pump()
+    }, ms + 1)
   }
 
   /** A verified piece from a peer is on disk: record it, tell readers and the swarm. */

@@ -1,4 +1,5 @@
 import '../../src/polyfill.js'
+import { appendFileSync } from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,6 +21,13 @@ function withoutFlag (flags: string[], name: string): string[] {
   return at === -1 ? flags : [...flags.slice(0, at), ...flags.slice(at + 2)]
 }
 
+/**
+ * For tracing a benchmark or a test by hand: DAMSELFLY_TRACE_DIR=<folder> writes each node's log
+ * there (one file per node, JSON lines), at DAMSELFLY_TRACE_LEVEL (default debug).
+ */
+const traceDir = process.env.DAMSELFLY_TRACE_DIR
+const traceLevel = traceDir === undefined ? undefined : process.env.DAMSELFLY_TRACE_LEVEL ?? 'debug'
+
 function testFlags (dataDir: string, extra: string[]): string[] {
   return [
     '--data-dir', dataDir,
@@ -28,7 +36,7 @@ function testFlags (dataDir: string, extra: string[]): string[] {
     '--admin-listen', '127.0.0.1:0',
     '--p2p-listen', '/ip4/127.0.0.1/tcp/0',
     '--data-listen', '127.0.0.1:0',
-    '--log-level', 'warn',
+    '--log-level', traceLevel ?? 'warn',
     ...extra
   ]
 }
@@ -85,13 +93,17 @@ export async function spawnNode (extraFlags: string[] = [], dataDir?: string, en
     stdio: ['ignore', 'ignore', 'pipe'],
     // Started as the image and `npm start` start a node (process-tuning.ts), so that what the
     // benchmarks measure is what runs.
-    env: tunedEnvironment({ ...process.env, DAMSELFLY_LOG_LEVEL: undefined, ...env })
+    env: tunedEnvironment({ ...process.env, DAMSELFLY_LOG_LEVEL: traceLevel, DAMSELFLY_LOG_FORMAT: traceLevel === undefined ? undefined : 'json', ...env })
   })
   // A failed assertion must not leave a node running that keeps the test process alive.
   const killOnExit = (): void => { child.kill('SIGKILL') }
   process.once('exit', killOnExit)
   let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const traceFile = traceDir === undefined ? undefined : join(traceDir, `${Date.now()}-${Math.random().toString(36).slice(2, 6)}.log`)
+  child.stderr?.on('data', (chunk: Buffer) => {
+    if (traceFile !== undefined) appendFileSync(traceFile, chunk)
+    else stderr += chunk.toString()
+  })
   const exited = new Promise<number | null>(resolve => {
     child.on('exit', (code) => {
       process.off('exit', killOnExit)

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { AbortedError, DataConnectionError } from '../../errors.js'
+import { AbortedError, DataConnectionError, PeerBusyError } from '../../errors.js'
 import type { Pace } from '../../limits/token-bucket.js'
 import { pieceResponse, type PieceRequest, type PieceResponse } from '../messages.js'
 import { receivedBlock, type ReceivedBlock } from '../piece-protocol.js'
@@ -123,7 +123,7 @@ export class DataConnection {
     return this.waiting.length + this.sent.filter(pending => !pending.cancelled).length
   }
 
-  /** One block, as `requestBlock` gives it; undefined when the peer no longer has it. */
+  /** One block, as `requestBlock` gives it; undefined when the peer no longer has it; PeerBusyError when its uplink is booked. */
   async request (request: PieceRequest, signal: AbortSignal): Promise<ReceivedBlock | undefined> {
     this.lastUsed = Date.now()
     if (this.closedWith !== undefined) throw this.closedWith
@@ -219,7 +219,9 @@ export class DataConnection {
     if (!pending.cancelled) {
       pending.detach()
       const response = pending.response!
-      pending.resolve(response.ok ? { ...receivedBlock(response, new Uint8ArrayList(...pending.chunks)), owned: true } : undefined)
+      if (response.ok) pending.resolve({ ...receivedBlock(response, new Uint8ArrayList(...pending.chunks)), owned: true })
+      else if (response.reason === 'busy') pending.reject(new PeerBusyError(response.retryAfterMs ?? 0))
+      else pending.resolve(undefined)
     }
     this.sendWaiting()
   }

@@ -21,6 +21,13 @@ export interface ServeConnectionInit extends PieceServerInit {
   onSent?: (bytes: number) => void
 }
 
+/** A request, and whether it was booked on the uplink or refused as busy. */
+interface Queued {
+  request: PieceRequest
+  booked: boolean
+  retryAfterMs?: number
+}
+
 /**
  * Serves piece requests on an accepted data connection, one at a time in the order they came
  * (the downloader pipelines them): each answer is the same header frame `/damselfly/piece/1.0.0`
@@ -29,7 +36,10 @@ export interface ServeConnectionInit extends PieceServerInit {
 export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalTasks, log: Logger, init: ServeConnectionInit): void {
   const lifetime = new AbortController()
   const sealer = new RecordSealer(init.responses)
-  const queue: PieceRequest[] = []
+  const queue: Queued[] = []
+  const uploads = init.uploads
+  /** Requests this connection booked on the uplink and has not sent yet: given back if it closes. */
+  const bookedHere = new Set<Queued>()
   let serving = false
   const fail = (error: unknown): void => {
     log.debug('data connection failed', { error })
@@ -40,7 +50,7 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
       const parsed = pieceRequest.safeParse(value)
       if (!parsed.success) throw new ProtocolError(`unexpected message: ${parsed.error.issues[0]?.message ?? 'invalid'}`)
       if (queue.length >= maxQueuedRequests) throw new ProtocolError(`more than ${maxQueuedRequests} requests queued`)
-      queue.push(parsed.data)
+      queue.push(booking(parsed.data))
       void serveQueue()
       return 0
     },
@@ -48,10 +58,30 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
     end: () => {}
   })
   const opener = new RecordOpener(init.requests, (chunks) => { for (const chunk of chunks) frames.push(chunk) })
-  const replyTo = async (request: PieceRequest): Promise<PieceReply> => await pieceReply(tasks, request, init).catch((error: unknown) => {
-    log.debug('reading a block for a peer failed', { error })
-    return { response: { ok: false, reason: 'error' } }
-  })
+  /**
+   * Admission is decided per piece, at its first block: the rest of a piece already started is
+   * always sent, so that a requester never loses the part it has.
+   */
+  const booking = (request: PieceRequest): Queued => {
+    if (uploads === undefined) return { request, booked: false }
+    const admission = request.offset > 0 ? uploads.book(request.length) : uploads.admit(request.length)
+    if (!admission.admit) return { request, booked: false, retryAfterMs: Math.ceil(admission.retryAfterMs) }
+    const queued = { request, booked: true }
+    bookedHere.add(queued)
+    return queued
+  }
+  const replyTo = async (queued: Queued): Promise<PieceReply & { queued: Queued }> => {
+    if (queued.retryAfterMs !== undefined) return { response: { ok: false, reason: 'busy', retryAfterMs: queued.retryAfterMs }, queued }
+    const reply = await pieceReply(tasks, queued.request, init).catch((error: unknown): PieceReply => {
+      log.debug('reading a block for a peer failed', { error })
+      return { response: { ok: false, reason: 'error' } }
+    })
+    if (reply.data === undefined) unbook(queued)
+    return { ...reply, queued }
+  }
+  const unbook = (queued: Queued): void => {
+    if (bookedHere.delete(queued)) uploads?.cancel(queued.request.length)
+  }
   const serveQueue = async (): Promise<void> => {
     if (serving) return
     serving = true
@@ -70,19 +100,32 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
       serving = false
     }
   }
-  const send = async (reply: PieceReply): Promise<void> => {
-    sealer.write(socket, [encodeFrame(reply.response)])
+  const send = async (reply: PieceReply & { queued: Queued }): Promise<void> => {
     const data = reply.data
-    if (data === undefined) return
-    // The verified buffers go out as they were read: a plain record is written from them
-    // (corked, no copy), an encrypted one is sealed from them.
-    for (const part of slices(data, init.pace === undefined ? maxRecordBytes : pacedSliceBytes)) {
-      await init.pace?.(part.length, lifetime.signal)
-      sealer.write(socket, [part])
-      init.onSent?.(part.length)
-      if (socket.writableLength > writeQueueBytes) await drained(socket, lifetime.signal)
+    if (data === undefined || !reply.response.ok) {
+      sealer.write(socket, [encodeFrame(reply.response)])
+      return
     }
-    init.onServed?.(reply.response.ok ? reply.response.length : 0)
+    const release = bookedHere.has(reply.queued) ? await uploads?.turn(reply.queued.request.length, lifetime.signal) : undefined
+    // From here the turn owns the booking: its release gives it back.
+    if (release !== undefined) bookedHere.delete(reply.queued)
+    try {
+      sealer.write(socket, [encodeFrame(reply.response)])
+      // The verified buffers go out as they were read: a plain record is written from them
+      // (corked, no copy), an encrypted one is sealed from them.
+      for (const part of slices(data, init.pace === undefined ? maxRecordBytes : pacedSliceBytes)) {
+        await init.pace?.(part.length, lifetime.signal)
+        sealer.write(socket, [part])
+        init.onSent?.(part.length)
+        if (socket.writableLength > writeQueueBytes) await drained(socket, lifetime.signal)
+      }
+      // The link is this block's until its bytes have left the process.
+      // ('drain' comes only after a write that found the buffer full: writableNeedDrain.)
+      if (release !== undefined && socket.writableNeedDrain) await drained(socket, lifetime.signal)
+    } finally {
+      release?.()
+    }
+    init.onServed?.(reply.response.length)
   }
   const onData = (chunk: Buffer): void => {
     try {
@@ -92,7 +135,10 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
     }
   }
   socket.on('data', onData)
-  socket.on('close', () => { lifetime.abort() })
+  socket.on('close', () => {
+    lifetime.abort()
+    for (const queued of bookedHere) unbook(queued)
+  })
   // The first record proves to the downloader that this side holds the key.
   sealer.write(socket, [])
   if (leftover.length > 0) onData(leftover)

@@ -1,0 +1,150 @@
+import { AbortedError } from '../errors.js'
+import type { Admission } from '../scheduling/upload-admission.js'
+
+export interface UploadQueueInit {
+  /** Pieces booked at once (one being sent, the others read and waiting). @default 2 */
+  maxBooked?: number
+  /** Clock in milliseconds. @default performance.now */
+  now?: () => number
+}
+
+/** Lets the next upload take the link: call once its bytes have left this process. */
+export type UploadRelease = () => void
+
+interface Waiter {
+  /** The link is free: the waiter takes it in the same turn of the event loop. */
+  grant: () => void
+}
+
+/** The retry hint's bounds, and its value before the link's rate is known. */
+const minRetryMs = 20
+const maxRetryMs = 2000
+const unmeasuredRetryMs = 100
+
+/**
+ * This node's uplink, shared by every peer it serves: blocks go out one at a time, first asked
+ * first served, and a new piece is refused ("busy, retry in X ms") while `maxBooked` are booked.
+ *
+ * Why one at a time: sent side by side, k blocks share the link and each arrives after k times
+ * as long. A relayed piece is of use to the swarm only once its receiver holds it, so sharing
+ * delays every relay k-fold and leaves the receivers' uplinks idle meanwhile (issue 12: hosts
+ * used a quarter of their upload). In turn, the first arrives after 1/k of the time and its
+ * receiver relays it at once.
+ *
+ * Why refuse: without a bound, a seed that every host asks at the start queues tens of seconds
+ * of requests, and each queued piece is held hostage (its requester asks nobody else for it).
+ * The bound is a count, not the time booked ahead (src/scheduling/upload-admission.ts): that time
+ * would need the link's rate, and from inside the process the rate cannot be seen, since the
+ * kernel's send buffer takes megabytes at once. Two booked keeps the link busy (one read while
+ * one is sent) and the wait of an admitted request under two pieces' time.
+ *
+ * The retry hint is the booked bytes at the rate seen: bytes of each turn over the time it held
+ * the link, decayed so that it follows the link.
+ */
+export class UploadQueue {
+  private readonly now: () => number
+  private readonly maxBooked: number
+  private readonly waiters: Waiter[] = []
+  private holding = false
+  /** Requests admitted and not yet sent (or given up), and their bytes. */
+  private bookedCount = 0
+  private bookedBytes = 0
+  /** Decayed sums of bytes sent and ms the link was held for them. */
+  private sentBytes = 0
+  private heldMs = 0
+
+  constructor (init: UploadQueueInit = {}) {
+    this.now = init.now ?? (() => performance.now())
+    this.maxBooked = init.maxBooked ?? 2
+    if (!(this.maxBooked >= 1)) throw new RangeError(`maxBooked must be >= 1, got ${this.maxBooked}`)
+  }
+
+  /** Bytes per ms the link moved while held; undefined before the first turn ended. */
+  bytesPerMs (): number | undefined {
+    return this.heldMs > 0 ? this.sentBytes / this.heldMs : undefined
+  }
+
+  /** Requests booked now (admitted or booked, not yet released or cancelled). */
+  get booked (): number {
+    return this.bookedCount
+  }
+
+  /**
+   * Whether to take a new piece's request for `bytes` now. An admitted request is booked until
+   * its turn ends, or until `cancel` when it will not be sent after all.
+   */
+  admit (bytes: number): Admission {
+    if (this.bookedCount >= this.maxBooked) return { admit: false, retryAfterMs: this.retryAfterMs() }
+    return this.book(bytes)
+  }
+
+  /** Books a request whatever is booked already (the rest of a piece already started). */
+  book (bytes: number): Admission {
+    this.bookedCount++
+    this.bookedBytes += bytes
+    return { admit: true }
+  }
+
+  /** A booked request that will not be sent: it leaves the queue. */
+  cancel (bytes: number): void {
+    this.unbook(bytes)
+  }
+
+  /** Waits for the link (first come, first served); `bytes` are the booked request's bytes. */
+  async turn (bytes: number, signal: AbortSignal): Promise<UploadRelease> {
+    if (signal.aborted) throw new AbortedError()
+    if (this.holding) {
+      await new Promise<void>((resolve, reject) => {
+        const waiter: Waiter = {
+          grant: () => {
+            signal.removeEventListener('abort', onAbort)
+            resolve()
+          }
+        }
+        const onAbort = (): void => {
+          const index = this.waiters.indexOf(waiter)
+          if (index >= 0) this.waiters.splice(index, 1)
+          reject(new AbortedError())
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+        this.waiters.push(waiter)
+      })
+    }
+    return this.take(bytes)
+  }
+
+  private take (bytes: number): UploadRelease {
+    this.holding = true
+    const started = this.now()
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.unbook(bytes)
+      this.measure(bytes, this.now() - started)
+      // Handed straight to the next in line: nobody arriving meanwhile can jump the queue.
+      const next = this.waiters.shift()
+      if (next === undefined) this.holding = false
+      else next.grant()
+    }
+  }
+
+  private unbook (bytes: number): void {
+    this.bookedCount = Math.max(0, this.bookedCount - 1)
+    this.bookedBytes = Math.max(0, this.bookedBytes - bytes)
+  }
+
+  private retryAfterMs (): number {
+    const rate = this.bytesPerMs()
+    if (rate === undefined) return unmeasuredRetryMs
+    return Math.round(Math.min(maxRetryMs, Math.max(minRetryMs, this.bookedBytes / this.maxBooked / rate)))
+  }
+
+  /** Half the weight of what was measured before goes with each further 4 MiB sent. */
+  private measure (bytes: number, ms: number): void {
+    if (bytes <= 0) return
+    const weight = 2 ** (-bytes / (4 * 1024 * 1024))
+    this.sentBytes = this.sentBytes * weight + bytes
+    this.heldMs = this.heldMs * weight + Math.max(ms, 0.01)
+  }
+}

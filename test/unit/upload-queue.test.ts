@@ -1,0 +1,82 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { AbortedError } from '../../src/errors.js'
+import { UploadQueue } from '../../src/p2p/upload-queue.js'
+
+const MiB = 1024 * 1024
+
+describe('the uplink queue (UploadQueue)', () => {
+  it('sends one block at a time, first asked first served, and hands the link straight to the next', async () => {
+    const queue = new UploadQueue({ maxBooked: 8 })
+    const order: string[] = []
+    let sending = 1
+    for (const name of ['a', 'b', 'c']) assert.deepEqual(queue.admit(MiB), { admit: true })
+    const first = await queue.turn(MiB, AbortSignal.timeout(5000))
+    const waiting = ['b', 'c'].map(async (name) => {
+      const release = await queue.turn(MiB, AbortSignal.timeout(5000))
+      order.push(`${name} starts`)
+      // The link is this turn's alone: nobody else may be sending now.
+      assert.equal(++sending, 1)
+      await new Promise(resolve => setImmediate(resolve))
+      order.push(`${name} ends`)
+      sending--
+      release()
+    })
+    // A request arriving once `a` is done must queue behind b and c, not slip in between.
+    order.push('a ends')
+    sending--
+    first()
+    assert.deepEqual(queue.admit(MiB), { admit: true })
+    const late = (async () => {
+      const release = await queue.turn(MiB, AbortSignal.timeout(5000))
+      order.push('d starts')
+      release()
+    })()
+    await Promise.all([...waiting, late])
+    assert.deepEqual(order, ['a ends', 'b starts', 'b ends', 'c starts', 'c ends', 'd starts'])
+    assert.equal(queue.booked, 0)
+  })
+
+  it('refuses a new piece while two are booked, and takes one again once a turn ends', async () => {
+    let now = 0
+    const queue = new UploadQueue({ now: () => now })
+    assert.deepEqual(queue.admit(4 * MiB), { admit: true })
+    assert.deepEqual(queue.admit(4 * MiB), { admit: true })
+    const refused = queue.admit(4 * MiB)
+    assert.equal(refused.admit, false)
+    // Before any turn the rate is unknown: a short retry.
+    assert.equal(!refused.admit && refused.retryAfterMs, 100)
+    // The rest of a piece already started is never refused.
+    assert.deepEqual(queue.book(MiB), { admit: true })
+    queue.cancel(MiB)
+    const release = await queue.turn(4 * MiB, AbortSignal.timeout(5000))
+    now += 800
+    release()
+    assert.equal(queue.booked, 1)
+    // 4 MiB in 800 ms: about 5 MB/s seen.
+    assert.ok(Math.abs(queue.bytesPerMs()! - 4 * MiB / 800) < 1)
+    assert.deepEqual(queue.admit(4 * MiB), { admit: true })
+    const again = queue.admit(4 * MiB)
+    // Two booked at 4 MiB each: one piece's time at the rate seen, 800 ms.
+    assert.equal(!again.admit && again.retryAfterMs, 800)
+  })
+
+  it('lets a waiter that gives up leave the line, and refuses turns once aborted', async () => {
+    const queue = new UploadQueue({ maxBooked: 4 })
+    queue.admit(MiB)
+    queue.admit(MiB)
+    queue.admit(MiB)
+    const first = await queue.turn(MiB, AbortSignal.timeout(5000))
+    const impatient = new AbortController()
+    const leaving = queue.turn(MiB, impatient.signal)
+    const staying = queue.turn(MiB, AbortSignal.timeout(5000))
+    impatient.abort()
+    await assert.rejects(leaving, AbortedError)
+    queue.cancel(MiB)
+    first()
+    const second = await staying
+    second()
+    assert.equal(queue.booked, 0)
+    await assert.rejects(queue.turn(MiB, AbortSignal.abort()), AbortedError)
+  })
+})
