@@ -16,8 +16,14 @@ export type RecordCipher = 'chacha20-poly1305' | 'aes-256-gcm'
 /** ChaCha20-Poly1305 and AES-256-GCM measured alike here (docs/p2p-throughput.md); either works. */
 export const defaultCipher: RecordCipher = 'chacha20-poly1305'
 export const maxRecordBytes = 1024 * 1024
-/** `update()` over more than this runs 2.5–7× slower (glibc mmap per large output). */
-export const cipherSliceBytes = 256 * 1024
+/**
+ * `update()` in slices of this: each call's output is a buffer of the slice's size, and one of
+ * glibc's mmap threshold or more is mapped, faulted in and unmapped. The node runs with that
+ * threshold at 128 KiB (src/cli/process-tuning.ts), where decrypting in 256 KiB slices cost
+ * 2.8 CPU s/GiB (1.9 of it in the kernel) and in 64 KiB slices 0.77 (load average ~10,
+ * relative figures; 127 KiB 0.73, 128 KiB 2.8). 64 KiB keeps well below it.
+ */
+export const cipherSliceBytes = 64 * 1024
 const headerBytes = 4
 const tagBytes = 16
 
