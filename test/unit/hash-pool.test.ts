@@ -132,13 +132,13 @@ describe('hashing threads', () => {
     const shared = Buffer.from(new SharedArrayBuffer(3000))
     shared.set(randomBytes(3000))
     const hasher = new PieceBlockHasher(layout, 0, { piece: false })
-    await hasher.update(shared.subarray(0, 1500))
+    await hasher.update(shared.subarray(0, 500))
     const firstHashed = hasher.hashed()
     const first = settled(firstHashed)
-    // The second block is not whole: a hashed() that did not wait for it would have settled by now.
+    // No block is whole: a hashed() that did not wait for the first would have settled by now.
     await new Promise(resolve => setImmediate(resolve))
-    assert.equal(first.done, false, 'half of the second block waits for its other half')
-    await hasher.update(shared.subarray(1500))
+    assert.equal(first.done, false, 'half a block waits for its other half')
+    await hasher.update(shared.subarray(500))
     await firstHashed
     const { blocks } = await hasher.digest()
     assert.deepEqual(blocks, [0, 1, 2].map(index => sha256(shared.subarray(index * 1000, (index + 1) * 1000))))
