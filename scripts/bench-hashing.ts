@@ -12,13 +12,24 @@
  * moving a block to a hashing thread and back cost ~0.10; so block hashes and running hashes
  * both go to hashing threads (storage/hash-pool.ts) and the loop only moves buffers.
  *
+ * Two more rows follow a plain data connection's receive path (reads into 4 MiB slabs, blocks
+ * of 4 MiB handed on as views, hashed by PieceBlockHasher): fresh slabs per 4 MiB, whose views
+ * the hasher copies for the thread (what 0.2 did), against pooled slabs of shared memory
+ * hashed in place and released once hashed (slab-pool.ts). Run it as a node runs
+ * (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072, see process-tuning.ts): with that
+ * threshold each fresh slab and each copy is a mmap. The `cpu s/GiB` column counts every thread.
+ *
  *   node dist/scripts/bench-hashing.js [--mib 256] [--out results/bench-hashing.json]
  */
 import { createHash, webcrypto } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { SlabReads } from '../src/p2p/data-connection/read-buffers.js'
+import { PieceBlockHasher } from '../src/storage/block-hasher.js'
+import { BlockLayout } from '../src/storage/blocks.js'
 import { hashBlock, hashStream } from '../src/storage/hash-pool.js'
+import { PiecePlan } from '../src/task/piece-plan.js'
 import { scriptArgs } from './lib/args.js'
 
 const values = scriptArgs({
@@ -98,15 +109,65 @@ async function coldOffLoop (): Promise<void> {
   await Promise.all([...inFlight, whole.digest(), piece.digest()])
 }
 
-interface Row { strategy: string, seconds: number, MBps: number, elu: number }
+/** Blocks and pieces as a download asks a peer for them (maxBlockBytes, 16 MiB pieces). */
+const receiveBlockBytes = 4 * MiB
+const receivePieceBytes = 16 * MiB
+
+/**
+ * A plain receive: each 4 MiB block arrives in reads of 1 MiB (copied into the read memory, as
+ * the kernel does) and is hashed as the views it landed in. `pooled`: slabs from SlabReads,
+ * each block released once hashed; else a fresh slab per 4 MiB, dropped (the hasher copies).
+ * `copied`: each view copied into memory of its own that moves to the thread (pooled memory
+ * that is not shared could go no other way).
+ */
+async function plainReceive (pooled: boolean, copied = !pooled): Promise<void> {
+  const source = blocks[0]!
+  const reads = pooled ? new SlabReads() : undefined
+  let fresh = Buffer.allocUnsafe(0)
+  let used = 0
+  const readInto = (bytes: Buffer): Buffer => {
+    if (reads !== undefined) {
+      const target = reads.next()
+      bytes.copy(target)
+      return reads.landed(bytes.length, target)
+    }
+    if (fresh.length - used < bytes.length) {
+      fresh = Buffer.allocUnsafe(4 * MiB)
+      used = 0
+    }
+    bytes.copy(fresh, used)
+    used += bytes.length
+    return fresh.subarray(used - bytes.length, used)
+  }
+  const total = blocks.length * MiB
+  const layout = new BlockLayout(new PiecePlan(total, receivePieceBytes))
+  const released: Array<Promise<void>> = []
+  for (let piece = 0; piece * receivePieceBytes < total; piece++) {
+    const hasher = new PieceBlockHasher(layout, piece, { piece: false })
+    const pieceBytes = Math.min(receivePieceBytes, total - piece * receivePieceBytes)
+    for (let offset = 0; offset < pieceBytes; offset += receiveBlockBytes) {
+      const views: Buffer[] = []
+      for (let at = 0; at < Math.min(receiveBlockBytes, pieceBytes - offset); at += MiB) views.push(readInto(source))
+      const holds = views.map(view => reads?.hold(view))
+      for (const view of views) await (copied && pooled ? hasher.update(Buffer.from(new Uint8Array(view).buffer), true) : hasher.update(view))
+      if (reads !== undefined) released.push(hasher.hashed().then(() => { for (const slab of holds) if (slab !== undefined) reads.release(slab) }))
+    }
+    await hasher.digest()
+  }
+  await Promise.all(released)
+}
+
+interface Row { strategy: string, seconds: number, MBps: number, elu: number, cpuSecondsPerGiB: number }
 
 async function measure (strategy: string, run: () => Promise<void>): Promise<Row> {
   await run() // warm-up (threads started, code compiled)
   const elu = performance.eventLoopUtilization()
+  const cpu = process.cpuUsage()
   const started = performance.now()
   await run()
   const seconds = (performance.now() - started) / 1000
-  return { strategy, seconds, MBps: blocks.length * MiB / 1e6 / seconds, elu: performance.eventLoopUtilization(elu).utilization }
+  const used = process.cpuUsage(cpu)
+  return { strategy, seconds, MBps: blocks.length * MiB / 1e6 / seconds, elu: performance.eventLoopUtilization(elu).utilization, cpuSecondsPerGiB: (used.user + used.system) / 1e6 / (blocks.length / 1024) }
 }
 
 const rows: Row[] = []
@@ -117,11 +178,14 @@ for (const [name, run] of [
   ['running sha256 on the event loop', streamOnLoop],
   ['running sha256 on a hashing thread', streamOnThread],
   ['cold path, 3 hashes, on the event loop', coldOnLoop],
-  ['cold path, 3 hashes, off the event loop', coldOffLoop]
+  ['cold path, 3 hashes, off the event loop', coldOffLoop],
+  ['plain receive: fresh 4 MiB slabs, views copied to the hashing thread', async () => { await plainReceive(false) }],
+  ['plain receive: pooled slabs, views copied to the hashing thread', async () => { await plainReceive(true, true) }],
+  ['plain receive: pooled shared slabs, views hashed in place', async () => { await plainReceive(true) }]
 ] as const) rows.push(await measure(name, run))
 
-console.log(`${blocks.length} MiB, load average ${(await import('node:os')).loadavg()[0]?.toFixed(2)}`)
-console.log('| strategy | seconds | MB/s | event-loop utilisation |\n|---|---|---|---|')
-for (const row of rows) console.log(`| ${row.strategy} | ${row.seconds.toFixed(3)} | ${row.MBps.toFixed(0)} | ${row.elu.toFixed(2)} |`)
+console.log(`${blocks.length} MiB, load average ${(await import('node:os')).loadavg()[0]?.toFixed(2)}, GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? ''}`)
+console.log('| strategy | seconds | MB/s | event-loop utilisation | cpu s/GiB |\n|---|---|---|---|---|')
+for (const row of rows) console.log(`| ${row.strategy} | ${row.seconds.toFixed(3)} | ${row.MBps.toFixed(0)} | ${row.elu.toFixed(2)} | ${row.cpuSecondsPerGiB.toFixed(2)} |`)
 await mkdir(dirname(values.out), { recursive: true })
 await writeFile(values.out, JSON.stringify({ date: new Date().toISOString(), mib: blocks.length, rows }, null, 2) + '\n')

@@ -78,7 +78,7 @@ describe('benchmark smoke runs', () => {
     const { stdout } = await run(process.execPath, [script('bench-hashing'), '--mib', '4', '--out', out])
     assert.match(stdout, /event-loop utilisation/)
     const report = JSON.parse(await readFile(out, 'utf8')) as { rows: Array<{ MBps: number, elu: number }> }
-    assert.equal(report.rows.length, 7)
+    assert.equal(report.rows.length, 10)
     for (const row of report.rows) assert.ok(row.MBps > 0 && row.elu >= 0 && row.elu <= 1)
   })
 

@@ -117,7 +117,8 @@ async function main (): Promise<void> {
         const busyBefore = await waitIdle(idleWait)
         const r = spec.kind === 'node' ? await (await nodeBench()).runNodeOnce(spec, size, profDir) : await runOnce(spec, size, values.verify, profDir, run)
         r.attempts = attempt
-        console.log(`  ${spec.name} run ${run}.${attempt}: ${r.mbps} MB/s  ${r.seconds}s  rss s/r ${r.senderPeakRssMB}/${r.receiverPeakRssMB} MB  cpu s/r ${r.senderCpuPercent}/${r.receiverCpuPercent}%  other load ${r.otherLoadCores} cores (machine busy before: ${Math.round(100 * busyBefore)}%)`)
+        const slabs = r.slabs === undefined ? '' : `  slabs ${r.slabs.allocated} allocated/${r.slabs.reused} reused`
+        console.log(`  ${spec.name} run ${run}.${attempt}: ${r.mbps} MB/s  ${r.seconds}s  rss s/r ${r.senderPeakRssMB}/${r.receiverPeakRssMB} MB  cpu s/r ${r.senderCpuPercent}/${r.receiverCpuPercent}% (${cpuPerGiB(r, r.senderCpuPercent, size)}/${cpuPerGiB(r, r.receiverCpuPercent, size)} s/GiB)${slabs}  other load ${r.otherLoadCores} cores (machine busy before: ${Math.round(100 * busyBefore)}%)`)
         if (best === undefined || r.otherLoadCores < best.otherLoadCores) best = r
         if (r.otherLoadCores <= maxOtherLoad) break
       }
@@ -140,10 +141,11 @@ async function main (): Promise<void> {
     })
   }
 
-  const rows = [['path', 'MB/s (median)', 'min-max', 'sender RSS MB', 'receiver RSS MB', 'CPU s/r %']]
+  const rows = [['path', 'MB/s (median)', 'min-max', 'sender RSS MB', 'receiver RSS MB', 'CPU s/r %', 'CPU s/GiB s/r']]
   for (const r of results) {
     const all = r.runs.map(x => x.mbps)
-    rows.push([r.path, String(r.median.mbps), `${Math.min(...all)}-${Math.max(...all)}`, String(r.median.senderPeakRssMB), String(r.median.receiverPeakRssMB), `${r.median.senderCpuPercent}/${r.median.receiverCpuPercent}`])
+    const perGiB = (side: (x: RunResult) => number): string => String(median(r.runs.map(x => cpuPerGiB(x, side(x), size))))
+    rows.push([r.path, String(r.median.mbps), `${Math.min(...all)}-${Math.max(...all)}`, String(r.median.senderPeakRssMB), String(r.median.receiverPeakRssMB), `${r.median.senderCpuPercent}/${r.median.receiverCpuPercent}`, `${perGiB(x => x.senderCpuPercent)}/${perGiB(x => x.receiverCpuPercent)}`])
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map(row => (row[i] ?? '').length))) ?? []
   console.log('')
@@ -183,6 +185,11 @@ async function main (): Promise<void> {
 }
 
 /** Loaded only for node rows: the children of the other kinds stay as small as before. */
+/** CPU seconds one side used per GiB moved (from its CPU percent over the run): the figure a busy machine disturbs least. */
+function cpuPerGiB (run: RunResult, cpuPercent: number, size: number): number {
+  return Number((cpuPercent / 100 * run.seconds / (size / 2 ** 30)).toFixed(2))
+}
+
 async function nodeBench (): Promise<typeof import('./node.js')> {
   return await import('./node.js')
 }

@@ -113,6 +113,9 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
     const task = (await nodeStatus(peer.info.admin)).tasks[0]!
     const overData = await metric(peer, 'damselfly_data_connection_bytes_total', { direction: 'received' })
     if (task.bytesFromPeers !== size || overData !== size) throw new Error(`the peer took ${task.bytesFromPeers} bytes from peers, ${overData} over the data connection, of ${size}`)
+    const slabs = spec.rec === 'plain'
+      ? { allocated: await metric(peer, 'damselfly_data_connection_slabs_total', { outcome: 'allocated' }), reused: await metric(peer, 'damselfly_data_connection_slabs_total', { outcome: 'reused' }) }
+      : undefined
     const machineCores = (ticks1.busy - ticks0.busy) / 100 / seconds
     return {
       mbps: Math.round(size / seconds / 1e6),
@@ -122,7 +125,8 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
       senderCpuPercent: Math.round(100 * used.seed / seconds),
       receiverCpuPercent: Math.round(100 * used.peer / seconds),
       otherLoadCores: Number(Math.max(0, machineCores - (used.seed + used.peer) / seconds).toFixed(2)),
-      verified: task.verified
+      verified: task.verified,
+      ...(slabs === undefined ? {} : { slabs })
     }
   } finally {
     await peer.stop()

@@ -19,6 +19,8 @@ export interface RunResult {
   /** how many tries it took to get a run with little foreign load */
   attempts?: number
   verified?: boolean
+  /** node kind, plain: read slabs the peer started, allocated or reused from its pool (damselfly_data_connection_slabs_total) */
+  slabs?: { allocated: number, reused: number }
 }
 
 export interface PathResult {

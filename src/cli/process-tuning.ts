@@ -7,8 +7,9 @@
  * Measured with bench-load (200 clients, 10,000 requests; peak RSS, median of 3, 2-core machine,
  * load average 0.5-2.5): 271-289 MB started bare, 251 MB with the malloc tunables alone, 234 MB
  * with both (229 MB with 2 MiB semi-spaces, which cost 14 % more CPU moving 1 GiB between two
- * nodes; 4 MiB cost 2 %). The cost: a plain data connection, which reads into fresh 4 MiB slabs,
- * now maps each one (bench-p2p node-plain 146 → ~100 MB/s; the encrypted default did not lose).
+ * nodes; 4 MiB cost 2 %). The cost: a plain data connection, which read into fresh 4 MiB slabs,
+ * mapped each one (bench-p2p node-plain 146 → ~100 MB/s; the encrypted default did not lose);
+ * its slabs now come from a pool (data-connection/slab-pool.ts).
  */
 
 /**

@@ -69,6 +69,7 @@ export class Metrics {
   private readonly evictions: Counter
   private readonly dataConnectionBytes: Counter<'direction'>
   private readonly dataConnections: Counter<'outcome'>
+  private readonly dataSlabs: Counter<'outcome'>
 
   constructor (init: MetricsInit = {}) {
     const registers = [this.registry]
@@ -82,6 +83,7 @@ export class Metrics {
     this.evictions = new Counter({ name: `${prefix}cache_evictions_total`, help: 'Tasks removed from the cache to make room.', registers })
     this.dataConnectionBytes = new Counter({ name: `${prefix}data_connection_bytes_total`, help: 'Block bytes carried by data connections (the TCP connections beside libp2p), by direction: sent to peers or received from them.', labelNames: ['direction'], registers })
     this.dataConnections = new Counter({ name: `${prefix}data_connections_total`, help: 'Data connections this node tried to open, by outcome: opened, failed (blocks went over libp2p), unsupported (an older peer), cut (an open one broke or closed).', labelNames: ['outcome'], registers })
+    this.dataSlabs = new Counter({ name: `${prefix}data_connection_slabs_total`, help: 'Read slabs (4 MiB) plain data connections started, by outcome: allocated (the pool was empty) or reused (a slab no block referred to any more).', labelNames: ['outcome'], registers })
     new Gauge({ name: `${prefix}active_tasks`, help: 'Downloads running now.', registers, collect () { this.set(state()?.activeTasks() ?? 0) } })
     new Gauge({
       name: `${prefix}tasks`,
@@ -102,6 +104,7 @@ export class Metrics {
     for (const result of ['hit', 'miss', 'partial', 'passthrough', 'error', 'rejected'] as const) this.proxyRequests.inc({ result }, 0)
     for (const source of ['origin', 'peer', 'local'] as const) this.bytesBySource.inc({ source }, 0)
     for (const direction of ['sent', 'received'] as const) this.dataConnectionBytes.inc({ direction }, 0)
+    for (const outcome of ['allocated', 'reused'] as const) this.dataSlabs.inc({ outcome }, 0)
     // Unprefixed (process_*, nodejs_*), as every Node.js dashboard expects them.
     // The event-loop lag is sampled every 200 ms, not prom-client's 10: its timer woke an idle
     // node 100 times a second (epoll_pwait with a 10 ms timeout under strace: 1,948 wake-ups in
@@ -152,6 +155,11 @@ export class Metrics {
   /** How one try to open (or an open) data connection ended. */
   dataConnection (outcome: 'opened' | 'failed' | 'unsupported' | 'cut'): void {
     this.dataConnections.inc({ outcome })
+  }
+
+  /** A plain data connection started reading into a slab, new or from its pool. */
+  dataSlab (outcome: 'allocated' | 'reused'): void {
+    this.dataSlabs.inc({ outcome })
   }
 
   /** For the cache eviction to call once per task it removes. */

@@ -113,6 +113,13 @@ export interface ReceivedBlock {
    * its memory may be moved to another thread (detached) once the caller is done with it.
    */
   owned?: boolean
+  /**
+   * The memory under `data` is pooled (a plain data connection's read slabs): call once no view
+   * of `data` is needed any more — written, and hashed — and the memory is read into again.
+   * Never move (transfer) such memory to another thread; it is shared, so hashing threads read
+   * it in place. Not calling it is safe: the pool then allocates anew.
+   */
+  release?: () => void
 }
 
 /** Fetches one block from `peer`; undefined when the peer no longer has it. */

@@ -24,7 +24,7 @@ export interface SwarmComponents {
   host: P2PHost
   tasks: LocalTasks
   logger: Logger
-  metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection'>
+  metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection' | 'dataSlab'>
 }
 
 /** Piece bytes on data connections beside libp2p (src/p2p/data-connection/). */
@@ -73,7 +73,7 @@ export class Swarm {
   private readonly host: P2PHost
   private readonly tasks: LocalTasks
   private readonly log: Logger
-  private readonly metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection'>
+  private readonly metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection' | 'dataSlab'>
   private readonly init: SwarmInit
   private readonly dataServer?: DataServer
   private readonly dataConnections?: DataConnections
@@ -116,7 +116,8 @@ export class Swarm {
         encrypt: init.data.encrypt,
         pace: init.downloadPace,
         onReceived: (bytes) => { this.metrics?.dataBytes('received', bytes) },
-        onOutcome: (outcome) => { this.metrics?.dataConnection(outcome) }
+        onOutcome: (outcome) => { this.metrics?.dataConnection(outcome) },
+        onSlab: (outcome) => { this.metrics?.dataSlab(outcome) }
       })
     }
     this.redialer = new BootstrapRedialer({ host: this.host, logger: components.logger }, { addresses: init.bootstrap, names: init.bootstrapDns })

@@ -32,6 +32,8 @@ export class PieceBlockHasher {
   private bytes = 0
   private readonly digests: Array<Promise<Buffer>> = []
   private readonly withPiece: boolean
+  /** Waiting for the block now being gathered to be sealed (its digest) or dropped (undefined). */
+  private sealWaiters: Array<(digest?: Promise<Buffer>) => void> = []
 
   constructor (layout: BlockLayout, piece: number, init: PieceBlockHasherInit = {}) {
     this.withPiece = init.piece ?? true
@@ -119,9 +121,29 @@ export class PieceBlockHasher {
     return { piece: (await this.piece.digest()).toString('hex'), blocks }
   }
 
-  /** Forgets the piece's running hash (a fetch that failed). */
+  /**
+   * Resolves once every byte given to `update` so far has been read by the hashing thread, or
+   * will never be (dropped); never rejects. Until then the caller's memory under those bytes
+   * may still be read (a view into shared memory is hashed where it lies): memory to be reused
+   * waits for this.
+   */
+  async hashed (): Promise<void> {
+    const waits: Array<Promise<unknown>> = [...this.digests]
+    if (this.chunks.length > 0) {
+      waits.push(new Promise<void>((resolve) => {
+        this.sealWaiters.push((digest) => { void Promise.allSettled([digest]).then(() => { resolve() }) })
+      }))
+    }
+    await Promise.allSettled(waits)
+  }
+
+  /** Forgets the piece's running hash and the bytes of a block not yet whole (a fetch that failed). */
   drop (): void {
     this.piece?.drop()
+    this.chunks = []
+    this.movable = new Set()
+    this.bytes = 0
+    this.wakeSealWaiters()
   }
 
   private seal (): void {
@@ -132,6 +154,13 @@ export class PieceBlockHasher {
     this.chunks = []
     this.movable = new Set()
     this.bytes = 0
+    this.wakeSealWaiters(digest)
+  }
+
+  private wakeSealWaiters (digest?: Promise<Buffer>): void {
+    const waiters = this.sealWaiters
+    this.sealWaiters = []
+    for (const waiter of waiters) waiter(digest)
   }
 
   private sealBuffer (block: Buffer, returned?: (block: Buffer) => void): void {

@@ -264,16 +264,22 @@ export class SwarmDownload {
         }
         const chunks = [...block.data].map(chunk => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
         try {
-          await file.write(chunks, task.plan.start(index) + offset)
-        } catch (error) {
-          // Our disk's fault (a full disk), not the peer's.
-          this.picker.failed(peer, index, 'error')
-          this.fail(error)
-          return
-        }
-        // Written: the chunks are needed no more, so memory of their own moves to the hashing thread.
-        for (const chunk of chunks) {
-          await blocks.update(chunk, block.owned === true)
+          try {
+            await file.write(chunks, task.plan.start(index) + offset)
+          } catch (error) {
+            // Our disk's fault (a full disk), not the peer's.
+            this.picker.failed(peer, index, 'error')
+            this.fail(error)
+            return
+          }
+          // Written: the chunks are needed no more, so memory of their own moves to the hashing
+          // thread; pooled memory (shared) is hashed where it lies.
+          for (const chunk of chunks) {
+            await blocks.update(chunk, block.owned === true)
+          }
+        } finally {
+          // Pooled memory goes back once the hashing thread has read it (or never will).
+          if (block.release !== undefined) void blocks.hashed().then(block.release)
         }
         if (provenBlocks !== undefined) {
           // Cut-through: each block that hashes to its proven hash is readable at once, before

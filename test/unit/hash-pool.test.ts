@@ -121,4 +121,32 @@ describe('hashing threads', () => {
     assert.equal(pieceDigest, undefined)
     assert.deepEqual(blocks, Array.from({ length: 4 }, (_, index) => sha256(piece.subarray(index * 1000, (index + 1) * 1000))))
   })
+
+  it('hashed() waits for a block not yet whole until it is sealed, or dropped', async () => {
+    const layout = new BlockLayout(new PiecePlan(3000, 3000), 1000)
+    const settled = (promise: Promise<void>): { done: boolean } => {
+      const state = { done: false }
+      void promise.then(() => { state.done = true })
+      return state
+    }
+    const shared = Buffer.from(new SharedArrayBuffer(3000))
+    shared.set(randomBytes(3000))
+    const hasher = new PieceBlockHasher(layout, 0, { piece: false })
+    await hasher.update(shared.subarray(0, 500))
+    const firstHashed = hasher.hashed()
+    const first = settled(firstHashed)
+    // No block is whole: a hashed() that did not wait for the first would have settled by now.
+    await new Promise(resolve => setImmediate(resolve))
+    assert.equal(first.done, false, 'half a block waits for its other half')
+    await hasher.update(shared.subarray(500))
+    await firstHashed
+    const { blocks } = await hasher.digest()
+    assert.deepEqual(blocks, [0, 1, 2].map(index => sha256(shared.subarray(index * 1000, (index + 1) * 1000))))
+
+    const dropped = new PieceBlockHasher(layout, 0, { piece: false })
+    await dropped.update(shared.subarray(0, 500))
+    const waiting = dropped.hashed()
+    dropped.drop()
+    await waiting
+  })
 })

@@ -9,6 +9,7 @@ import { encodeFrame, FrameReader } from './frames.js'
 import { connectionMagic } from './keys.js'
 import { readBufferBytes, SlabReads } from './read-buffers.js'
 import { RecordOpener, RecordSealer, type RecordKey } from './records.js'
+import type { Slab, SlabOutcome } from './slab-pool.js'
 
 /**
  * Requests sent ahead on one connection: one being answered, one waiting at the holder, so the
@@ -35,6 +36,8 @@ export interface DataConnectionInit {
   pace?: Pace
   /** Block bytes as they arrive. */
   onReceived?: (bytes: number) => void
+  /** Plain connections: each slab the reader starts, new or reused (slab-pool.ts). */
+  onSlab?: (outcome: SlabOutcome) => void
   maxInFlight?: number
 }
 
@@ -47,19 +50,24 @@ interface Pending {
   response?: PieceResponse
   /** The block so far; views that touch in memory (plain reads into one slab) are joined. */
   chunks: Buffer[]
+  /** Plain: the slab of each view in `chunks` (one hold per view). */
+  holds: Slab[]
   detach: () => void
 }
 
 /**
  * The downloader's side of one data connection: pipelined piece requests, answered in order.
  * It reads with `onread` (no Buffer per read) and hands each block over as the chunks it was
- * decrypted into (or, plain, the memory it was read into): no copy on the way.
+ * decrypted into (or, plain, the memory it was read into): no copy on the way. Plain blocks
+ * are views of pooled slabs: the caller gives them back with the block's `release`, after which
+ * the slab may be read into again (a block never released only costs the pool that slab).
  */
 export class DataConnection {
   private readonly socket: Socket
   private readonly sealer: RecordSealer
   private readonly opener: RecordOpener
   private readonly frames: FrameReader
+  private readonly slabs?: SlabReads
   private readonly init: DataConnectionInit
   private readonly maxInFlight: number
   private readonly waiting: Pending[] = []
@@ -81,8 +89,9 @@ export class DataConnection {
       payload: (chunk) => { this.onPayload(chunk) },
       end: () => { this.onAnswered() }
     })
-    this.opener = new RecordOpener(init.responses, (chunks) => { this.onRecord(chunks) })
-    const slabs = init.responses.key === undefined ? new SlabReads() : undefined
+    const slabs = init.responses.key === undefined ? new SlabReads({ onSlab: init.onSlab }) : undefined
+    this.slabs = slabs
+    this.opener = new RecordOpener(init.responses, (chunks) => { this.onRecord(chunks) }, slabs)
     const readBuffer = slabs === undefined ? Buffer.allocUnsafe(readBufferBytes) : undefined
     this.socket = connect({
       host: init.host,
@@ -134,7 +143,7 @@ export class DataConnection {
         const queued = this.waiting.indexOf(pending)
         if (queued !== -1) this.waiting.splice(queued, 1)
         else pending.cancelled = true
-        pending.chunks = []
+        this.letGo(pending)
         reject(reasonOf(signal))
       }
       const pending: Pending = {
@@ -143,6 +152,7 @@ export class DataConnection {
         reject,
         cancelled: false,
         chunks: [],
+        holds: [],
         detach: () => { signal.removeEventListener('abort', onAbort) }
       }
       if (this.closedWith !== undefined) {
@@ -209,6 +219,9 @@ export class DataConnection {
     if (last !== undefined && last.buffer === chunk.buffer && last.byteOffset + last.byteLength === chunk.byteOffset) {
       pending.chunks[pending.chunks.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.byteLength + chunk.byteLength)
     } else {
+      // Kept past this read: the slab under it is not reused until the block is released.
+      const slab = this.slabs?.hold(chunk)
+      if (slab !== undefined) pending.holds.push(slab)
       pending.chunks.push(chunk)
     }
   }
@@ -219,11 +232,34 @@ export class DataConnection {
     if (!pending.cancelled) {
       pending.detach()
       const response = pending.response!
-      if (response.ok) pending.resolve({ ...receivedBlock(response, new Uint8ArrayList(...pending.chunks)), owned: true })
-      else if (response.reason === 'busy') pending.reject(new PeerBusyError(response.retryAfterMs ?? 0))
-      else pending.resolve(undefined)
+      if (!response.ok) {
+        this.letGo(pending)
+        if (response.reason === 'busy') pending.reject(new PeerBusyError(response.retryAfterMs ?? 0))
+        else pending.resolve(undefined)
+      } else if (this.slabs === undefined) {
+        // Decrypted chunks are memory of their own: the caller may move them to another thread.
+        pending.resolve({ ...receivedBlock(response, new Uint8ArrayList(...pending.chunks)), owned: true })
+      } else {
+        const holds = pending.holds
+        pending.holds = []
+        let released = false
+        const release = (): void => {
+          if (released) return
+          released = true
+          for (const slab of holds) this.slabs!.release(slab)
+        }
+        pending.resolve({ ...receivedBlock(response, new Uint8ArrayList(...pending.chunks)), release })
+      }
     }
     this.sendWaiting()
+  }
+
+  /** The block's views are dropped: their slabs may be read into again. */
+  private letGo (pending: Pending): void {
+    pending.chunks = []
+    const holds = pending.holds
+    pending.holds = []
+    for (const slab of holds) this.slabs!.release(slab)
   }
 
   private sendWaiting (): void {
@@ -248,12 +284,14 @@ export class DataConnection {
     this.hello?.reject(error)
     this.hello = undefined
     for (const pending of [...this.sent, ...this.waiting]) {
+      this.letGo(pending)
       if (pending.cancelled) continue
       pending.detach()
       pending.reject(error)
     }
     this.sent.length = 0
     this.waiting.length = 0
+    this.slabs?.close()
     this.onClose?.(error)
   }
 }

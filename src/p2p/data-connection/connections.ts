@@ -10,6 +10,7 @@ import { DataConnection } from './client.js'
 import { deriveKeys } from './keys.js'
 import { dataOfferResponse } from './messages.js'
 import { defaultCipher, type RecordCipher } from './records.js'
+import type { SlabOutcome } from './slab-pool.js'
 
 /** A peer whose data connection could not be opened is asked again after this long. */
 const retryAfterFailureMs = 30_000
@@ -34,6 +35,8 @@ export interface DataConnectionsInit {
   pace?: Pace
   onReceived?: (bytes: number) => void
   onOutcome?: (outcome: DataConnectionOutcome) => void
+  /** Plain connections: each read slab started, new or reused. */
+  onSlab?: (outcome: SlabOutcome) => void
 }
 
 interface PeerState {
@@ -121,7 +124,8 @@ export class DataConnections {
         responses: { cipher, ...(offer.encrypt ? { key: keys.response } : {}) },
         signal,
         pace: this.init.pace,
-        onReceived: this.init.onReceived
+        onReceived: this.init.onReceived,
+        onSlab: this.init.onSlab
       })
       connection.onClose = (error) => {
         if (state.connection === connection) state.connection = undefined

@@ -1,6 +1,8 @@
 import { createCipheriv, createDecipheriv, type CipherGCMTypes, type DecipherGCM } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { DataConnectionError } from '../../errors.js'
+import type { SlabHolds } from './read-buffers.js'
+import type { Slab } from './slab-pool.js'
 
 /**
  * Records on a data connection, one direction each:
@@ -14,8 +16,14 @@ export type RecordCipher = 'chacha20-poly1305' | 'aes-256-gcm'
 /** ChaCha20-Poly1305 and AES-256-GCM measured alike here (docs/p2p-throughput.md); either works. */
 export const defaultCipher: RecordCipher = 'chacha20-poly1305'
 export const maxRecordBytes = 1024 * 1024
-/** `update()` over more than this runs 2.5–7× slower (glibc mmap per large output). */
-export const cipherSliceBytes = 256 * 1024
+/**
+ * `update()` in slices of this: each call's output is a buffer of the slice's size, and one of
+ * glibc's mmap threshold or more is mapped, faulted in and unmapped. The node runs with that
+ * threshold at 128 KiB (src/cli/process-tuning.ts), where decrypting in 256 KiB slices cost
+ * 2.8 CPU s/GiB (1.9 of it in the kernel) and in 64 KiB slices 0.77 (load average ~10,
+ * relative figures; 127 KiB 0.73, 128 KiB 2.8). 64 KiB keeps well below it.
+ */
+export const cipherSliceBytes = 64 * 1024
 const headerBytes = 4
 const tagBytes = 16
 
@@ -74,7 +82,9 @@ export class RecordSealer {
  * Opens records as their bytes arrive, in whatever pieces the reads cut them. Encrypted, each
  * slice is decrypted straight from the read buffer (which may then be reused) and the plaintext
  * is handed on only once the record's tag verified. Plain, the body is handed on as views of
- * the buffers it arrived in, so those must not be reused.
+ * the buffers it arrived in, so those must not be reused: with `holds`, the opener holds the
+ * slab of each view it keeps across reads, and lets go once `onRecord` returned (a consumer
+ * keeping views longer takes its own holds in `onRecord`).
  */
 export class RecordOpener {
   private counter = 0n
@@ -88,10 +98,14 @@ export class RecordOpener {
   private bodyLeft = 0
   private decipher?: DecipherGCM
   private chunks: Buffer[] = []
+  private readonly holds?: SlabHolds
+  /** Slabs under `chunks` (plain, with `holds`). */
+  private held: Slab[] = []
 
-  constructor (protection: RecordKey, onRecord: (chunks: Buffer[]) => void) {
+  constructor (protection: RecordKey, onRecord: (chunks: Buffer[]) => void, holds?: SlabHolds) {
     this.protection = protection
     this.onRecord = onRecord
+    this.holds = holds
   }
 
   get encrypted (): boolean {
@@ -114,6 +128,8 @@ export class RecordOpener {
         position += take
         this.bodyLeft -= take
         if (this.decipher === undefined) {
+          const slab = this.holds?.hold(body)
+          if (slab !== undefined) this.held.push(slab)
           this.chunks.push(body)
         } else {
           for (let offset = 0; offset < body.length; offset += cipherSliceBytes) this.chunks.push(this.decipher.update(body.subarray(offset, offset + cipherSliceBytes)))
@@ -166,8 +182,14 @@ export class RecordOpener {
 
   private emit (): void {
     const chunks = this.chunks
+    const held = this.held
     this.chunks = []
+    this.held = []
     this.state = 'header'
-    this.onRecord(chunks)
+    try {
+      this.onRecord(chunks)
+    } finally {
+      for (const slab of held) this.holds!.release(slab)
+    }
   }
 }
