@@ -7,6 +7,7 @@ import { protocols } from '../p2p/protocols.js'
 import type { Holder, Swarm } from '../p2p/swarm.js'
 import { PeerBackoff } from '../scheduling/peer-backoff.js'
 import { PiecePicker } from '../scheduling/piece-picker.js'
+import { HolderRefresh } from '../scheduling/holder-refresh.js'
 import type { PeerScores } from '../scheduling/peer-scores.js'
 import { Bitmap } from '../storage/bitmap.js'
 import { fetchPiece, type OriginDownloadComponents } from './origin-download.js'
@@ -42,9 +43,10 @@ export interface SwarmDownloadInit {
   stallMs: number
   holders: Holder[]
   /**
-   * The other seeds elected to fetch the other shares: asked for their bitmaps every second
-   * from the start, rather than found by the search ten seconds in, by which time the stall
-   * rule would have sent their pieces to the origin as well. @default []
+   * The other seeds elected to fetch the other shares: holders from the start (their `have`s
+   * count, and their bitmaps are read at once and whenever they go quiet), rather than found by
+   * the search ten seconds in, by which time the stall rule would have sent their pieces to the
+   * origin as well. @default []
    */
   partners?: string[]
   onPiece: (index: number) => void
@@ -55,7 +57,6 @@ export interface SwarmDownloadInit {
 const originId = 'origin'
 const blockTimeoutMs = 30_000
 const refreshMs = 1000
-const searchEveryTicks = 10
 const haveFlushMs = 200
 
 /**
@@ -78,7 +79,8 @@ export class SwarmDownload {
   private readonly peers = new Set<string>()
   /** Holders that have the whole task: nothing new to learn from them. */
   private readonly completeHolders = new Set<string>()
-  private ticks = 0
+  /** When holders are re-read and new ones searched for (gossip `have`s come first). */
+  private readonly refresh = new HolderRefresh()
   private originActive = 0
   private peerRequests = 0
   private originError?: unknown
@@ -113,6 +115,7 @@ export class SwarmDownload {
     const done = new Promise<void>((resolve, reject) => { this.resolve = resolve; this.reject = reject })
     const { swarm } = this.components
     const stopHave = swarm.onHave(this.task.id, (peer, message) => {
+      this.refresh.heard(peer)
       message.pieces.forEach((index, position) => {
         if (index >= this.task.plan.pieceCount) return
         this.peers.add(peer)
@@ -145,6 +148,7 @@ export class SwarmDownload {
   private learn (peer: string, meta: TaskMetadata): void {
     if (meta.length !== this.task.length || meta.pieceSize !== this.task.plan.pieceSize) return
     this.peers.add(peer)
+    this.refresh.heard(peer)
     if (meta.complete) this.completeHolders.add(peer)
     this.picker.peerBitmap(peer, Bitmap.fromBase64(this.task.plan.pieceCount, meta.bitmap))
     meta.digests.forEach((digest, index) => {
@@ -331,6 +335,7 @@ export class SwarmDownload {
         this.picker.peerGone(peer)
         this.peers.delete(peer)
         this.backoff.forget(peer)
+        this.refresh.forget(peer)
       }
       this.log.debug('peer piece failed', { peer, piece: index, error })
     } finally {
@@ -400,14 +405,15 @@ export class SwarmDownload {
       this.picker.failed(peerId, index, 'timeout')
       if (peerId !== originId) this.components.scores.failed(peerId, 'timeout')
     }
-    // Known holders are re-read every tick (gossip loses messages); a search for new holders
-    // among all connected peers and on the DHT is costlier and runs every tenth tick.
-    this.ticks++
+    // Holders not heard from lately are re-read (gossip loses messages); a search for new
+    // holders among all connected peers and on the DHT is costlier and runs less often.
     try {
-      if (this.ticks % searchEveryTicks === 0) {
+      if (this.refresh.searchDue()) {
+        const known = this.peers.size
         for (const holder of await this.components.swarm.findHolders(this.task.id, this.signal, refreshMs)) this.learn(holder.peer, holder.meta)
+        this.refresh.searched(this.peers.size > known)
       } else {
-        await Promise.all([...this.peers].filter(peer => this.wantsFrom(peer)).map(async (peer) => {
+        await Promise.all(this.refresh.due([...this.peers].filter(peer => this.wantsFrom(peer))).map(async (peer) => {
           const meta = await this.components.swarm.meta(peer, this.task.id, AbortSignal.any([this.signal, AbortSignal.timeout(refreshMs)])).catch(() => undefined)
           if (meta !== undefined) this.learn(peer, meta)
         }))
