@@ -321,6 +321,9 @@ export class SwarmDownload {
       if (this.signal.aborted) return
       if (error instanceof PeerBusyError) {
         // An answer, not a fault: the piece goes to another holder, this one waits as it asked.
+        // A holder too busy to take more is a swarm at work, not a stalled one: the origin
+        // is not the answer to it.
+        this.lastPeerProgress = Date.now()
         this.picker.failed(peer, index, 'error')
         this.backoff.pause(peer, error.retryAfterMs)
         this.log.debug('peer busy', { peer, piece: index, retryAfterMs: error.retryAfterMs })
