@@ -146,7 +146,8 @@ describe('a plain data connection', () => {
   const servers: Server[] = []
   after(() => { for (const server of servers) server.close() })
 
-  it('hands blocks over as views of pooled slabs; a block not released keeps its bytes while the slabs go round', async () => {
+  /** A plain holder and a connection to it whose slab outcomes are counted. */
+  const connectPlain = async (): Promise<{ holder: Awaited<ReturnType<typeof plainHolder>>, counts: ReturnType<typeof tally>, connection: DataConnection }> => {
     const holder = await plainHolder()
     servers.push(holder.server)
     const counts = tally()
@@ -159,6 +160,11 @@ describe('a plain data connection', () => {
       signal: AbortSignal.timeout(10_000),
       onSlab: counts.onSlab
     })
+    return { holder, counts, connection }
+  }
+
+  it('hands blocks over as views of pooled slabs; a block not released keeps its bytes while the slabs go round', async () => {
+    const { holder, counts, connection } = await connectPlain()
     const blockBytes = 4 * MiB + 3
     const ask = async (index: number): Promise<ReceivedBlock> => {
       const block = await connection.request({ task: 'a'.repeat(64), piece: 0, offset: index * blockBytes, length: blockBytes }, AbortSignal.timeout(10_000))
@@ -184,18 +190,7 @@ describe('a plain data connection', () => {
   })
 
   it('a block whose bytes are hashed in place goes back only once the hashing thread read them', async () => {
-    const holder = await plainHolder()
-    servers.push(holder.server)
-    const counts = tally()
-    const connection = await DataConnection.open({
-      host: '127.0.0.1',
-      port: holder.port,
-      token: randomBytes(tokenBytes),
-      requests: { cipher: 'chacha20-poly1305' },
-      responses: { cipher: 'chacha20-poly1305' },
-      signal: AbortSignal.timeout(10_000),
-      onSlab: counts.onSlab
-    })
+    const { holder, counts, connection } = await connectPlain()
     // Requests of 1.5 MiB against hash blocks of 8 MiB: most requests end mid hash block, whose
     // bytes wait (held) across several slabs for the requests after them before they are hashed.
     const pieceBytes = 48 * MiB
