@@ -21,10 +21,9 @@ export interface ServeConnectionInit extends PieceServerInit {
   onSent?: (bytes: number) => void
 }
 
-/** A request, and whether it was booked on the uplink or refused as busy. */
+/** A request; `retryAfterMs` when it was refused as busy (booked ones are in `bookedHere`). */
 interface Queued {
   request: PieceRequest
-  booked: boolean
   retryAfterMs?: number
 }
 
@@ -63,10 +62,10 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
    * always sent, so that a requester never loses the part it has.
    */
   const booking = (request: PieceRequest): Queued => {
-    if (uploads === undefined) return { request, booked: false }
+    if (uploads === undefined) return { request }
     const admission = request.offset > 0 ? uploads.book(request.length) : uploads.admit(request.length)
-    if (!admission.admit) return { request, booked: false, retryAfterMs: Math.ceil(admission.retryAfterMs) }
-    const queued = { request, booked: true }
+    if (!admission.admit) return { request, retryAfterMs: Math.ceil(admission.retryAfterMs) }
+    const queued = { request }
     bookedHere.add(queued)
     return queued
   }
