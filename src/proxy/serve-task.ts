@@ -32,6 +32,12 @@ export interface ServeTaskInit {
    * with the task to follow while it downloads. Without it such a piece cuts the response.
    */
   repair?: (index: number) => Promise<Task>
+  /**
+   * The task lost a piece after it was acquired complete (dropped as rotten by the start-up
+   * migration or another reader), so no download runs for it: starts one and resolves with the
+   * task to follow. Without it such a request fails with the piece's IntegrityError.
+   */
+  resume?: () => Promise<Task>
   signal: AbortSignal
   metrics?: Pick<Metrics, 'bytes' | 'sentToClient'>
   /** Sizes this response's read buffer. @default the process's proxyReadBudget */
@@ -46,11 +52,17 @@ export interface ServeTaskInit {
  * when one is pending (hold-back.ts).
  */
 export async function serveTask (response: ServerResponse, init: ServeTaskInit): Promise<void> {
+  const restart = restartOnce(init.resume)
   let task = init.task
+  let hit = init.hit
+  if (task.status === 'paused') {
+    task = await restart() ?? task
+    hit = false
+  }
   const { metrics } = init
   // Bytes from pieces held when the answer began are the cache's ("local"); later pieces were
   // counted as they landed, by their source.
-  const heldAtStart = init.hit ? undefined : task.bitmap.copy()
+  const heldAtStart = hit ? undefined : task.bitmap.copy()
   const sent = (offset: number, bytes: number): void => {
     metrics?.sentToClient(bytes)
     if (heldAtStart === undefined || heldAtStart.has(task.plan.indexOf(offset))) metrics?.bytes('local', bytes)
@@ -69,10 +81,10 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
     if (value !== undefined) headers[name] = value
   }
   Object.assign(headers, init.extraHeaders)
-  if (init.hit) headers['x-dragonfly-task-download-finished'] = 'true'
+  if (hit) headers['x-dragonfly-task-download-finished'] = 'true'
   // The status waits for the first byte on disk: a download that cannot store its bytes (a full
   // disk) still gets an honest status (507) instead of a 200 cut short.
-  if (end >= start && task.status !== 'complete') await firstByteStored(task, start, init.signal)
+  if (end >= start && task.status !== 'complete') task = await firstByteStored(task, start, init.signal, restart)
   if (range !== undefined) headers['content-range'] = `bytes ${start}-${end}/${task.length}`
   response.writeHead(range === undefined ? 200 : 206, headers)
   // The headers leave now rather than with the first body bytes, which wait for a whole block
@@ -92,7 +104,7 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
     // under bench-load: docs/operations.md, "Memory").
     const bufferBytes = Math.max(1, Math.min(share.bytes, task.length, end - start + 1))
     const readAhead = share.bytes >= 1024 * 1024 ? 2 : 0
-    const sender: Sender = { response, file, bytes: init.bytes, end, holdFrom: 0, signal: init.signal, sent, bufferBytes, readAhead }
+    const sender: Sender = { response, file, bytes: init.bytes, end, holdFrom: 0, signal: init.signal, sent, bufferBytes, readAhead, restart }
     // Fixed once: a repaired task must still hold back the bytes this response promised to hold.
     sender.holdFrom = heldBackFrom({ length: task.length, start, end, awaitingCheck: task.expectedSha256 !== undefined })
     let position = start
@@ -104,11 +116,36 @@ export async function serveTask (response: ServerResponse, init: ServeTaskInit):
   }
 }
 
-async function firstByteStored (task: Task, offset: number, signal: AbortSignal): Promise<void> {
-  while (task.readableAt(offset) === 0 && task.status !== 'complete') {
-    task.want(offset)
-    await task.changed(signal)
+/** Starts the download of a task left paused (ServeTaskInit.resume), at most once per answer. */
+type Restart = () => Promise<Task | undefined>
+
+function restartOnce (resume: ServeTaskInit['resume']): Restart {
+  let left = resume
+  return async () => {
+    const once = left
+    // A download that stops again fails the answer, rather than start over and over.
+    left = undefined
+    return await once?.()
   }
+}
+
+/** Waits for the task to hold more; returns the task to follow (another, if it was restarted). */
+async function moreStored (task: Task, offset: number, signal: AbortSignal, restart: Restart): Promise<Task> {
+  // A piece dropped as rotten after the task was acquired complete (the start-up migration runs
+  // beside the first requests) leaves it paused: no download would ever bring the piece.
+  if (task.status === 'paused') {
+    const restarted = await restart()
+    if (restarted !== undefined) return restarted
+  }
+  task.want(offset)
+  await task.changed(signal)
+  return task
+}
+
+async function firstByteStored (task: Task, offset: number, signal: AbortSignal, restart: Restart): Promise<Task> {
+  let following = task
+  while (following.readableAt(offset) === 0 && following.status !== 'complete') following = await moreStored(following, offset, signal, restart)
+  return following
 }
 
 interface Sender {
@@ -128,6 +165,7 @@ interface Sender {
   buffer?: Buffer
   /** Blocks the verified reader may read ahead of the one being sent. */
   readAhead: number
+  restart: Restart
 }
 
 /**
@@ -163,13 +201,13 @@ async function sendBuffer (sender: Sender, task: Task, position: number, data: B
   return at
 }
 
-async function followDownload (sender: Sender, task: Task, from: number): Promise<void> {
+async function followDownload (sender: Sender, following: Task, from: number): Promise<void> {
+  let task = following
   let position = from
   while (position <= sender.end) {
     const readable = task.readableAt(position)
     if (readable === 0) {
-      task.want(position)
-      await task.changed(sender.signal)
+      task = await moreStored(task, position, sender.signal, sender.restart)
       continue
     }
     position = await sendChunk(sender, task, position, Math.min(readable, sender.end - position + 1))

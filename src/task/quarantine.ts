@@ -36,6 +36,8 @@ export class Quarantine {
   private readonly refetchFromOrigin = new Set<string>()
   /** Whole-file checks of complete tasks found unverified on disk (one per task). */
   private readonly storedChecks = new Map<string, Promise<void>>()
+  /** Metadata writes recording dropped pieces: awaited on stop, so none lands after it. */
+  private readonly dropWrites = new Set<Promise<void>>()
 
   constructor (components: QuarantineComponents, signal: AbortSignal) {
     this.components = components
@@ -58,9 +60,9 @@ export class Quarantine {
     return this.storedChecks.get(id)
   }
 
-  /** Every check still running (awaited on stop). */
+  /** Every check and write still running (awaited on stop). */
   running (): Array<Promise<void>> {
-    return [...this.storedChecks.values()]
+    return [...this.storedChecks.values(), ...this.dropWrites]
   }
 
   /**
@@ -112,9 +114,10 @@ export class Quarantine {
     this.log.warn('piece failed its sha256 check on read: dropping it', { task: task.id, piece })
     task.invalidatePiece(piece)
     if (!this.components.tasks.isDownloading(task.id)) {
-      void this.components.store.writeMeta(task.toMeta()).catch((error: unknown) => {
+      const write = this.components.store.writeMeta(task.toMeta()).catch((error: unknown) => {
         this.log.warn('cannot record a dropped piece', { task: task.id, error })
-      })
+      }).finally(() => { this.dropWrites.delete(write) })
+      this.dropWrites.add(write)
     }
   }
 

@@ -126,7 +126,9 @@ export class TaskManager implements LocalTasks, CachedTasks {
   /** Stops every download, leaving durable metadata for a later resume. */
   async stop (): Promise<void> {
     this.lifetime.abort()
-    await Promise.allSettled([this.migrating, ...this.registry.settling(), ...this.quarantine.running()])
+    await Promise.allSettled([this.migrating, ...this.registry.settling()])
+    // After them: a migration or download that ended just now may have dropped a piece.
+    await Promise.allSettled(this.quarantine.running())
     await this.gc.stop()
     await this.components.origin.close()
   }

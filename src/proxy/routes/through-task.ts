@@ -99,6 +99,7 @@ export class ThroughTaskRoute {
         hit,
         extraHeaders: known.extraHeaders,
         repair: async (index) => await tasks.repair(taskRequest, task, index, signal),
+        resume: async () => (await tasks.acquire(taskRequest, signal)).task,
         signal,
         metrics: this.components.metrics
       })
