@@ -82,6 +82,18 @@ describe('benchmark smoke runs', () => {
     for (const row of report.rows) assert.ok(row.MBps > 0 && row.elu >= 0 && row.elu <= 1)
   })
 
+  it('bench-budget: every stage of the node path costs some CPU, and the ceiling follows from them', async () => {
+    const out = join(folder, 'budget.json')
+    const { stdout } = await run(process.execPath, [script('bench-budget'), '--mib', '16', '--runs', '1', '--out', out])
+    assert.match(stdout, /ceiling MB\/s on \d+ cores/)
+    const report = JSON.parse(await readFile(out, 'utf8')) as { stages: Record<string, number>, paths: Record<string, { sender: number, receiver: number, ceilingMBps: number }> }
+    assert.deepEqual(Object.keys(report.stages).sort(), ['open', 'read', 'seal', 'sha256', 'tcp', 'write'])
+    for (const [stage, cpu] of Object.entries(report.stages)) assert.ok(cpu > 0, `${stage}: ${cpu} CPU s/GiB`)
+    const { 'node-encrypted': encrypted, 'node-plain': plain } = report.paths
+    assert.ok(encrypted !== undefined && plain !== undefined)
+    assert.ok(encrypted.sender > plain.sender && encrypted.ceilingMBps < plain.ceilingMBps, 'sealing and opening cost CPU')
+  })
+
   it('bench-p2p', async () => {
     const out = join(folder, 'p2p.json')
     const { stdout } = await run(process.execPath, [script('bench-p2p'), '--size', '4MiB', '--runs', '1', '--paths', 'tcp,libp2p-stock,side-plain-tuned,node-plain', '--verify', '--out', out,
