@@ -54,11 +54,8 @@ export interface ServeTaskInit {
 export async function serveTask (response: ServerResponse, init: ServeTaskInit): Promise<void> {
   const restart = restartOnce(init.resume)
   let task = init.task
-  let hit = init.hit
-  if (task.status === 'paused') {
-    task = await restart() ?? task
-    hit = false
-  }
+  // A task paused since it was acquired (a piece dropped as rotten) is followed, not a hit.
+  const hit = init.hit && task.status === 'complete'
   const { metrics } = init
   // Bytes from pieces held when the answer began are the cache's ("local"); later pieces were
   // counted as they landed, by their source.
