@@ -82,9 +82,12 @@ export class ShareHandover {
     this.reassign()
   }
 
-  /** Something came from `peer` that shows it is making progress (a `have`, a piece). */
-  progressed (peer: string): void {
-    if (this.progressAt.has(peer)) this.progressAt.set(peer, this.now())
+  /**
+   * `peer` holds piece `index` now (its `have`, a piece from it): progress on its share when it
+   * owns that piece. Pieces it got from others say nothing about its origin fetches.
+   */
+  progressed (peer: string, index: number): void {
+    if (this.owners[index] === peer) this.progressAt.set(peer, this.now())
   }
 
   /** The live seed that fetches piece `index` from the origin, if any. */

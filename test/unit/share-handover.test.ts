@@ -83,7 +83,13 @@ describe('handover of an orphaned share (ShareHandover)', () => {
     // The heir gets stallMs from the handover, not from the start.
     now = 18_000
     assert.equal(handover.ownerStalled(piece), false)
-    handover.progressed(heir)
+    // A piece the heir got from someone else says nothing about its origin fetches.
+    const notItsOwn = owners(handover).findIndex(owner => owner !== heir)
+    handover.progressed(heir, notItsOwn)
+    now = 19_001
+    assert.equal(handover.ownerStalled(piece), true)
+    now = 18_000
+    handover.progressed(heir, piece)
     now = 27_999
     assert.equal(handover.ownerStalled(piece), false)
     now = 28_001
