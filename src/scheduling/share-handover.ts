@@ -98,7 +98,7 @@ export class ShareHandover {
   /** Whether this node took piece `index` over from a gone seed (it fetches it from the origin at once). */
   tookOver (index: number): boolean {
     const owner = this.owners[index]
-    return owner === this.init.self && this.originalOwner(index) !== this.init.self
+    return owner !== undefined && owner === this.init.self && this.originalOwner(index) !== this.init.self
   }
 
   /**
