@@ -60,6 +60,8 @@ describe('handover of an orphaned share (ShareHandover)', () => {
     handover.observe([])
     assert.equal(handover.needsElection, true)
     assert.ok(owners(handover).every(owner => owner === undefined))
+    // Nobody owns anything: nobody takes anything over (the stall rule alone).
+    assert.ok(owners(handover).every((_, index) => !handover.tookOver(index) && handover.ownerStalled(index)))
     // A gone seed that still shows in a stale list is not elected again.
     handover.elect(['seed-a', 'peer-x', 'peer-y'])
     assert.equal(handover.needsElection, false)
