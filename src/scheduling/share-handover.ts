@@ -39,6 +39,8 @@ export class ShareHandover {
   /** When each seed last showed progress (a `have`, a piece), or took over a share. */
   private readonly progressAt = new Map<string, number>()
   private owners: Array<string | undefined>
+  /** Each piece's owner by the election alone (nobody gone). */
+  private readonly original: Array<string | undefined>
 
   constructor (init: ShareHandoverInit) {
     this.init = init
@@ -47,6 +49,7 @@ export class ShareHandover {
     const start = this.now()
     for (const seed of this.elected) this.progressAt.set(seed, start)
     this.owners = this.compute()
+    this.original = this.owners
   }
 
   /**
@@ -98,7 +101,7 @@ export class ShareHandover {
   /** Whether this node took piece `index` over from a gone seed (it fetches it from the origin at once). */
   tookOver (index: number): boolean {
     const owner = this.owners[index]
-    return owner !== undefined && owner === this.init.self && this.originalOwner(index) !== this.init.self
+    return owner !== undefined && owner === this.init.self && this.original[index] !== this.init.self
   }
 
   /**
@@ -110,10 +113,6 @@ export class ShareHandover {
     if (owner === undefined) return true
     if (owner === this.init.self) return false
     return this.now() - (this.progressAt.get(owner) ?? -Infinity) > this.init.stallMs
-  }
-
-  private originalOwner (index: number): string | undefined {
-    return this.elected.find(seed => shareOf(this.init.taskKey, this.elected, seed, this.init.pieceCount).includes(index))
   }
 
   private live (seeds: readonly string[]): string[] {
