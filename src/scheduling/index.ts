@@ -5,6 +5,7 @@
  * - `PeerScores`: throughput and reliability per peer, bans for corrupt data and timeouts.
  * - `PeerBackoff`: a growing pause before asking a peer again after a failed request.
  * - `electSeeds` / `shareOf` / `seedsToElect`: cold-start origin fetching by rendezvous hashing.
+ * - `ShareHandover`: who fetches a gone elected seed's share (the same rendezvous rule).
  * - `RateEstimator` / `ThroughputMeter`, `requestWindow`, `rankByRate` / `pickByRate`,
  *   `SuperSeeder`, `originFallback`, `adaptiveSeedCount`: decisions from rates actually seen.
  *
@@ -18,6 +19,8 @@ export type { FailureReason, PeerScore, PeerScoresInit } from './peer-scores.js'
 export { PeerBackoff } from './peer-backoff.js'
 export type { PeerBackoffInit } from './peer-backoff.js'
 export { electSeeds, rendezvousWeight, seedsToElect, shareOf } from './rendezvous.js'
+export { ShareHandover } from './share-handover.js'
+export type { ShareHandoverInit } from './share-handover.js'
 export type { SeedElectionInit } from './rendezvous.js'
 // Rate-driven decisions (issue 12); drop-in points are listed in docs/scale.md.
 export { RateEstimator, ThroughputMeter } from './rate-estimator.js'

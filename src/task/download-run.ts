@@ -103,6 +103,7 @@ export class DownloadRun {
         stallMs: this.init.stallMs ?? 10_000,
         holders: plan.holders,
         partners: plan.partners,
+        elected: plan.elected,
         onPiece,
         signal
       }).run()

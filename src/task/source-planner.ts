@@ -25,6 +25,8 @@ export interface DownloadPlan {
   origin: (pieceCount: number) => OriginPlan
   /** The other elected seeds, fetching the other shares. */
   partners?: string[]
+  /** The seeds elected for the task (us among them or not): whose share a gone seed's pieces go to. */
+  elected?: string[]
 }
 
 export interface PlannedDownload {
@@ -73,7 +75,7 @@ export class SourcePlanner {
     if (request.elected !== undefined) {
       const elected = request.elected
       const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)))
-      return { ...planned, plan: { ...planned.plan, partners: elected.filter(seed => seed !== self) } }
+      return { ...planned, plan: { ...planned.plan, partners: elected.filter(seed => seed !== self), elected } }
     }
     const holders = await swarm.findHolders(request.key.id, signal)
     const complete = holders.find(holder => holder.meta.complete)
@@ -84,12 +86,12 @@ export class SourcePlanner {
       const others = elected.filter(seed => seed !== self)
       const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)), holders)
       for (const seed of others) void this.askSeed(seed, request, elected, signal)
-      return { ...planned, plan: { ...planned.plan, partners: others } }
+      return { ...planned, plan: { ...planned.plan, partners: others, elected } }
     }
     if (elected.length > 0) {
       const answers = await Promise.all(elected.map(async seed => ({ seed, answer: await this.askSeed(seed, request, elected, signal) })))
       const accepted = answers.flatMap(({ seed, answer }) => answer?.ok === true ? [{ peer: seed, meta: answer.meta }] : [])
-      if (accepted[0] !== undefined) return { plan: { holders: [...holders, ...accepted], origin: () => 'none' }, shape: accepted[0].meta }
+      if (accepted[0] !== undefined) return { plan: { holders: [...holders, ...accepted], origin: () => 'none', elected }, shape: accepted[0].meta }
       this.log.info('no elected seed could fetch the task: going to the origin', { task: request.key.id })
     }
     if (holders[0] !== undefined) return { plan: { holders, origin: () => 'all' }, shape: holders[0].meta }

@@ -8,6 +8,7 @@ import type { Holder, Swarm } from '../p2p/swarm.js'
 import { PeerBackoff } from '../scheduling/peer-backoff.js'
 import { PiecePicker } from '../scheduling/piece-picker.js'
 import { HolderRefresh } from '../scheduling/holder-refresh.js'
+import { ShareHandover } from '../scheduling/share-handover.js'
 import type { PeerScores } from '../scheduling/peer-scores.js'
 import { Bitmap } from '../storage/bitmap.js'
 import { fetchPiece, type OriginDownloadComponents } from './origin-download.js'
@@ -20,7 +21,7 @@ import type { Metrics } from '../metrics/metrics.js'
 
 export interface SwarmDownloadComponents {
   origin: OriginDownloadComponents['origin']
-  swarm: Pick<Swarm, 'onHave' | 'block' | 'connectedPeers' | 'announceHave' | 'findHolders' | 'meta' | 'speaks'>
+  swarm: Pick<Swarm, 'onHave' | 'block' | 'connectedPeers' | 'announceHave' | 'findHolders' | 'meta' | 'speaks' | 'peerId' | 'liveSeeds'>
   scores: PeerScores
   logger: Logger
   metrics?: Pick<Metrics, 'pieceFetched'>
@@ -49,6 +50,12 @@ export interface SwarmDownloadInit {
    * origin as well. @default []
    */
   partners?: string[]
+  /**
+   * The seeds elected for the task: when one is gone, its share is handed over to a live seed
+   * (ShareHandover), which fetches what no live peer holds from the origin at once; the others
+   * wait for it. @default none: the stall rule alone
+   */
+  elected?: string[]
   onPiece: (index: number) => void
   signal: AbortSignal
 }
@@ -81,6 +88,8 @@ export class SwarmDownload {
   private readonly completeHolders = new Set<string>()
   /** When holders are re-read and new ones searched for (gossip `have`s come first). */
   private readonly refresh = new HolderRefresh()
+  /** Who fetches a gone elected seed's share; undefined without an election. */
+  private readonly handover?: ShareHandover
   private originActive = 0
   private peerRequests = 0
   private originError?: unknown
@@ -109,6 +118,10 @@ export class SwarmDownload {
     this.signal = AbortSignal.any([init.signal, this.stopper.signal])
     for (const holder of init.holders) this.learn(holder.peer, holder.meta)
     for (const peer of init.partners ?? []) this.peers.add(peer)
+    if (init.elected !== undefined && init.elected.length > 0) {
+      this.handover = new ShareHandover({ taskKey: init.task.key, elected: init.elected, self: components.swarm.peerId, pieceCount: init.task.plan.pieceCount, stallMs: init.stallMs })
+      this.handover.observe(components.swarm.connectedPeers())
+    }
   }
 
   async run (): Promise<void> {
@@ -118,6 +131,7 @@ export class SwarmDownload {
       this.refresh.heard(peer)
       message.pieces.forEach((index, position) => {
         if (index >= this.task.plan.pieceCount) return
+        this.handover?.progressed(peer, index)
         this.peers.add(peer)
         this.picker.peerHas(peer, index)
         const digest = message.digests?.[position]
@@ -195,9 +209,12 @@ export class SwarmDownload {
     let orphans: Set<number> | undefined
     const allowed = (index: number): boolean => {
       if (plan === 'all' || (plan !== 'none' && plan.has(index))) return true
-      if (!stalled) return false
+      // A piece of a gone seed's share handed over to us: at once, unless a live peer holds it.
+      const tookOver = this.handover?.tookOver(index) === true
+      if (!stalled && !tookOver) return false
       orphans ??= new Set(this.picker.missingWithNoPeer())
-      return orphans.has(index)
+      // Anyone else's: the stall rule, and only once its owner (if any is alive) stalled too.
+      return orphans.has(index) && (tookOver || this.handover?.ownerStalled(index) !== false)
     }
     const candidates = [...this.task.wantedPieces]
     for (const index of candidates) if (!this.task.bitmap.has(index) && !this.busy.has(index) && allowed(index)) return index
@@ -316,6 +333,7 @@ export class SwarmDownload {
       this.components.metrics?.pieceFetched('peer', (Date.now() - started) / 1000)
       this.log.debug('piece from peer', { peer, piece: index, ms: Date.now() - started, inFlight: this.peerRequests })
       this.lastPeerProgress = Date.now()
+      this.handover?.progressed(peer, index)
       this.landed(peer, index, digest, blockHashes)
     } catch (error) {
       if (this.signal.aborted) return
@@ -335,10 +353,8 @@ export class SwarmDownload {
       scores.failed(peer, reason)
       this.backoff.failed(peer)
       if (!swarm.connectedPeers().includes(peer)) {
-        this.picker.peerGone(peer)
-        this.peers.delete(peer)
-        this.backoff.forget(peer)
-        this.refresh.forget(peer)
+        this.forgetPeer(peer)
+        this.seedsGone()
       }
       this.log.debug('peer piece failed', { peer, piece: index, error })
     } finally {
@@ -422,12 +438,30 @@ export class SwarmDownload {
         }))
       }
     } catch {}
+    this.seedsGone()
+    if (this.handover?.needsElection === true) this.handover.elect(await this.components.swarm.liveSeeds().catch(() => []))
     const idle = this.busy.size === 0 && this.originActive === 0
     if (idle && Date.now() - this.lastAnyProgress > this.init.stallMs * 6) {
       this.fail(this.originError ?? new UpstreamUnreachableError(`no peer or origin can supply the rest of task ${this.task.id}`))
       return
     }
     this.pump()
+  }
+
+  private forgetPeer (peer: string): void {
+    this.picker.peerGone(peer)
+    this.peers.delete(peer)
+    this.backoff.forget(peer)
+    this.refresh.forget(peer)
+  }
+
+  /** Elected seeds whose connection closed: their shares are handed over (ShareHandover). */
+  private seedsGone (): void {
+    const gone = this.handover?.observe(this.components.swarm.connectedPeers()) ?? []
+    for (const seed of gone) {
+      this.forgetPeer(seed)
+      this.log.info('elected seed gone: its share is handed over', { task: this.task.id, seed })
+    }
   }
 
   /** A holder worth re-reading: it has not told us it holds everything. */

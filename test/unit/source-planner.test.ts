@@ -32,6 +32,8 @@ describe('planning a cold task', () => {
     assert.deepEqual([...share].sort((a, b) => a - b), shareOf(request.key.key, ['seed-self'], 'seed-self', 10))
     assert.equal(share.size, 10)
     assert.deepEqual(plan.partners, [])
+    // Whom a gone seed's share would go to (share-handover.ts).
+    assert.deepEqual(plan.elected, ['seed-self'])
   })
 
   it('a peer asks the elected seed and takes nothing from the origin', async () => {
@@ -51,6 +53,8 @@ describe('planning a cold task', () => {
     assert.equal(plan.origin(10), 'none')
     assert.deepEqual(plan.holders.map(holder => holder.peer), ['seed-a'])
     assert.equal(shape.length, content.length)
+    // It waits for the seeds' shares, and knows whom a gone seed's share goes to.
+    assert.deepEqual(plan.elected, ['seed-a'])
   })
 
   it('a peer whose seed cannot fetch goes to the origin for every piece', async () => {
@@ -59,6 +63,8 @@ describe('planning a cold task', () => {
     assert.deepEqual(swarm.asked, ['seed-a'])
     assert.equal(origin.probes, 1)
     assert.equal(plan.origin(10), 'all')
+    // Nothing to hand over: the origin is all its own.
+    assert.equal(plan.elected, undefined)
   })
 })
 

@@ -54,7 +54,9 @@ describe('a download whose only holder fails every request at once', () => {
       announceHave: () => {},
       findHolders: async () => [],
       meta: async () => undefined,
-      speaks: () => true
+      speaks: () => true,
+      peerId: 'self',
+      liveSeeds: async () => []
     }
     const download = new SwarmDownload({ origin: {} as unknown as OriginClient, swarm, scores: new PeerScores(), logger: silentLogger }, {
       task,
