@@ -15,11 +15,14 @@
  * - CommonJS packages in an ES module bundle call `require` for node's modules: the banner gives
  *   each file one made with createRequire.
  * - Source maps point to src/*.ts (and node_modules); bin/damselfly.js turns them on for stack traces.
+ * - compiled-inputs.json lists dist/src's files for the bundled sources: bin/damselfly.js runs
+ *   dist/src instead when one of them is newer than the bundle (`npx tsc` alone after a change).
  *
  *   node dist/scripts/bundle.js [--outdir dist/bundle]
  */
 import { build } from 'esbuild'
-import { rm } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { scriptArgs } from './lib/args.js'
 
 const values = scriptArgs({
@@ -44,9 +47,13 @@ async function main (): Promise<void> {
     sourcesContent: false,
     banner: { js: 'import { createRequire as __damselflyCreateRequire } from \'node:module\'; const require = __damselflyCreateRequire(import.meta.url);' },
     logLevel: 'warning',
-    metafile: false
+    metafile: true
   })
   if (result.errors.length > 0) process.exitCode = 1
+  // What tsc compiled from the bundled sources (relative to dist/): bin/damselfly.js runs them
+  // instead of the bundle when one is newer than it, i.e. tsc ran after a change and this did not.
+  const compiled = Object.keys(result.metafile.inputs).filter(input => input.startsWith('src/')).map(input => input.replace(/\.ts$/, '.js')).sort()
+  await writeFile(join(values.outdir, 'compiled-inputs.json'), JSON.stringify(compiled) + '\n')
 }
 
 main().catch((error: unknown) => {
