@@ -17,7 +17,9 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
-# tsconfig compiles the tests and scripts too; they are built here and left behind.
+# tsconfig compiles the tests and scripts too; they are built here and left behind. The build
+# ends with scripts/bundle.ts (esbuild, whose binary is the platform's optional package, so
+# --ignore-scripts above loses nothing): dist/bundle/, which bin/damselfly.js runs.
 COPY test ./test
 COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
@@ -47,6 +49,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/bundle ./dist/bundle
 RUN mkdir -p /var/lib/damselfly && chown node:node /var/lib/damselfly
 # The `node` user of the official image (uid 1000).
 USER node

@@ -21,7 +21,7 @@ import { Preheater } from './preheat/preheater.js'
 import { loadOrCreateIdentity } from './p2p/identity.js'
 import { ProxyServer } from './proxy/proxy-server.js'
 import { FsTaskStore } from './storage/fs-task-store.js'
-import { caDirOf, loadLeafIssuer, loadUpstreamCa } from './tls/index.js'
+import { loadUpstreamCa } from './tls/upstream-trust.js'
 import { TaskManager } from './task/task-manager.js'
 import { ClientNetworks, UpstreamHosts } from './limits/access-list.js'
 import { RequestLimiter } from './limits/request-limiter.js'
@@ -79,7 +79,8 @@ export class DamselflyNode {
     await mkdir(config.dataDir, { recursive: true })
     // Checked first: a missing CA or CA file must stop the start before anything listens.
     const upstreamCa = await loadUpstreamCa(config.tls.upstreamCaFile)
-    const issuer = config.tls.interceptHosts.length === 0 ? undefined : await loadLeafIssuer(caDirOf(config), { logger })
+    // The x509 code (@peculiar/x509, asn1 schemas: ~0.8 MB) loads only for a node that intercepts.
+    const issuer = config.tls.interceptHosts.length === 0 ? undefined : await import('./tls/index.js').then(async tls => await tls.loadLeafIssuer(tls.caDirOf(config), { logger }))
     const adminToken = config.admin.tokenFile === '' ? undefined : await readAdminTokenFile(config.admin.tokenFile)
     const store = new FsTaskStore({ logger }, { dataDir: config.dataDir })
     await store.init()

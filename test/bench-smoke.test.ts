@@ -73,6 +73,17 @@ describe('benchmark smoke runs', () => {
     assert.deepEqual(report.idleBefore.cpuPercent, report.perNode.map(node => node.idleCpuPercentBefore))
   })
 
+  it('bench-startup: a start of the installed command, CPU and wall seconds, in the table and the JSON', async () => {
+    const out = join(folder, 'startup.json')
+    const { stdout } = await run(process.execPath, [script('bench-startup'), '--runs', '1', '--out', out], { cwd: repoRoot() })
+    assert.match(stdout, /CPU s \(median\)/)
+    assert.match(stdout, /load average: /)
+    const report = JSON.parse(await readFile(out, 'utf8')) as { results: Array<{ bin: string, medianCpuSeconds: number, medianWallSeconds: number }> }
+    assert.equal(report.results.length, 1)
+    assert.equal(report.results[0]!.bin, join(repoRoot(), 'bin', 'damselfly.js'))
+    assert.ok(report.results[0]!.medianCpuSeconds > 0 && report.results[0]!.medianWallSeconds > 0, JSON.stringify(report.results[0]))
+  })
+
   it('bench-hashing', async () => {
     const out = join(folder, 'hashing.json')
     const { stdout } = await run(process.execPath, [script('bench-hashing'), '--mib', '4', '--out', out])
