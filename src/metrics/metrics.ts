@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { blockMemoryOutcomes, type BlockMemoryOutcome } from '../storage/block-memory.js'
 
 /** How often the event-loop lag metric samples (nodejs_eventloop_lag_*). */
 const eventLoopLagSampleMs = 200
@@ -84,6 +85,23 @@ export class Metrics {
     this.dataConnectionBytes = new Counter({ name: `${prefix}data_connection_bytes_total`, help: 'Block bytes carried by data connections (the TCP connections beside libp2p), by direction: sent to peers or received from them.', labelNames: ['direction'], registers })
     this.dataConnections = new Counter({ name: `${prefix}data_connections_total`, help: 'Data connections this node tried to open, by outcome: opened, failed (blocks went over libp2p), unsupported (an older peer), cut (an open one broke or closed).', labelNames: ['outcome'], registers })
     this.dataSlabs = new Counter({ name: `${prefix}data_connection_slabs_total`, help: 'Read slabs (4 MiB) plain data connections started, by outcome: allocated (the pool was empty) or reused (a slab no block referred to any more).', labelNames: ['outcome'], registers })
+    // The verified reader's buffers are per process (block-memory.ts): counted from this node's start.
+    const since = blockMemoryOutcomes()
+    const counted: Record<BlockMemoryOutcome, number> = { allocated: 0, reused: 0 }
+    new Counter({
+      name: `${prefix}block_buffers_total`,
+      help: 'Buffers the verified reader read blocks into (hits, and blocks served to peers), by outcome: allocated, or reused (memory every holder had given back). Per process.',
+      labelNames: ['outcome'],
+      registers,
+      collect () {
+        const now = blockMemoryOutcomes()
+        for (const outcome of ['allocated', 'reused'] as const) {
+          const total = now[outcome] - since[outcome]
+          this.inc({ outcome }, total - counted[outcome])
+          counted[outcome] = total
+        }
+      }
+    })
     new Gauge({ name: `${prefix}active_tasks`, help: 'Downloads running now.', registers, collect () { this.set(state()?.activeTasks() ?? 0) } })
     new Gauge({
       name: `${prefix}tasks`,

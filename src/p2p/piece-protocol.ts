@@ -2,7 +2,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Pace } from '../limits/token-bucket.js'
 import type { Logger } from '../logging/logger.js'
-import type { LocalTasks } from './local-tasks.js'
+import type { BlockRelease, LocalTasks } from './local-tasks.js'
 import type { PieceRequest, PieceResponse } from './messages.js'
 import type { P2PHost } from './host.js'
 import { exchange, serveExchange } from './exchange.js'
@@ -38,6 +38,11 @@ export interface PieceReply {
   response: PieceResponse
   /** The bytes, as the verified buffers they were read into (in order, never joined by a copy). */
   data?: Buffer[]
+  /**
+   * Gives the memory under `data` back (LocalTasks' BlockRelease): the sender calls it once its
+   * write of the last byte completed, and not before, since the memory is then read into again.
+   */
+  release?: BlockRelease
 }
 
 /** `parts` cut into slices of at most `bytes`, each a view (no copy). */
@@ -69,7 +74,7 @@ export async function pieceReply (tasks: LocalTasks, request: PieceRequest, init
     ...(block.digest === undefined ? {} : { digest: block.digest }),
     ...(block.blocks === undefined ? {} : { blocks: block.blocks })
   }
-  return { response, data }
+  return { response, data, ...(block.release === undefined ? {} : { release: block.release }) }
 }
 
 /** Serves blocks of held pieces: one request, one response, per stream. */
@@ -77,7 +82,8 @@ export function handlePiece (tasks: LocalTasks, log: Logger, dialect: WireDialec
   return async (stream: Stream, _connection: Connection): Promise<void> => {
     await serveExchange(stream, 64 * 1024, 60_000, log, async (bytes, signal) => {
       const request = await readMessage(bytes, dialect, 'pieceRequest', signal)
-      const { response, data } = await pieceReply(tasks, request, init)
+      const reply = await pieceReply(tasks, request, init)
+      const { response, data } = reply
       // `blocks` exists from 1.1.0 on: writeMessage drops it for a peer that agreed on 1.0.0.
       if (data === undefined || !response.ok) {
         await writeMessage(bytes, dialect, 'pieceResponse', response, signal)
@@ -86,6 +92,7 @@ export function handlePiece (tasks: LocalTasks, log: Logger, dialect: WireDialec
       init.uploads?.book(response.length)
       const release = await init.uploads?.turn(response.length, signal).catch((error: unknown) => {
         init.uploads?.cancel(response.length)
+        reply.release?.(true)
         throw error
       })
       try {
@@ -96,6 +103,10 @@ export function handlePiece (tasks: LocalTasks, log: Logger, dialect: WireDialec
         }
       } finally {
         release?.()
+        // Never reused: a libp2p stream's write resolves once the muxer took the bytes, and they
+        // may then wait, not yet encrypted, in the connection's shared write buffer until its
+        // socket drains; no event of this stream says when they left it.
+        reply.release?.(false)
       }
       init.onServed?.(response.length)
     })

@@ -1,3 +1,4 @@
+import type { BlockHolds } from './block-memory.js'
 import type { BlockHashes } from './block-hashes.js'
 import type { TaskMeta } from './task-meta.js'
 
@@ -63,4 +64,11 @@ export interface VerifiedReadInit {
    * allocated afresh. Without it a yielded buffer is never reused. @default false
    */
   recycle?: boolean
+  /**
+   * For a consumer that keeps the buffers past the loop (a peer's reply, read whole and then
+   * sent): each yielded buffer is held for it here, and its memory is read into again only
+   * once `holds.release()` was called (and no other reader holds it). `holds.abandon()`, or
+   * neither, leaves the memory to the garbage collector instead.
+   */
+  holds?: BlockHolds
 }

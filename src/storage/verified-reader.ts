@@ -1,8 +1,8 @@
 import { AbortedError, BlockMismatchError, StorageError } from '../errors.js'
 import type { BlockHashes } from './block-hashes.js'
+import { adopt, blockBuffer, letGo } from './block-memory.js'
 import { ByteGate } from './byte-gate.js'
 import { hashBlockInPlace } from './hash-pool.js'
-import { IdleRelease } from './idle-release.js'
 import type { TaskFile, VerifiedReadInit } from './task-files.js'
 
 /** A slice at most 1/this of its block is copied out, so that the block can go (see readVerified). */
@@ -27,7 +27,8 @@ export const blockReadGate = new ByteGate(16 * 1024 * 1024)
  * moved to a hashing thread and back (hash-pool.ts), compared, and the same buffer is sliced
  * to the range. Up to `readAhead` blocks are read and hashed while earlier ones are being sent.
  * A block is let go as soon as the consumer asks for the next one; with `recycle` its memory
- * may then be read into again, once no other reader holds it.
+ * may then be read into again, once no other reader holds it. With `holds` the consumer takes a
+ * hold of its own on each buffer it is given, and the memory is reused once it gave that back.
  */
 export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: BlockHashes, start: number, end: number, init: VerifiedReadInit): AsyncGenerator<Buffer, void, undefined> {
   if (end < start) return
@@ -37,8 +38,10 @@ export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: Bloc
   const readAhead = init.readAhead ?? 2
   const pending: SharedRead[] = []
   const held: SharedRead[] = []
-  // The consumer is done with a buffer once it asks for the next one or the loop ends (recycle).
-  const reusable = init.recycle === true
+  // The consumer is done with a buffer once it asks for the next one or the loop ends (recycle),
+  // or it holds each buffer itself (holds): either way the reader's own hold may go as reusable.
+  const holds = init.holds
+  const reusable = init.recycle === true || holds !== undefined
   let finished = false
   // The copy of a small slice given out last (from the same recycled memory as blocks).
   let copied: Buffer | undefined
@@ -55,7 +58,7 @@ export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: Bloc
       // The consumer is done with the block before this one: let it go before reading more,
       // so that a reader holds one block in memory, plus what it reads ahead.
       held.shift()?.release(reusable)
-      if (copied !== undefined && reusable) recycle(copied)
+      if (copied !== undefined) letGo(copied, reusable)
       copied = undefined
       fill()
       const read = pending.shift()
@@ -77,27 +80,32 @@ export async function * readVerified (file: Pick<TaskFile, 'read'>, hashes: Bloc
       if (to <= from) continue
       if (from === 0 && to === data.length) {
         read.given = true
+        holds?.take(data)
         yield data
       } else if ((to - from) * smallSliceRatio <= data.length) {
         // A small part of a large block (a ranged read): a copy of just that part is yielded,
         // and the block is let go now instead of staying in memory while the part is sent.
         const part = blockBuffer(to - from)
         data.copy(part, 0, from, to)
-        if (part.buffer instanceof ArrayBuffer && part.length <= largestClass) ours.add(part.buffer)
+        adopt(part)
         copied = part
         held.pop()?.release(true)
+        holds?.take(part)
         yield part
       } else {
         read.given = true
+        holds?.take(data)
         yield data.subarray(from, to)
       }
     }
     finished = true
   } finally {
     // Reads still running after an early stop: their results are dropped (errors included).
-    // After an error or an early stop the consumer may still be sending the last buffer.
-    for (const read of [...held, ...pending]) read.release(finished && reusable)
-    if (copied !== undefined && finished && reusable) recycle(copied)
+    // After an error or an early stop the consumer may still be sending the last buffer (unless
+    // it holds what it was given).
+    const done = reusable && (finished || holds !== undefined)
+    for (const read of [...held, ...pending]) read.release(done)
+    if (copied !== undefined) letGo(copied, done)
     pending.length = 0
   }
 }
@@ -115,9 +123,8 @@ interface SharedRead {
 
 interface ShelvedBlock {
   block: LoadedBlock
+  /** Readers holding it; the shelf's own hold on the memory (block-memory.ts) goes at zero. */
   holders: number
-  /** Some holder may still use the memory after letting go: it is never reused. */
-  keep: boolean
 }
 
 /**
@@ -126,65 +133,10 @@ interface ShelvedBlock {
  * clients of the same files this keeps one copy of a block in memory instead of one per
  * response. Only finished reads are shared (a reader's file handle may close under a read in
  * progress), and nothing stays once the last holder lets go, so bit rot that happens later is
- * still found by the next read.
+ * still found by the next read. The memory itself is counted apart (block-memory.ts): the shelf
+ * is one holder, and each consumer that keeps a buffer past its reader (BlockHolds) another.
  */
 const shelves = new WeakMap<BlockHashes, Map<number, ShelvedBlock>>()
-
-/**
- * Block memory no reader holds any more, read into again instead of allocated: a GiB served is
- * a thousand 1 MiB blocks, and memory let go only returns at V8's next collection (bench-load
- * allocated 3.6 GB of blocks, with up to ~80 MiB of them garbage at the peak). Buffers come in
- * power-of-two size classes (a block is a view at the start of one), so that the many short
- * blocks of small files reuse them too. Memory comes back here only when every reader that was
- * given it said it is done (VerifiedReadInit.recycle).
- */
-const freeMemory = new Map<number, ArrayBuffer[]>()
-/** Memory of ours (the ArrayBuffer a block came back from the hashing thread in). */
-const ours = new WeakSet<ArrayBuffer>()
-const smallestClass = 4 * 1024
-const largestClass = 1024 * 1024
-/** Bytes kept for reuse, all classes together. */
-const maxFreeBytes = 16 * 1024 * 1024
-let freeBytes = 0
-
-/**
- * The free list is dropped once no block was recycled for this long: an idle node should not
- * keep up to 16 MiB from its last burst of hits (docs/scale.md, "Idle nodes").
- */
-const freeMemoryIdleMs = 30_000
-const idleFreeMemory = new IdleRelease({
-  idleMs: freeMemoryIdleMs,
-  release: () => {
-    freeMemory.clear()
-    freeBytes = 0
-  }
-})
-
-function sizeClass (size: number): number {
-  return Math.max(smallestClass, 2 ** Math.ceil(Math.log2(size)))
-}
-
-function recycle (data: Buffer): void {
-  const memory = data.buffer
-  if (!(memory instanceof ArrayBuffer) || !ours.has(memory) || memory.byteLength > largestClass || freeBytes + memory.byteLength > maxFreeBytes) return
-  ours.delete(memory)
-  let free = freeMemory.get(memory.byteLength)
-  if (free === undefined) {
-    free = []
-    freeMemory.set(memory.byteLength, free)
-  }
-  free.push(memory)
-  freeBytes += memory.byteLength
-  idleFreeMemory.touch()
-}
-
-function blockBuffer (size: number): Buffer {
-  if (size > largestClass) return Buffer.allocUnsafeSlow(size)
-  const bytes = sizeClass(size)
-  const memory = freeMemory.get(bytes)?.pop()
-  if (memory !== undefined) freeBytes -= bytes
-  return Buffer.from(memory ?? Buffer.allocUnsafeSlow(bytes).buffer, 0, size)
-}
 
 function readShared (file: Pick<TaskFile, 'read'>, hashes: BlockHashes, index: number, signal: AbortSignal): SharedRead {
   let blocks = shelves.get(hashes)
@@ -206,7 +158,7 @@ function readShared (file: Pick<TaskFile, 'read'>, hashes: BlockHashes, index: n
     ? Promise.resolve(hold(ready))
     : (async (): Promise<LoadedBlock> => {
         const size = hashes.layout.size(index)
-        const letGo = await blockReadGate.take(size, signal)
+        const leaveGate = await blockReadGate.take(size, signal)
         let block: LoadedBlock
         try {
           // Another reader may have read it while this one waited at the gate.
@@ -214,19 +166,20 @@ function readShared (file: Pick<TaskFile, 'read'>, hashes: BlockHashes, index: n
           if (shelved !== undefined) return released ? shelved.block : hold(shelved)
           block = await load(file, hashes.layout.start(index), size)
         } finally {
-          letGo()
+          leaveGate()
         }
         // Nobody was given this copy: it can be read into again.
         if (released) {
-          recycle(block.data)
+          letGo(block.data, true)
           return block
         }
         const shelved = shelf.get(index)
         if (shelved !== undefined) {
-          recycle(block.data)
+          letGo(block.data, true)
           return hold(shelved)
         }
-        const fresh: ShelvedBlock = { block, holders: 0, keep: false }
+        // The reader's hold on the memory becomes the shelf's.
+        const fresh: ShelvedBlock = { block, holders: 0 }
         shelf.set(index, fresh)
         return hold(fresh)
       })()
@@ -238,11 +191,12 @@ function readShared (file: Pick<TaskFile, 'read'>, hashes: BlockHashes, index: n
       if (released) return
       released = true
       if (entry === undefined) return
-      if (read.given && !reusable) entry.keep = true
+      // Given to a consumer that may still use it: the memory is never reused.
+      if (read.given && !reusable) letGo(entry.block.data, false)
       entry.holders--
       if (entry.holders > 0) return
       if (shelf.get(index) === entry) shelf.delete(index)
-      if (!entry.keep) recycle(entry.block.data)
+      letGo(entry.block.data, true)
     }
   }
   return read
@@ -257,6 +211,6 @@ async function load (file: Pick<TaskFile, 'read'>, position: number, size: numbe
   }
   // The whole class buffer moves to the hashing thread and back: no copy.
   const block = await hashBlockInPlace(data)
-  if (block.data.buffer instanceof ArrayBuffer) ours.add(block.data.buffer)
+  adopt(block.data)
   return block
 }

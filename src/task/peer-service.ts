@@ -1,6 +1,7 @@
 import { BlockMismatchError } from '../errors.js'
-import type { LocalTasks } from '../p2p/local-tasks.js'
+import type { BlockRelease, LocalTasks } from '../p2p/local-tasks.js'
 import type { FetchRequest, TaskMetadata } from '../p2p/messages.js'
+import { BlockHolds } from '../storage/block-memory.js'
 import type { TaskStore } from '../storage/task-files.js'
 import { parseTaskKey } from './task-key.js'
 import type { AcquiredTask, TaskRequest } from './task-registry.js'
@@ -53,7 +54,7 @@ export class PeerService implements Required<Pick<LocalTasks, 'metadata' | 'read
     return result
   }
 
-  async readBlock (taskId: string, piece: number, offset: number, length: number): Promise<{ data: Buffer[], digest?: string, blocks?: string[] } | undefined> {
+  async readBlock (taskId: string, piece: number, offset: number, length: number): Promise<{ data: Buffer[], digest?: string, blocks?: string[], release: BlockRelease } | undefined> {
     const task = this.components.tasks.get(taskId)
     if (task === undefined || task.status === 'quarantined' || piece >= task.plan.pieceCount || !task.bitmap.has(piece)) return undefined
     if (offset + length > task.plan.size(piece)) return undefined
@@ -61,9 +62,14 @@ export class PeerService implements Required<Pick<LocalTasks, 'metadata' | 'read
     const start = task.plan.start(piece) + offset
     const file = await this.components.store.open(task.id, 'read')
     const parts: Buffer[] = []
+    // The sender gives the buffers back once written (BlockRelease): their memory is then read
+    // into again instead of allocated for the next block.
+    const holds = new BlockHolds()
     try {
-      for await (const part of file.readVerified(task.blocks, start, start + length - 1, { signal: this.signal, verifyPiece: this.components.verifierOf(task) })) parts.push(part)
+      for await (const part of file.readVerified(task.blocks, start, start + length - 1, { signal: this.signal, verifyPiece: this.components.verifierOf(task), holds })) parts.push(part)
     } catch (error) {
+      // Nothing was sent from them.
+      holds.release()
       // Never pass a rotten block on: the peer asks elsewhere, and the piece is fetched again.
       if (!(error instanceof BlockMismatchError)) throw error
       this.components.dropRotten(task, error.piece)
@@ -75,7 +81,8 @@ export class PeerService implements Required<Pick<LocalTasks, 'metadata' | 'read
     const data = parts
     const digest = task.digestOf(piece)
     const blocks = task.blocks.pieceHashes(piece)?.map(hash => Buffer.from(hash).toString('hex'))
-    return { data, ...(digest === undefined ? {} : { digest }), ...(blocks === undefined ? {} : { blocks }) }
+    const release: BlockRelease = (reusable) => { if (reusable) holds.release(); else holds.abandon() }
+    return { data, release, ...(digest === undefined ? {} : { digest }), ...(blocks === undefined ? {} : { blocks }) }
   }
 
   /** Seeds: a peer elected us to fetch (our share of) a task from the origin. */

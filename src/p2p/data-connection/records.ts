@@ -48,8 +48,13 @@ export class RecordSealer {
     this.protection = protection
   }
 
-  /** Writes one record made of `parts` (≤ maxRecordBytes in all). False: the socket wants a drain. */
-  write (socket: Socket, parts: readonly Uint8Array[]): boolean {
+  /**
+   * Writes one record made of `parts` (≤ maxRecordBytes in all). False: the socket wants a drain.
+   * `written` is called once the memory of `parts` is no longer used: sealed, right away (the
+   * record went out as ciphertext of its own); plain, when the socket's write of the last part
+   * called back, `ok` false when that write failed (the parts were written without a copy).
+   */
+  write (socket: Socket, parts: readonly Uint8Array[], written?: (ok: boolean) => void): boolean {
     const length = parts.reduce((sum, part) => sum + part.byteLength, 0)
     if (length > maxRecordBytes) throw new RangeError(`a record holds at most ${maxRecordBytes} bytes, got ${length}`)
     const header = Buffer.allocUnsafe(headerBytes)
@@ -59,7 +64,12 @@ export class RecordSealer {
       socket.write(header)
       const { key, cipher } = this.protection
       if (key === undefined) {
-        for (const part of parts) if (part.byteLength > 0) socket.write(part)
+        const last = parts.findLastIndex(part => part.byteLength > 0)
+        parts.forEach((part, index) => {
+          if (index === last && written !== undefined) socket.write(part, (error) => { written(error === undefined || error === null) })
+          else if (part.byteLength > 0) socket.write(part)
+        })
+        if (last < 0) written?.(true)
       } else {
         const sealer = createCipheriv(cipher as CipherGCMTypes, key, nonce(this.counter++), { authTagLength: tagBytes })
         sealer.setAAD(header)
@@ -70,6 +80,7 @@ export class RecordSealer {
         }
         sealer.final()
         socket.write(sealer.getAuthTag())
+        written?.(true)
       }
     } finally {
       socket.uncork()

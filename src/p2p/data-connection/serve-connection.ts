@@ -84,9 +84,9 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
   const serveQueue = async (): Promise<void> => {
     if (serving) return
     serving = true
+    // The next block is read from disk while this one is sent.
+    let next = queue.length > 0 ? replyTo(queue.shift()!) : undefined
     try {
-      // The next block is read from disk while this one is sent.
-      let next = queue.length > 0 ? replyTo(queue.shift()!) : undefined
       while (next !== undefined && !lifetime.signal.aborted) {
         const reply = await next
         next = queue.length > 0 ? replyTo(queue.shift()!) : undefined
@@ -97,6 +97,8 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
       if (!lifetime.signal.aborted) fail(error)
     } finally {
       serving = false
+      // A block read ahead and never sent (the connection closed): its memory can be reused.
+      void next?.then(reply => { reply.release?.(true) })
     }
   }
   const send = async (reply: PieceReply & { queued: Queued }): Promise<void> => {
@@ -105,24 +107,34 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
       sealer.write(socket, [encodeFrame(reply.response)])
       return
     }
-    const release = bookedHere.has(reply.queued) ? await uploads?.turn(reply.queued.request.length, lifetime.signal) : undefined
-    // From here the turn owns the booking: its release gives it back.
-    if (release !== undefined) bookedHere.delete(reply.queued)
+    // The block's memory goes back once the last record written from it called back (writes
+    // complete in order); if the loop stops before, after a write or not, it is never reused.
+    let handedOn = false
+    let release: (() => void) | undefined
     try {
+      release = bookedHere.has(reply.queued) ? await uploads?.turn(reply.queued.request.length, lifetime.signal) : undefined
+      // From here the turn owns the booking: its release gives it back.
+      if (release !== undefined) bookedHere.delete(reply.queued)
       sealer.write(socket, [encodeFrame(reply.response)])
       // The verified buffers go out as they were read: a plain record is written from them
       // (corked, no copy), an encrypted one is sealed from them.
-      for (const part of slices(data, init.pace === undefined ? maxRecordBytes : pacedSliceBytes)) {
+      const records = [...slices(data, init.pace === undefined ? maxRecordBytes : pacedSliceBytes)]
+      for (const [index, part] of records.entries()) {
         await init.pace?.(part.length, lifetime.signal)
-        sealer.write(socket, [part])
+        const last = index === records.length - 1
+        sealer.write(socket, [part], last ? reply.release : undefined)
+        handedOn ||= last
         init.onSent?.(part.length)
         if (socket.writableLength > writeQueueBytes) await drained(socket, lifetime.signal)
       }
+      if (records.length === 0) reply.release?.(true)
+      handedOn = true
       // The link is this block's until its bytes have left the process.
       // ('drain' comes only after a write that found the buffer full: writableNeedDrain.)
       if (release !== undefined && socket.writableNeedDrain) await drained(socket, lifetime.signal)
     } finally {
       release?.()
+      if (!handedOn) reply.release?.(false)
     }
     init.onServed?.(reply.response.length)
   }
