@@ -36,6 +36,14 @@ async function metric (node: { info: { admin: string } }, name: string, labels: 
   return samples.filter(sample => Object.entries(labels).every(([key, value]) => sample.labels[key] === value)).reduce((sum, sample) => sum + sample.value, 0)
 }
 
+/** The verified reader's buffers a node took, by outcome; less `since` when given. */
+async function blockBuffers (node: { info: { admin: string } }, since = { allocated: 0, reused: 0 }): Promise<{ allocated: number, reused: number }> {
+  return {
+    allocated: await metric(node, 'damselfly_block_buffers_total', { outcome: 'allocated' }) - since.allocated,
+    reused: await metric(node, 'damselfly_block_buffers_total', { outcome: 'reused' }) - since.reused
+  }
+}
+
 async function startPeer (seed: NodeProcess, extra: string[] = [], env: Record<string, string> = {}): Promise<NodeProcess> {
   const peer = await spawnNode(['--bootstrap', seed.info.multiaddrs[0]!, ...extra], undefined, env)
   await waitFor('the peer to connect to the seed', async () => (await nodeStatus(peer.info.admin)).peers.includes(seed.info.peerId))
@@ -63,11 +71,15 @@ describe('1 GiB over the data connection', () => {
     const peer = await startPeer(seed)
     nodes.push(peer)
     hub.resetStats()
+    const buffersBefore = await blockBuffers(seed)
     const result = await curl(hub.signedUrl('acme/big', 'model.bin'), { proxy: peer.proxyUrl })
     assert.equal(result.error, undefined)
     assert.equal(result.status, 200)
     assert.equal(result.sha256, file.sha256)
     assert.equal(hub.cdn.bytesServed, 0)
+    // The seed read the blocks it served into memory given back by the blocks sent before.
+    const buffers = await blockBuffers(seed, buffersBefore)
+    assert.ok(buffers.reused > buffers.allocated, `the seed reused its block buffers (${buffers.reused} reused, ${buffers.allocated} allocated)`)
     // Every block came over the data connection: libp2p piece streams carried none of it.
     assert.equal(await metric(peer, 'damselfly_data_connection_bytes_total', { direction: 'received' }), file.size)
     assert.equal(await metric(seed, 'damselfly_data_connection_bytes_total', { direction: 'sent' }), file.size)
@@ -82,7 +94,7 @@ describe('data connection faults', () => {
 
   before(async () => {
     hub = await startFakeHub({
-      repos: [{ id: 'acme/faults', files: [{ path: 'corrupt.bin', size: 48 * MiB + 5 }, { path: 'cut.bin', size: 48 * MiB + 17 }, { path: 'walled.bin', size: 40 * MiB + 3 }] }]
+      repos: [{ id: 'acme/faults', files: [{ path: 'corrupt.bin', size: 48 * MiB + 5 }, { path: 'cut.bin', size: 48 * MiB + 17 }, { path: 'walled.bin', size: 40 * MiB + 3 }, { path: 'shared.bin', size: 64 * MiB + 7 }] }]
     })
   })
   after(async () => {
@@ -145,14 +157,46 @@ describe('data connection faults', () => {
     const peer = await startPeer(seed, ['--data-encryption', 'false'])
     nodes.push(peer)
     hub.resetStats()
+    const buffersBefore = await blockBuffers(seed)
     const result = await curl(hub.signedUrl('acme/faults', 'walled.bin'), { proxy: peer.proxyUrl })
     assert.equal(result.sha256, file.sha256)
     assert.equal(hub.cdn.bytesServed, 0)
+    // Plain records are written from the blocks' memory: each goes back once its write called back.
+    const buffers = await blockBuffers(seed, buffersBefore)
+    assert.ok(buffers.reused > buffers.allocated, `the seed reused its block buffers (${buffers.reused} reused, ${buffers.allocated} allocated)`)
     assert.equal(await metric(peer, 'damselfly_data_connection_bytes_total', { direction: 'received' }), file.size)
     // The read slabs went round (a slab reused while a view of it was alive would spoil a block:
     // the seed banned, the CDN asked, the bytes above wrong).
     assert.ok(await metric(peer, 'damselfly_data_connection_slabs_total', { outcome: 'reused' }) > 0, 'plain reads reuse their slabs')
     assert.deepEqual((await nodeStatus(peer.info.admin)).bannedPeers, [])
+  })
+
+  it('plain: a seed serving one file to two peers and a local client at once reuses its block buffers, every byte exact', async () => {
+    // The readers share blocks (two peers asking for the same block, a hit reading it too), and
+    // plain records are written from the blocks' own memory: a buffer read into again while a
+    // send or another reader still held it would spoil a block, and the seed would be banned.
+    const file = hub.file('acme/faults', 'shared.bin')
+    const seed = await spawnNode(['--role', 'seed', '--data-encryption', 'false'])
+    nodes.push(seed)
+    assert.equal((await curl(hub.signedUrl('acme/faults', 'shared.bin'), { proxy: seed.proxyUrl })).sha256, file.sha256)
+    const peers = [await startPeer(seed, ['--data-encryption', 'false']), await startPeer(seed, ['--data-encryption', 'false'])]
+    nodes.push(...peers)
+    hub.resetStats()
+    const buffersBefore = await blockBuffers(seed)
+    const results = await Promise.all([...peers, seed].map(async node => await curl(hub.signedUrl('acme/faults', 'shared.bin'), { proxy: node.proxyUrl })))
+    for (const result of results) {
+      assert.equal(result.error, undefined)
+      assert.equal(result.status, 200)
+      assert.equal(result.sha256, file.sha256)
+    }
+    assert.equal(hub.cdn.bytesServed, 0)
+    for (const peer of peers) {
+      assert.deepEqual((await nodeStatus(peer.info.admin)).bannedPeers, [])
+      assert.ok(await metric(peer, 'damselfly_data_connection_bytes_total', { direction: 'received' }) > 0)
+    }
+    assert.ok(await metric(seed, 'damselfly_data_connection_bytes_total', { direction: 'sent' }) >= file.size, 'the seed served the file over data connections')
+    const buffers = await blockBuffers(seed, buffersBefore)
+    assert.ok(buffers.reused > buffers.allocated, `the seed reused its block buffers (${buffers.reused} reused, ${buffers.allocated} allocated)`)
   })
 
   it('the data port unreachable: blocks flow over libp2p streams, byte-exact', async () => {
