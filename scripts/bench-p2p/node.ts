@@ -88,6 +88,14 @@ async function metric (node: NodeProcess, name: string, labels: Record<string, s
     .reduce((sum, sample) => sum + sample.value, 0)
 }
 
+/** The seed's verified-reader block buffers so far, by outcome (damselfly_block_buffers_total). */
+async function blockBuffers (node: NodeProcess): Promise<{ allocated: number, reused: number }> {
+  return {
+    allocated: await metric(node, 'damselfly_block_buffers_total', { outcome: 'allocated' }),
+    reused: await metric(node, 'damselfly_block_buffers_total', { outcome: 'reused' })
+  }
+}
+
 /** One run: a fresh peer fills the task from the seed; bytes must all come over the data connection. */
 export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: string): Promise<RunResult> {
   const hub = await hubFor(size)
@@ -102,6 +110,7 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
     await waitFor('the peer to meet the seed', async () => (await nodeStatus(peer.info.admin)).peers.includes(seed.info.peerId), 30_000)
     const seedPid = seed.child.pid!
     const peerPid = peer.child.pid!
+    const buffers0 = await blockBuffers(seed)
     const cpu0 = { seed: cpuSeconds(seedPid), peer: cpuSeconds(peerPid) }
     const ticks0 = readCpuTicks()
     const started = performance.now()
@@ -116,6 +125,8 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
     const slabs = spec.rec === 'plain'
       ? { allocated: await metric(peer, 'damselfly_data_connection_slabs_total', { outcome: 'allocated' }), reused: await metric(peer, 'damselfly_data_connection_slabs_total', { outcome: 'reused' }) }
       : undefined
+    const buffers1 = await blockBuffers(seed)
+    const senderBuffers = { allocated: buffers1.allocated - buffers0.allocated, reused: buffers1.reused - buffers0.reused }
     const machineCores = (ticks1.busy - ticks0.busy) / 100 / seconds
     return {
       mbps: Math.round(size / seconds / 1e6),
@@ -126,6 +137,7 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
       receiverCpuPercent: Math.round(100 * used.peer / seconds),
       otherLoadCores: Number(Math.max(0, machineCores - (used.seed + used.peer) / seconds).toFixed(2)),
       verified: task.verified,
+      senderBuffers,
       ...(slabs === undefined ? {} : { slabs })
     }
   } finally {

@@ -21,6 +21,8 @@ export interface RunResult {
   verified?: boolean
   /** node kind, plain: read slabs the peer started, allocated or reused from its pool (damselfly_data_connection_slabs_total) */
   slabs?: { allocated: number, reused: number }
+  /** node kind: block buffers the seed read served blocks into, allocated or reused (damselfly_block_buffers_total) */
+  senderBuffers?: { allocated: number, reused: number }
 }
 
 export interface PathResult {
