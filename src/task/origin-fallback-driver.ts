@@ -1,5 +1,5 @@
 import { chooseOriginPieces, type OriginCandidate } from '../scheduling/origin-choice.js'
-import { originFallback, type FallbackInit, type FallbackInput } from '../scheduling/origin-fallback.js'
+import type { FallbackInit, FallbackInput } from '../scheduling/origin-fallback.js'
 import { ThroughputMeter } from '../scheduling/rate-estimator.js'
 
 /**
@@ -41,6 +41,7 @@ export class OriginFallbackDriver {
   private readonly init: OriginFallbackDriverInit
   private readonly now: () => number
   private readonly meter: ThroughputMeter
+  private readonly startedAt: number
   private lastSwarmProgress: number
   private connectionBytesPerMs: number | undefined
 
@@ -48,7 +49,7 @@ export class OriginFallbackDriver {
     this.init = init
     this.now = init.now ?? Date.now
     this.meter = new ThroughputMeter({ now: this.now })
-    this.lastSwarmProgress = this.now()
+    this.startedAt = this.lastSwarmProgress = this.now()
   }
 
   /** Bytes from a peer arrived (a block). */
@@ -89,9 +90,15 @@ export class OriginFallbackDriver {
   choose (view: OriginFallbackView): number[] {
     if (view.slots <= 0) return []
     const input = this.input(view.remainingBytes)
-    // Candidates cost a pass over the pieces: only when there is a budget to spend.
-    if (originFallback(input, this.init).originBytes - view.originInFlightBytes <= 0) return []
-    return chooseOriginPieces({ ...input, originInFlightBytes: view.originInFlightBytes, candidates: view.candidates(), slots: view.slots }, this.init).pieces
+    return chooseOriginPieces({
+      ...input,
+      originRequestBytesPerMs: input.originBytesPerMs / Math.max(1, this.init.originConcurrency),
+      originInFlightBytes: view.originInFlightBytes,
+      // A pass over the pieces: only when there is a budget to spend.
+      candidates: view.candidates,
+      slots: view.slots,
+      sinceStartMs: this.now() - this.startedAt
+    }, this.init).pieces
   }
 }
 

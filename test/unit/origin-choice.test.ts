@@ -30,19 +30,26 @@ describe('chooseOriginPieces: the origin takes what the swarm serves worst, with
     assert.deepEqual(choice.pieces, [3, 1])
   })
 
+  it('leaves the download\'s first patience to the swarm, however slow it reads while starting', () => {
+    const late = { ...base, swarmBytesPerMs: 100, originBytesPerMs: 1250, candidates: candidates([0, 50]) }
+    // One piece from the origin at this node's share: 3.4 s.
+    assert.deepEqual(chooseOriginPieces({ ...late, sinceStartMs: 3000 }).pieces, [])
+    assert.deepEqual(chooseOriginPieces({ ...late, sinceStartMs: 3500 }).pieces, [0, 1])
+  })
+
   it('takes pieces nobody holds before slow ones, in the order given', () => {
     const choice = chooseOriginPieces({ ...base, swarmBytesPerMs: 100, originBytesPerMs: 2000, candidates: candidates([100, 0, 50, 0]) })
     assert.deepEqual(choice.pieces, [1, 3, 2, 0])
   })
 
-  it('waits for a silent swarm about one piece\'s origin time, then takes pieces nobody holds and unmeasured ones', () => {
+  it('waits for a silent swarm about one piece\'s origin time, then takes pieces nobody holds, not those of a holder never asked', () => {
     // 4 MiB at 1250 B/ms: 3.4 s, not the old fixed 10 s.
     const patienceMs = piece / 1250
     const silent = { ...base, swarmBytesPerMs: 0, originBytesPerMs: 1250, candidates: candidates([0, undefined, 0]) }
     assert.deepEqual(chooseOriginPieces({ ...silent, sinceSwarmProgressMs: patienceMs - 100 }).pieces, [])
     const late = chooseOriginPieces({ ...silent, sinceSwarmProgressMs: patienceMs + 100 })
     assert.equal(late.decision.reason, 'stalled')
-    assert.deepEqual(late.pieces, [0, 2, 1])
+    assert.deepEqual(late.pieces, [0, 2])
     assert.ok(patienceMs < 10_000)
   })
 
@@ -115,15 +122,16 @@ describe('OriginFallbackDriver (injected clock)', () => {
       clock.now = ms
       driver.swarmDelivered(500 * 1024)
     }
-    assert.deepEqual(driver.choose(view(candidates([0, 300, undefined]))), [])
-    // Then one block a second, 64 KiB: 65 B/ms against 1250 for the origin.
+    assert.deepEqual(driver.choose(view(candidates([0, 100, undefined]))), [])
+    // Then one block a second, 64 KiB: 65 B/ms against 1250 for the origin; a holder giving a
+    // piece 100 B/ms is late against one origin request of this node (1250 / 4).
     for (let ms = 4000; ms < 20_000; ms += 1000) {
       clock.now = ms
       driver.swarmDelivered(64 * 1024)
     }
-    assert.deepEqual(driver.choose(view(candidates([0, 300, undefined]))), [0, 1])
+    assert.deepEqual(driver.choose(view(candidates([0, 100, undefined]))), [0, 1])
     // What the origin already fetches counts against the budget.
-    assert.deepEqual(driver.choose(view(candidates([0, 300, undefined]), 16 * piece)), [])
+    assert.deepEqual(driver.choose(view(candidates([0, 100, undefined]), 16 * piece)), [])
   })
 })
 
