@@ -1,6 +1,11 @@
 import { chooseOriginPieces, type OriginCandidate } from '../scheduling/origin-choice.js'
 import type { FallbackInit, FallbackInput } from '../scheduling/origin-fallback.js'
+import type { PeerScores } from '../scheduling/peer-scores.js'
+import type { PiecePicker } from '../scheduling/piece-picker.js'
 import { ThroughputMeter } from '../scheduling/rate-estimator.js'
+import { rendezvousWeight } from '../scheduling/rendezvous.js'
+import type { ShareHandover } from '../scheduling/share-handover.js'
+import type { Task } from './task.js'
 
 /**
  * The glue between a swarm download and `chooseOriginPieces` (docs/scale.md, drop-in 3): it
@@ -24,6 +29,22 @@ export interface OriginFallbackDriverInit extends FallbackInit {
   defaultConnectionBytesPerMs?: number
   /** Clock in milliseconds. @default Date.now */
   now?: () => number
+}
+
+/** A swarm download's state, as the fallback reads it (SwarmDownload's fields). */
+export interface FallbackDownloadState {
+  task: Pick<Task, 'key' | 'length' | 'heldBytes' | 'plan' | 'bitmap' | 'wantedPieces'>
+  picker: Pick<PiecePicker, 'holdersOf'>
+  scores: Pick<PeerScores, 'score'>
+  handover?: Pick<ShareHandover, 'ownerStalled'>
+  /** Pieces being fetched for us, from peers or the origin. */
+  busy: ReadonlySet<number>
+  /** Pieces the origin is fetching for us. */
+  fromOrigin: ReadonlySet<number>
+  /** Origin requests that may start now. */
+  slots: number
+  /** This node's peer id: where its pass over the pieces starts. */
+  self: string
 }
 
 /** What the download is, when the decision is asked. */
@@ -84,6 +105,28 @@ export class OriginFallbackDriver {
       sinceSwarmProgressMs: this.now() - this.lastSwarmProgress,
       unitBytes: this.init.unitBytes
     }
+  }
+
+  /** Pieces to fetch from the origin now, for a swarm download in `state`. */
+  next (state: FallbackDownloadState): number[] {
+    const { task } = state
+    return this.choose({
+      remainingBytes: task.length - task.heldBytes,
+      originInFlightBytes: [...state.fromOrigin].reduce((sum, index) => sum + task.plan.size(index), 0),
+      slots: state.slots,
+      candidates: () => originCandidates({
+        pieceCount: task.plan.pieceCount,
+        wanted: task.wantedPieces,
+        // Nodes falling back at once start at different pieces.
+        start: Number.parseInt(rendezvousWeight(task.key, state.self).slice(0, 8), 16),
+        skip: index => task.bitmap.has(index) || state.busy.has(index),
+        holders: index => state.picker.holdersOf(index),
+        rate: peer => state.scores.score(peer),
+        // A live elected seed making progress fetches its own share: nobody else goes for it.
+        owned: index => state.handover?.ownerStalled(index) === false,
+        size: index => task.plan.size(index)
+      })
+    })
   }
 
   /** Pieces to fetch from the origin now (none while the swarm is on time). */

@@ -9,7 +9,6 @@ import { PeerBackoff } from '../scheduling/peer-backoff.js'
 import { PiecePicker } from '../scheduling/piece-picker.js'
 import { HolderRefresh } from '../scheduling/holder-refresh.js'
 import { ShareHandover } from '../scheduling/share-handover.js'
-import { rendezvousWeight } from '../scheduling/rendezvous.js'
 import type { PeerScores } from '../scheduling/peer-scores.js'
 import { Bitmap } from '../storage/bitmap.js'
 import { fetchPiece, type OriginDownloadComponents } from './origin-download.js'
@@ -19,7 +18,7 @@ import type { TaskFile } from '../storage/task-files.js'
 import { PieceBlockHasher } from '../storage/block-hasher.js'
 import { merkleRoot } from '../storage/blocks.js'
 import type { Metrics } from '../metrics/metrics.js'
-import { OriginFallbackDriver, originCandidates } from './origin-fallback-driver.js'
+import { OriginFallbackDriver } from './origin-fallback-driver.js'
 
 export interface SwarmDownloadComponents {
   origin: OriginDownloadComponents['origin']
@@ -100,8 +99,6 @@ export class SwarmDownload {
   private readonly handover?: ShareHandover
   /** When the swarm is late, which pieces the origin takes (docs/scale.md, drop-in 3). */
   private readonly fallback: OriginFallbackDriver
-  /** Where this node's pass over the pieces for the origin starts: nodes falling back spread out. */
-  private readonly originStart: number
   /** Pieces the origin is fetching now. */
   private readonly fromOriginNow = new Set<number>()
   private originActive = 0
@@ -143,7 +140,6 @@ export class SwarmDownload {
       wanters: () => 1 + (swarm.wanters?.(init.task.id) ?? this.peers.size - this.completeHolders.size),
       defaultConnectionBytesPerMs: init.originConnectionBytesPerMs
     })
-    this.originStart = Number.parseInt(rendezvousWeight(init.task.key, swarm.peerId).slice(0, 8), 16)
   }
 
   async run (): Promise<void> {
@@ -220,22 +216,9 @@ export class SwarmDownload {
       this.startOrigin(index)
     }
     if (!this.init.backToSource) return
-    const pieces = this.fallback.choose({
-      remainingBytes: this.task.length - this.task.heldBytes,
-      originInFlightBytes: [...this.fromOriginNow].reduce((sum, index) => sum + this.task.plan.size(index), 0),
-      slots: this.init.originConcurrency - this.originActive,
-      candidates: () => originCandidates({
-        pieceCount: this.task.plan.pieceCount,
-        wanted: this.task.wantedPieces,
-        start: this.originStart,
-        skip: index => this.task.bitmap.has(index) || this.busy.has(index),
-        holders: index => this.picker.holdersOf(index),
-        rate: peer => this.components.scores.score(peer),
-        // A live elected seed making progress fetches its own share: nobody else goes for it.
-        owned: index => this.handover?.ownerStalled(index) === false,
-        size: index => this.task.plan.size(index)
-      })
-    })
+    const { task, picker, handover, busy } = this
+    const slots = this.init.originConcurrency - this.originActive
+    const pieces = this.fallback.next({ task, picker, scores: this.components.scores, handover, busy, fromOrigin: this.fromOriginNow, slots, self: this.components.swarm.peerId })
     for (const index of pieces) this.startOrigin(index)
   }
 
