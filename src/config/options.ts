@@ -171,7 +171,7 @@ const table = [
     env: 'DAMSELFLY_BACK_TO_SOURCE',
     kind: 'boolean',
     valueName: 'true|false',
-    description: 'Whether a node may fetch from the origin itself: when no seed is in reach, when the elected seeds cannot fetch, or for pieces no peer supplies within a few seconds.',
+    description: 'Whether a node may fetch from the origin itself: when no seed is in reach, when the elected seeds cannot fetch, or for pieces the swarm would deliver later than the origin, judged from the rates seen.',
     default: true,
     inFile: true
   },

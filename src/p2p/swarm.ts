@@ -358,6 +358,14 @@ export class Swarm {
     this.publish(topics.task(taskId), { type: 'have', task: taskId, pieces, digests })
   }
 
+  /**
+   * Other nodes that want a task now: the peers subscribed to its `have` topic, as every running
+   * download of it is (gossipsub learns the subscriptions of the peers it is connected to).
+   */
+  wanters (taskId: string): number {
+    return this.host.services.pubsub.getSubscribers(topics.task(taskId)).length
+  }
+
   /** Listens for `have` updates of one task while it downloads; returns the unsubscribe call. */
   onHave (taskId: string, listener: HaveListener): () => void {
     let listeners = this.haveListeners.get(taskId)

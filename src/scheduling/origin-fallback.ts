@@ -46,16 +46,20 @@ export interface FallbackDecision {
   reason: FallbackReason
 }
 
-export function originFallback (input: FallbackInput, init: FallbackInit = {}): FallbackDecision {
-  const slack = init.slack ?? 1.25
+/** How long a swarm that delivered nothing is given: one unit's origin time, within bounds. */
+export function fallbackPatienceMs (input: Pick<FallbackInput, 'unitBytes' | 'originBytesPerMs'>, init: FallbackInit = {}): number {
   const minWaitMs = init.minWaitMs ?? 1000
   const maxWaitMs = init.maxWaitMs ?? 60_000
+  return Math.min(maxWaitMs, Math.max(minWaitMs, input.unitBytes / input.originBytesPerMs))
+}
+
+export function originFallback (input: FallbackInput, init: FallbackInit = {}): FallbackDecision {
+  const slack = init.slack ?? 1.25
   const { remainingBytes: remaining, swarmBytesPerMs: swarm, originBytesPerMs: origin } = input
   if (remaining <= 0) return { originBytes: 0, reason: 'done' }
   if (!(origin > 0)) return { originBytes: 0, reason: 'no-origin' }
   if (!(swarm > 0)) {
-    const patienceMs = Math.min(maxWaitMs, Math.max(minWaitMs, input.unitBytes / origin))
-    if (input.sinceSwarmProgressMs < patienceMs) return { originBytes: 0, reason: 'waiting' }
+    if (input.sinceSwarmProgressMs < fallbackPatienceMs(input, init)) return { originBytes: 0, reason: 'waiting' }
     return { originBytes: remaining, reason: 'stalled' }
   }
   const swarmEta = remaining / swarm

@@ -193,6 +193,15 @@ export class PiecePicker {
     return result
   }
 
+  /** Peers known to hold piece `index`, banned ones left out. O(peers). */
+  holdersOf (index: number): string[] {
+    this.check(index)
+    if (this.availability[index] === 0) return []
+    const holders: string[] = []
+    for (const [peerId, view] of this.peers) if (view.has(index) && !this.isBanned(peerId)) holders.push(peerId)
+    return holders
+  }
+
   // ---- choosing -------------------------------------------------------------------------
 
   /**

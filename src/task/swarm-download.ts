@@ -18,10 +18,11 @@ import type { TaskFile } from '../storage/task-files.js'
 import { PieceBlockHasher } from '../storage/block-hasher.js'
 import { merkleRoot } from '../storage/blocks.js'
 import type { Metrics } from '../metrics/metrics.js'
+import { OriginFallbackDriver } from './origin-fallback-driver.js'
 
 export interface SwarmDownloadComponents {
   origin: OriginDownloadComponents['origin']
-  swarm: Pick<Swarm, 'onHave' | 'block' | 'connectedPeers' | 'announceHave' | 'findHolders' | 'meta' | 'speaks' | 'peerId' | 'liveSeeds'>
+  swarm: Pick<Swarm, 'onHave' | 'block' | 'connectedPeers' | 'announceHave' | 'findHolders' | 'meta' | 'speaks' | 'peerId' | 'liveSeeds'> & Partial<Pick<Swarm, 'wanters'>>
   scores: PeerScores
   logger: Logger
   metrics?: Pick<Metrics, 'pieceFetched'>
@@ -39,9 +40,15 @@ export interface SwarmDownloadInit {
   /** Paces bytes from the origin. @default unlimited */
   originPace?: Pace
   originPlan: OriginPlan
-  /** Fetch from the origin what no peer has once peers made no progress for `stallMs`. */
+  /**
+   * Fetch from the origin what the swarm cannot deliver in time, judged from the rates seen
+   * (OriginFallbackDriver); false: only the pieces of `originPlan` and of a share handed over.
+   */
   backToSource: boolean
+  /** Silence of an elected owner after which others may fetch its pieces; × 6 idle: give up. */
   stallMs: number
+  /** Rate of one origin connection assumed until one is measured, bytes per ms. @default 1000 */
+  originConnectionBytesPerMs?: number
   holders: Holder[]
   /**
    * The other seeds elected to fetch the other shares: holders from the start (their `have`s
@@ -90,10 +97,13 @@ export class SwarmDownload {
   private readonly refresh = new HolderRefresh()
   /** Who fetches a gone elected seed's share; undefined without an election. */
   private readonly handover?: ShareHandover
+  /** When the swarm is late, which pieces the origin takes (docs/scale.md, drop-in 3). */
+  private readonly fallback: OriginFallbackDriver
+  /** Pieces the origin is fetching now. */
+  private readonly fromOriginNow = new Set<number>()
   private originActive = 0
   private peerRequests = 0
   private originError?: unknown
-  private lastPeerProgress = Date.now()
   private lastAnyProgress = Date.now()
   private pendingHave: number[] = []
   private haveTimer?: NodeJS.Timeout
@@ -122,6 +132,14 @@ export class SwarmDownload {
       this.handover = new ShareHandover({ taskKey: init.task.key, elected: init.elected, self: components.swarm.peerId, pieceCount: init.task.plan.pieceCount, stallMs: init.stallMs })
       this.handover.observe(components.swarm.connectedPeers())
     }
+    const { swarm } = components
+    this.fallback = new OriginFallbackDriver({
+      originConcurrency: init.originConcurrency,
+      unitBytes: init.task.plan.pieceSize,
+      // The task topic's subscribers; without it, the holders known that lack something.
+      wanters: () => 1 + (swarm.wanters?.(init.task.id) ?? this.peers.size - this.completeHolders.size),
+      defaultConnectionBytesPerMs: init.originConnectionBytesPerMs
+    })
   }
 
   async run (): Promise<void> {
@@ -191,30 +209,39 @@ export class SwarmDownload {
         void this.fromPeer(peer, index)
       }
     }
+    if (this.init.source() === undefined) return
     while (this.originActive < this.init.originConcurrency) {
       const index = this.nextOriginPiece()
       if (index === undefined) break
-      this.originActive++
-      this.busy.add(index)
-      this.picker.requested(originId, index)
-      void this.fromOrigin(index)
+      this.startOrigin(index)
     }
+    if (!this.init.backToSource) return
+    const { task, picker, handover, busy } = this
+    const slots = this.init.originConcurrency - this.originActive
+    const pieces = this.fallback.next({ task, picker, scores: this.components.scores, handover, busy, fromOrigin: this.fromOriginNow, slots, self: this.components.swarm.peerId })
+    for (const index of pieces) this.startOrigin(index)
   }
 
+  private startOrigin (index: number): void {
+    this.originActive++
+    this.busy.add(index)
+    this.fromOriginNow.add(index)
+    this.picker.requested(originId, index)
+    void this.fromOrigin(index)
+  }
+
+  /**
+   * The pieces that go to the origin whatever the swarm does: this node's share of the origin
+   * plan, and pieces of a gone seed's share handed over to it that no live peer holds.
+   */
   private nextOriginPiece (): number | undefined {
-    if (this.init.source() === undefined) return undefined
     const plan = this.init.originPlan
-    // Peers still working on pieces for us are progress too, however slow.
-    const stalled = this.init.backToSource && this.peerRequests === 0 && Date.now() - this.lastPeerProgress > this.init.stallMs
     let orphans: Set<number> | undefined
     const allowed = (index: number): boolean => {
       if (plan === 'all' || (plan !== 'none' && plan.has(index))) return true
-      // A piece of a gone seed's share handed over to us: at once, unless a live peer holds it.
-      const tookOver = this.handover?.tookOver(index) === true
-      if (!stalled && !tookOver) return false
+      if (this.handover?.tookOver(index) !== true) return false
       orphans ??= new Set(this.picker.missingWithNoPeer())
-      // Anyone else's: the stall rule, and only once its owner (if any is alive) stalled too.
-      return orphans.has(index) && (tookOver || this.handover?.ownerStalled(index) !== false)
+      return orphans.has(index)
     }
     const candidates = [...this.task.wantedPieces]
     for (const index of candidates) if (!this.task.bitmap.has(index) && !this.busy.has(index) && allowed(index)) return index
@@ -236,6 +263,7 @@ export class SwarmDownload {
         onPiece: (landed) => { this.recorded(landed) }
       }, index, this.signal)
       this.components.metrics?.pieceFetched('origin', (performance.now() - started) / 1000)
+      this.fallback.originFetched(task.plan.size(index), performance.now() - started)
       this.picker.completed(originId, index)
     } catch (error) {
       this.picker.failed(originId, index, 'error')
@@ -251,6 +279,7 @@ export class SwarmDownload {
     } finally {
       this.originActive--
       this.busy.delete(index)
+      this.fromOriginNow.delete(index)
       this.pump()
     }
   }
@@ -283,6 +312,7 @@ export class SwarmDownload {
           const claimed = block.blocks.map(hex => Buffer.from(hex, 'hex'))
           if (claimed.length === task.blocks.layout.blocksIn(index) && merkleRoot(claimed).toString('hex') === expectedRoot) provenBlocks = claimed
         }
+        this.fallback.swarmDelivered(block.data.byteLength)
         const chunks = [...block.data].map(chunk => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
         try {
           try {
@@ -332,16 +362,14 @@ export class SwarmDownload {
       this.backoff.succeeded(peer)
       this.components.metrics?.pieceFetched('peer', (Date.now() - started) / 1000)
       this.log.debug('piece from peer', { peer, piece: index, ms: Date.now() - started, inFlight: this.peerRequests })
-      this.lastPeerProgress = Date.now()
       this.handover?.progressed(peer, index)
       this.landed(peer, index, digest, blockHashes)
     } catch (error) {
       if (this.signal.aborted) return
       if (error instanceof PeerBusyError) {
         // An answer, not a fault: the piece goes to another holder, this one waits as it asked.
-        // A holder too busy to take more is a swarm at work, not a stalled one: the origin
-        // is not the answer to it.
-        this.lastPeerProgress = Date.now()
+        // A holder too busy to take more is a swarm at work, not a silent one.
+        this.fallback.swarmAnswered()
         this.picker.failed(peer, index, 'error')
         this.backoff.pause(peer, error.retryAfterMs)
         this.log.debug('peer busy', { peer, piece: index, retryAfterMs: error.retryAfterMs })

@@ -179,6 +179,23 @@ describe('piece picker: peers and failures', () => {
     assert.deepEqual(picker.missingWithNoPeer(), [])
   })
 
+  it('names the holders of a piece, banned ones and departed ones left out (the origin fallback reads their rates)', () => {
+    let now = 0
+    const scores = new PeerScores({ now: () => now })
+    const picker = new PiecePicker({ scores }, { pieceCount: 3 })
+    picker.peerBitmap('a', bitmapOf(3, [0, 1]))
+    picker.peerBitmap('b', bitmapOf(3, [1]))
+    picker.peerBitmap('bad', bitmapOf(3, [1, 2]))
+    scores.failed('bad', 'corrupt')
+    assert.deepEqual(picker.holdersOf(0), ['a'])
+    assert.deepEqual(picker.holdersOf(1).sort(), ['a', 'b'])
+    assert.deepEqual(picker.holdersOf(2), [])
+    picker.peerGone('a')
+    assert.deepEqual(picker.holdersOf(1), ['b'])
+    now = 60 * 60_000
+    assert.deepEqual(picker.holdersOf(2), ['bad'], 'a ban that ended')
+  })
+
   it('drops a refused piece from that peer until it announces it again', () => {
     const picker = new PiecePicker({}, { pieceCount: 2, endgameThreshold: 0 })
     picker.peerBitmap('a', bitmapOf(2, [1]))
