@@ -58,7 +58,7 @@ function rates (report: Pick<Report, 'size' | 'rates'>): ChartRates {
 async function printAndDraw (report: Report): Promise<void> {
   const { size, rates: { originUp, hostUp, hostDown, slowHostUp } } = report
   console.log(`file ${round(size / MB)} MB (MB = 10^6 bytes); origin up u_s = ${round(originUp / MB)} MB/s; each host up u = ${round(hostUp / MB)} MB/s` +
-    `${slowHostUp === null ? '' : `, host N-1 up ${round(slowHostUp / MB, 2)} MB/s`}, down d = ${round(hostDown / MB)} MB/s`)
+    `${slowHostUp === null ? '' : `, one host (slow) up ${round(slowHostUp / MB, 2)} MB/s`}, down d = ${round(hostDown / MB)} MB/s`)
   console.log('T* = max(F/u_s, F/d, N·F/(u_s + Σu)); origin × file = bytes the CDN served / file size')
   console.log('node CPU s = user+sys of every node in the round; nodes: machine = that ÷ (wall × cores); machine busy = all processes, from /proc/stat')
   console.log('upload use = bytes a host uploaded until its client finished ÷ (its u × that time), mean over hosts; node: its upload counter, link: the wire')

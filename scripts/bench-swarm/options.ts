@@ -17,6 +17,7 @@ const values = scriptArgs({
     modes: { type: 'string', default: 'swarm,direct', valueName: 'LIST', description: 'which rounds to run: swarm, direct or both' },
     'slow-host': { type: 'boolean', default: false, description: 'host N-1 uploads at --slow-host-up instead of --host-up; the figure is then each other host\'s time ÷ the bound with that upload' },
     'slow-host-up': { type: 'string', default: '1MB/s', valueName: 'RATE', description: 'the slow host\'s upload (with --slow-host)' },
+    'slow-elected': { type: 'boolean', default: false, description: 'with --slow-host, in swarm rounds the slow host is one of the seeds the nodes elect for the file (its share can leave it only at the slow rate), not host N-1' },
     'kill-half': { type: 'boolean', default: false, description: 'in swarm rounds, SIGKILL one node other than the bootstrap one once the nodes together hold half of the N copies; the rest must finish byte-exact' },
     'node-flags': { type: 'string', default: '', valueName: 'FLAGS', description: 'extra flags for every node, space-separated (for example "--piece-size 1MiB"), to compare settings' },
     'sample-ms': { type: 'string', default: '500', valueName: 'MS', description: 'how often each node\'s /metrics is read for the upload trace (from the router namespace, over the uncapped management network)' },
@@ -43,6 +44,8 @@ export interface Settings {
   hostDown: number
   /** The slow host's upload when --slow-host is on, else undefined. */
   slowHostUp: number | undefined
+  /** --slow-elected: the slow host is an elected seed of the file (swarm rounds). */
+  slowElected: boolean
   killHalf: boolean
   sampleMs: number
   /** Extra flags for every node (--node-flags). */
@@ -76,6 +79,7 @@ function parseSettings (): Settings {
     hostUp: parseByteRate(values.smoke ? '50MB/s' : values['host-up']),
     hostDown: parseByteRate(values.smoke ? '100MB/s' : values['host-down']),
     slowHostUp: values['slow-host'] ? parseByteRate(values['slow-host-up']) : undefined,
+    slowElected: values['slow-elected'],
     killHalf: values['kill-half'],
     sampleMs: positiveInteger(values['sample-ms'], 'sample-ms'),
     nodeFlags: values['node-flags'].split(' ').filter(flag => flag.length > 0),

@@ -16,6 +16,7 @@ import { setHostUp, type NetnsHost } from '../lib/netns.js'
 import { machineCpuSeconds, peakRssBytes, reapedChildrenCpuSeconds, treeCpuSeconds } from '../lib/proc.js'
 import { round } from '../lib/stats.js'
 import { timedCurl } from '../lib/timed-curl.js'
+import { electForColdTask } from '../../src/scheduling/rendezvous.js'
 import { lowerBoundSeconds } from './bound.js'
 import { adminPort, nsJson, startNodes } from './nodes.js'
 import type { Mode, Settings } from './options.js'
@@ -100,12 +101,22 @@ async function sha256File (path: string): Promise<string> {
   return hash.digest('hex')
 }
 
-/** Each host's upload this round; with --slow-host the last host's is the slow one, and the links are set so. */
-async function setUploads (hosts: NetnsHost[], settings: Settings): Promise<number[]> {
-  const ups = hosts.map((_, index) => settings.slowHostUp !== undefined && index === hosts.length - 1 ? settings.slowHostUp : settings.hostUp)
+/** Each host's upload this round; with --slow-host host `slow`'s is the slow one, and the links are set so. */
+async function setUploads (hosts: NetnsHost[], settings: Settings, slow: number | null): Promise<number[]> {
+  const ups = hosts.map((_, index) => index === slow ? settings.slowHostUp! : settings.hostUp)
   // The testbed is shared by every N: a host slow in one round is set back in the next.
   if (settings.slowHostUp !== undefined) await Promise.all(hosts.map(async (host, index) => { await setHostUp(host, ups[index]!) }))
   return ups
+}
+
+/**
+ * --slow-elected: the host of a seed the nodes elect for the file, as each node computes it (all
+ * nodes are seeds and, once started, see each other): the first elected after host 0.
+ */
+function electedHost (nodes: NodeProcess[], sha256: string): number {
+  const ids = nodes.map(node => node.info.peerId)
+  const elected = electForColdTask(`sha256:${sha256}`, ids).map(id => ids.indexOf(id))
+  return elected.find(index => index > 0) ?? elected[0]!
 }
 
 /**
@@ -136,10 +147,11 @@ function armKill (trace: UploadTrace, nodes: NodeProcess[], size: number, finish
 export async function runRound (init: RoundInit): Promise<RoundResult> {
   const { mode, hosts, settings, signal } = init
   const { size } = settings
-  const hostUps = await setUploads(hosts, settings)
-  const bound = lowerBoundSeconds({ size, originUp: settings.originUp, hostUps, hostDown: settings.hostDown })
   const nodes = mode === 'swarm' ? await startNodes({ hosts, originAddress: init.origin.address, adminTokenFile: init.adminTokenFile, nodeDirs: init.nodeDirs }) : []
   const file = init.info.files[0]!
+  const slowHost = settings.slowHostUp === undefined ? null : settings.slowElected && nodes.length > 0 ? electedHost(nodes, file.sha256) : hosts.length - 1
+  const hostUps = await setUploads(hosts, settings, slowHost)
+  const bound = lowerBoundSeconds({ size, originUp: settings.originUp, hostUps, hostDown: settings.hostDown })
   let trace: UploadTrace | undefined
   try {
     trace = mode === 'swarm'
@@ -223,7 +235,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
       samplerSeconds: round(traced?.samplerCpuSeconds ?? 0, 2),
       machineBusyShare: round((machine.busy - cpuAtStart[3].busy) / (machine.total - cpuAtStart[3].total), 3)
     }
-    const countedHosts = hosts.map((_, index) => index).filter(index => index !== kill?.host && !(settings.slowHostUp !== undefined && index === hosts.length - 1))
+    const countedHosts = hosts.map((_, index) => index).filter(index => index !== kill?.host && index !== slowHost)
     const counted = countedHosts.map(index => hostSeconds[index]!)
     const lastHostSeconds = counted.some(seconds => seconds === null) ? null : Math.max(...counted)
     const unfinishedHosts = hostSeconds.filter((seconds, index) => seconds === null && index !== kill?.host).length
@@ -235,7 +247,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
       run: init.run,
       hostUps,
       lowerBoundSeconds: round(bound, 3),
-      slowHost: settings.slowHostUp === undefined ? null : hosts.length - 1,
+      slowHost,
       killed: kill === null ? null : { host: kill.host, atSeconds: kill.atSeconds, heldShare: kill.heldShare },
       hostSeconds: hostSeconds.map(seconds => seconds === null ? null : round(seconds, 3)),
       countedHosts,
