@@ -67,7 +67,12 @@ describe('a private swarm (PSK)', { skip: skipUnless('curl') }, () => {
     assert.equal(first.sha256, file.sha256)
     assert.ok(hub.cdn.bytesServed <= file.size * 1.05)
     const memberStatus = await nodeStatus(member.info.admin)
-    assert.equal(memberStatus.tasks[0]?.bytesFromPeers, file.size, 'every byte crossed the protected connection')
+    const task = memberStatus.tasks[0]
+    // The bytes crossed the protected connection. The rate-based origin fallback may still take a
+    // piece or two from this loopback origin, far faster than a relay through a loaded seed; the
+    // CDN's total above bounds it.
+    assert.equal((task?.bytesFromPeers ?? 0) + (task?.bytesFromOrigin ?? 0), file.size)
+    assert.ok((task?.bytesFromPeers ?? 0) >= file.size * 0.9, `only ${task?.bytesFromPeers} of ${file.size} bytes came over the protected connection`)
   })
 })
 
