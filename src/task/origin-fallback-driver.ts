@@ -65,8 +65,6 @@ export class OriginFallbackDriver {
   private readonly startedAt: number
   private lastSwarmProgress: number
   private connectionBytesPerMs: number | undefined
-  /** Per elected seed: its announcements of pieces of its own share (fetched from the origin). */
-  private readonly owners = new Map<string, OwnerAnnouncements>()
 
   constructor (init: OriginFallbackDriverInit) {
     this.init = init
@@ -92,50 +90,10 @@ export class OriginFallbackDriver {
     this.connectionBytesPerMs = this.connectionBytesPerMs === undefined ? sample : 0.7 * this.connectionBytesPerMs + 0.3 * sample
   }
 
-  /**
-   * An elected seed announced piece `index` of its own share: it fetched it from the origin (no
-   * one held it). The pace of those announcements is the origin's rate to that seed, which tells
-   * a node that has not used the origin itself what the origin gives (a slow-uploading seed is
-   * then seen to be slower than the origin would be).
-   */
-  ownerAnnounced (peer: string, index: number, bytes: number): void {
-    const at = this.now()
-    const owner = this.owners.get(peer)
-    if (owner === undefined) {
-      this.owners.set(peer, { first: at, last: at, bytes: 0, pieces: new Set([index]) })
-      return
-    }
-    if (owner.pieces.has(index)) return
-    owner.pieces.add(index)
-    // Bytes after the first announcement over the time since it: the first piece's fetch began
-    // before this node heard of it.
-    owner.bytes += bytes
-    owner.last = at
-  }
-
-  /**
-   * The origin's rate to the elected seeds together (bytes per ms), from their announcements;
-   * undefined until one has announced pieces over at least `minOwnerSpanMs`.
-   */
-  ownersOriginBytesPerMs (): number | undefined {
-    let sum: number | undefined
-    for (const owner of this.owners.values()) {
-      const span = owner.last - owner.first
-      if (span >= minOwnerSpanMs && owner.bytes > 0) sum = (sum ?? 0) + owner.bytes / span
-    }
-    return sum
-  }
-
-  /**
-   * What this node may expect of the origin, ÷ the nodes that want the task: measured here, per
-   * connection × connections; else what the elected seeds were seen to get; else the default.
-   */
+  /** What this node may expect of the origin: per connection × connections ÷ the nodes that want the task. */
   originBytesPerMs (): number {
-    const wanters = Math.max(1, this.init.wanters())
-    if (this.connectionBytesPerMs !== undefined) return this.connectionBytesPerMs * this.init.originConcurrency / wanters
-    const seeds = this.ownersOriginBytesPerMs()
-    if (seeds !== undefined) return seeds / wanters
-    return (this.init.defaultConnectionBytesPerMs ?? 1000) * this.init.originConcurrency / wanters
+    const perConnection = this.connectionBytesPerMs ?? this.init.defaultConnectionBytesPerMs ?? 1000
+    return perConnection * this.init.originConcurrency / Math.max(1, this.init.wanters())
   }
 
   /** The decision's input now. */
@@ -186,21 +144,6 @@ export class OriginFallbackDriver {
     }, this.init).pieces
   }
 }
-
-/** An elected seed's announcements of its own pieces, for the origin's rate to it. */
-interface OwnerAnnouncements {
-  first: number
-  last: number
-  /** Bytes announced after the first announcement. */
-  bytes: number
-  pieces: Set<number>
-}
-
-/**
- * The shortest span of a seed's announcements that gives its origin rate: `have`s are batched,
- * so pieces heard together say nothing about how fast they came.
- */
-const minOwnerSpanMs = 500
 
 export interface CandidateSource {
   pieceCount: number

@@ -150,7 +150,6 @@ export class SwarmDownload {
       message.pieces.forEach((index, position) => {
         if (index >= this.task.plan.pieceCount) return
         this.handover?.progressed(peer, index)
-        if (this.handover?.ownerOf(index) === peer) this.fallback.ownerAnnounced(peer, index, this.task.plan.size(index))
         this.peers.add(peer)
         this.picker.peerHas(peer, index)
         const digest = message.digests?.[position]
