@@ -99,9 +99,8 @@ export class SwarmDownload {
   private readonly handover?: ShareHandover
   /** When the swarm is late, which pieces the origin takes (docs/scale.md, drop-in 3). */
   private readonly fallback: OriginFallbackDriver
-  /** Pieces the origin is fetching now. */
+  /** Pieces the origin is fetching now (their count is the origin requests in flight). */
   private readonly fromOriginNow = new Set<number>()
-  private originActive = 0
   private peerRequests = 0
   private originError?: unknown
   private lastAnyProgress = Date.now()
@@ -210,20 +209,19 @@ export class SwarmDownload {
       }
     }
     if (this.init.source() === undefined) return
-    while (this.originActive < this.init.originConcurrency) {
+    while (this.fromOriginNow.size < this.init.originConcurrency) {
       const index = this.nextOriginPiece()
       if (index === undefined) break
       this.startOrigin(index)
     }
     if (!this.init.backToSource) return
     const { task, picker, handover, busy } = this
-    const slots = this.init.originConcurrency - this.originActive
+    const slots = this.init.originConcurrency - this.fromOriginNow.size
     const pieces = this.fallback.next({ task, picker, scores: this.components.scores, handover, busy, fromOrigin: this.fromOriginNow, slots, self: this.components.swarm.peerId })
     for (const index of pieces) this.startOrigin(index)
   }
 
   private startOrigin (index: number): void {
-    this.originActive++
     this.busy.add(index)
     this.fromOriginNow.add(index)
     this.picker.requested(originId, index)
@@ -277,7 +275,6 @@ export class SwarmDownload {
       // Without a peer to turn to for this piece, the download cannot finish.
       if (this.picker.missingWithNoPeer().includes(index)) this.fail(error)
     } finally {
-      this.originActive--
       this.busy.delete(index)
       this.fromOriginNow.delete(index)
       this.pump()
@@ -468,7 +465,7 @@ export class SwarmDownload {
     } catch {}
     this.seedsGone()
     if (this.handover?.needsElection === true) this.handover.elect(await this.components.swarm.liveSeeds().catch(() => []))
-    const idle = this.busy.size === 0 && this.originActive === 0
+    const idle = this.busy.size === 0 && this.fromOriginNow.size === 0
     if (idle && Date.now() - this.lastAnyProgress > this.init.stallMs * 6) {
       this.fail(this.originError ?? new UpstreamUnreachableError(`no peer or origin can supply the rest of task ${this.task.id}`))
       return
