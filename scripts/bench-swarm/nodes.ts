@@ -56,13 +56,16 @@ export async function startNodes (init: StartNodesInit): Promise<NodeProcess[]> 
   const flags = (host: NetnsHost): string[] => ['--role', 'seed', '--p2p-listen', `/ip4/${host.address}/tcp/4001`, '--data-listen', `${host.address}:4002`,
     '--admin-listen', `${host.managementAddress}:${adminPort}`, '--admin-token-file', init.adminTokenFile, '--allowed-upstreams', init.originAddress, ...settings.nodeFlags]
   const nodes: NodeProcess[] = []
+  // A profile is written when the node exits: bench-swarm stops nodes with SIGTERM, so it is.
+  const nodeArgs = settings.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`]
+  const spawn = async (flags: string[], host: NetnsHost): Promise<NodeProcess> => await spawnNode(flags, undefined, {}, host.exec, undefined, nodeArgs)
   try {
-    const first = await spawnNode(flags(hosts[0]!), undefined, {}, hosts[0]!.exec)
+    const first = await spawn(flags(hosts[0]!), hosts[0]!)
     nodes.push(first)
     init.nodeDirs.add(first.dataDir)
     const bootstrap = first.info.multiaddrs.find(address => address.includes(`/ip4/${hosts[0]!.address}/`))
     if (bootstrap === undefined) throw new Error(`host 0's node does not listen on ${hosts[0]!.address}: ${first.info.multiaddrs.join(' ')}`)
-    const started = await Promise.allSettled(hosts.slice(1).map(async host => await spawnNode([...flags(host), '--bootstrap', bootstrap], undefined, {}, host.exec)))
+    const started = await Promise.allSettled(hosts.slice(1).map(async host => await spawn([...flags(host), '--bootstrap', bootstrap], host)))
     for (const result of started) {
       if (result.status === 'fulfilled') {
         nodes.push(result.value)

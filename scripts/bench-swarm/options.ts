@@ -20,6 +20,7 @@ const values = scriptArgs({
     'slow-elected': { type: 'boolean', default: false, description: 'with --slow-host, in swarm rounds the slow host is one of the seeds the nodes elect for the file (its share can leave it only at the slow rate), not host N-1' },
     'kill-half': { type: 'boolean', default: false, description: 'in swarm rounds, SIGKILL one node other than the bootstrap one once the nodes together hold half of the N copies; the rest must finish byte-exact' },
     'node-flags': { type: 'string', default: '', valueName: 'FLAGS', description: 'extra flags for every node, space-separated (for example "--piece-size 1MiB"), to compare settings' },
+    'cpu-prof': { type: 'string', valueName: 'DIR', description: 'write a V8 CPU profile of every node into DIR (written as each node stops), to see where the nodes\' CPU goes' },
     'sample-ms': { type: 'string', default: '500', valueName: 'MS', description: 'how often each node\'s /metrics is read for the upload trace (from the router namespace, over the uncapped management network)' },
     out: { type: 'string', default: 'results/bench-swarm.json', valueName: 'FILE', description: 'where the JSON report goes' },
     chart: { type: 'string', default: 'results/bench-swarm.svg', valueName: 'FILE', description: 'where the SVG chart of completion times goes' },
@@ -50,6 +51,8 @@ export interface Settings {
   sampleMs: number
   /** Extra flags for every node (--node-flags). */
   nodeFlags: string[]
+  /** --cpu-prof: the folder for every node's CPU profile, else undefined. */
+  cpuProfDir: string | undefined
   timeoutSeconds: number
   out: string
   chart: string
@@ -83,6 +86,7 @@ function parseSettings (): Settings {
     killHalf: values['kill-half'],
     sampleMs: positiveInteger(values['sample-ms'], 'sample-ms'),
     nodeFlags: values['node-flags'].split(' ').filter(flag => flag.length > 0),
+    cpuProfDir: values['cpu-prof'],
     timeoutSeconds: values.smoke ? 60 : Number(values['round-timeout-s']),
     out: values.out,
     chart: values.chart,

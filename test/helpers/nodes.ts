@@ -82,13 +82,13 @@ export interface NodeProcess extends RunningNode {
  * `prefix` runs it through a launcher that ends in exec, e.g. ['ip', 'netns', 'exec', 'ns1'],
  * so that the child's pid is still the node's. `bin` runs another build (an older release's).
  */
-export async function spawnNode (extraFlags: string[] = [], dataDir?: string, env: Record<string, string> = {}, prefix: string[] = [], bin = join(repoRoot(), 'bin', 'damselfly.js')): Promise<NodeProcess> {
+export async function spawnNode (extraFlags: string[] = [], dataDir?: string, env: Record<string, string> = {}, prefix: string[] = [], bin = join(repoRoot(), 'bin', 'damselfly.js'), nodeArgs: string[] = []): Promise<NodeProcess> {
   const folder = dataDir ?? await tempDir()
   await rm(join(folder, 'node.json'), { force: true })
   const thisBuild = bin === join(repoRoot(), 'bin', 'damselfly.js')
   // An older release (the mixed swarm's real 0.1.0) knows no flag added since: no data port.
   const flags = thisBuild ? testFlags(folder, extraFlags) : withoutFlag(testFlags(folder, extraFlags), '--data-listen')
-  const [command, ...args] = [...prefix, process.execPath, bin, 'start', ...flags]
+  const [command, ...args] = [...prefix, process.execPath, ...nodeArgs, bin, 'start', ...flags]
   const child = spawn(command!, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     // Started as the image and `npm start` start a node (process-tuning.ts), so that what the
