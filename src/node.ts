@@ -142,7 +142,7 @@ export class DamselflyNode {
       originPace: rates.origin.bucket === undefined ? undefined : rates.origin.pace
     })
     const preheater = new Preheater({ swarm, tasks, logger }, { registry: config.registry, connectTimeoutMs: config.origin.connectTimeoutMs })
-    const admin = new AdminServer({ status: () => this.status(), metrics: async () => await metrics.exposition(), preheater }, { ...config.admin.listen, token: adminToken })
+    const admin = new AdminServer({ status: () => this.status(), metrics: async (names) => await metrics.exposition(names), preheater }, { ...config.admin.listen, token: adminToken })
     const taskManager = tasks
     metrics.watch({
       activeTasks: () => taskManager.downloading,

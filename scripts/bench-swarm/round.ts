@@ -20,6 +20,7 @@ import { electForColdTask } from '../../src/scheduling/rendezvous.js'
 import { lowerBoundSeconds } from './bound.js'
 import { adminPort, nsJson, startNodes } from './nodes.js'
 import type { Mode, Settings } from './options.js'
+import { sampledMetricsQuery } from './sampler.js'
 import { seriesColumns, startUploadTrace, type HostSeries, type TraceResult, type UploadTrace } from './upload-trace.js'
 import { uploadUse, type RoundUpload } from './upload-use.js'
 
@@ -155,7 +156,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
   let trace: UploadTrace | undefined
   try {
     trace = mode === 'swarm'
-      ? await startUploadTrace({ router: init.router, urls: hosts.map(host => `http://${host.managementAddress}:${adminPort}/metrics`), links: hosts.map(host => host.routerLink), originLink: init.origin.routerLink, intervalMs: settings.sampleMs, children: init.children })
+      ? await startUploadTrace({ router: init.router, urls: hosts.map(host => `http://${host.managementAddress}:${adminPort}/metrics?${sampledMetricsQuery}`), links: hosts.map(host => host.routerLink), originLink: init.origin.routerLink, intervalMs: settings.sampleMs, children: init.children })
       : undefined
     await nsJson(init.origin, `${init.info.statsUrl}/reset`, 'POST')
     const hostSeconds: Array<number | null> = hosts.map(() => null)

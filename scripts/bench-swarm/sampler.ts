@@ -17,6 +17,8 @@ import { parseArgs } from 'node:util'
 
 /** The counters read from each node, in the order printed. */
 export const sampledCounters = ['damselfly_upload_bytes_total', 'damselfly_bytes_total{source="peer"}', 'damselfly_bytes_total{source="origin"}'] as const
+/** The /metrics query that returns only the sampled counters' metrics: all of them cost the node ~2 ms each read. */
+export const sampledMetricsQuery = 'name=damselfly_upload_bytes_total&name=damselfly_bytes_total'
 
 /** One line of the sampler's output. */
 export interface SamplerLine {

@@ -12,7 +12,7 @@ export interface AdminServerComponents {
   /** Runs `damselfly preheat` jobs (/api/preheat). */
   preheater?: Preheater
   /** The Prometheus exposition for /metrics. */
-  metrics?: () => Promise<{ contentType: string, text: string }>
+  metrics?: (names: readonly string[]) => Promise<{ contentType: string, text: string }>
 }
 
 export interface AdminServerInit {
@@ -56,7 +56,9 @@ export class AdminServer {
         return response.end()
       }
       if (path === '/metrics' && components.metrics !== undefined) {
-        components.metrics().then(
+        // `?name=a&name=b`: only those metrics (cheap to read often); none: all of them.
+        const names = new URLSearchParams((request.url ?? '').split('?')[1] ?? '').getAll('name')
+        components.metrics(names).then(
           ({ contentType, text }) => { send(response, 200, contentType, text) },
           (error: unknown) => { send(response, 500, 'text/plain', `cannot collect metrics: ${error instanceof Error ? error.message : String(error)}\n`) }
         )

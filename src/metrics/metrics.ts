@@ -185,8 +185,15 @@ export class Metrics {
     this.evictions.inc()
   }
 
-  /** The Prometheus text exposition of every metric. */
-  async exposition (): Promise<{ contentType: string, text: string }> {
-    return { contentType: this.registry.contentType, text: await this.registry.metrics() }
+  /**
+   * The Prometheus text exposition of every metric, or of only the metrics `names` lists (names
+   * not registered are left out). All of them cost ~2 ms of CPU per scrape (the process and
+   * event-loop collectors); a benchmark reading two counters twice a second must not pay that.
+   */
+  async exposition (names: readonly string[] = []): Promise<{ contentType: string, text: string }> {
+    if (names.length === 0) return { contentType: this.registry.contentType, text: await this.registry.metrics() }
+    const known = [...new Set(names)].filter(name => this.registry.getSingleMetric(name) !== undefined)
+    const texts = await Promise.all(known.map(async name => await this.registry.getSingleMetricAsString(name)))
+    return { contentType: this.registry.contentType, text: texts.map(text => text + '\n').join('') }
   }
 }
