@@ -13,7 +13,7 @@
  * scores (to rate the peer); the picker reads bans from the scores it is given.
  */
 export { PiecePicker } from './piece-picker.js'
-export type { BanList, PiecePickerComponents, PiecePickerInit, PieceRequest } from './piece-picker.js'
+export type { BanList, PiecePickerComponents, PiecePickerInit, PieceRequest, RequesterRates } from './piece-picker.js'
 export { PeerScores } from './peer-scores.js'
 export type { FailureReason, PeerScore, PeerScoresInit } from './peer-scores.js'
 export { PeerBackoff } from './peer-backoff.js'
