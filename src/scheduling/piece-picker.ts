@@ -62,12 +62,16 @@ export interface PiecePickerInit {
   maxRequestersPerPiece?: number
   /** Bytes of piece `index` (the last may be shorter); lateness is judged in time = bytes ÷ rate. @default 4 MiB each */
   pieceBytes?: number | ((index: number) => number)
-  /**
-   * A request is late once it is `lateSlack` times older than its holder should need at its
-   * measured rate, or when an idle holder asking for it would, by the same margin, deliver the
-   * whole piece before the current one is expected to finish. @default 2
-   */
+  /** A request is late once it is `lateSlack` times older than its holder should need at its measured rate. @default 2 */
   lateSlack?: number
+  /**
+   * ...or once a holder asking for it, idle toward us, would fetch the whole piece `fasterBy`
+   * times within what the current holder is still expected to take (the last piece of a large
+   * file must not wait on a slow holder). Large, because per-piece rates include queueing at a
+   * busy uplink: a holder measured while it served one peer looks several times faster than one
+   * measured while it served four, and a duplicate costs its uplink a whole piece. @default 4
+   */
+  fasterBy?: number
   /** A request younger than this is never late (jitter on a fast link). @default 500 */
   minLateMs?: number
   /** Age at which a request to a holder not measured yet is late. @default 5_000 */
@@ -94,6 +98,7 @@ const defaults = {
   maxRequestersPerPiece: 2,
   pieceBytes: 4 * 2 ** 20,
   lateSlack: 2,
+  fasterBy: 4,
   minLateMs: 500,
   unmeasuredLateMs: 5_000,
   requestTimeoutMs: 30_000
@@ -109,6 +114,7 @@ export class PiecePicker {
   private readonly maxRequestersPerPiece: number
   private readonly pieceBytes: (index: number) => number
   private readonly lateSlack: number
+  private readonly fasterBy: number
   private readonly minLateMs: number
   private readonly unmeasuredLateMs: number
   private readonly requestTimeoutMs: number
@@ -140,6 +146,7 @@ export class PiecePicker {
     const pieceBytes = init.pieceBytes ?? defaults.pieceBytes
     this.pieceBytes = typeof pieceBytes === 'number' ? () => pieceBytes : pieceBytes
     this.lateSlack = init.lateSlack ?? defaults.lateSlack
+    this.fasterBy = init.fasterBy ?? defaults.fasterBy
     this.minLateMs = init.minLateMs ?? defaults.minLateMs
     this.unmeasuredLateMs = init.unmeasuredLateMs ?? defaults.unmeasuredLateMs
     this.requestTimeoutMs = init.requestTimeoutMs ?? defaults.requestTimeoutMs
@@ -355,9 +362,9 @@ export class PiecePicker {
    * - the holder is measured and the request is `lateSlack` × older than the piece should take
    *   at the holder's rate (stuck, or the holder slowed down);
    * - the holder is measured, `asker` is measured and has nothing of ours in flight, and the
-   *   holder's expected time left exceeds `lateSlack` × the asker's time for the whole piece
+   *   holder's expected time left exceeds `fasterBy` × the asker's time for the whole piece
    *   (the last piece must not wait on a slow holder while a fast one idles);
-   * - the holder is not measured: older than `unmeasuredLateMs`, or than `lateSlack` × the
+   * - the holder is not measured: older than `unmeasuredLateMs`, or than `fasterBy` × the
    *   asker's time for the piece when the asker is measured.
    * Never younger than `minLateMs`.
    */
@@ -378,13 +385,13 @@ export class PiecePicker {
     const askerMs = askerRate !== undefined && askerRate > 0 ? bytes / askerRate : undefined
     const holderRate = this.rates?.bytesPerMs(holder)
     if (holderRate === undefined || !(holderRate > 0)) {
-      const late = age >= this.unmeasuredLateMs || (askerMs !== undefined && age >= this.lateSlack * askerMs)
+      const late = age >= this.unmeasuredLateMs || (askerMs !== undefined && age >= this.fasterBy * askerMs)
       return late ? Number.POSITIVE_INFINITY : undefined
     }
     const expectedMs = bytes / holderRate
     if (age >= this.lateSlack * expectedMs) return Number.POSITIVE_INFINITY
     const leftMs = expectedMs - age
-    const idleFaster = askerMs !== undefined && this.inFlightCount(asker) === 0 && leftMs > this.lateSlack * askerMs
+    const idleFaster = askerMs !== undefined && this.inFlightCount(asker) === 0 && leftMs > this.fasterBy * askerMs
     return idleFaster ? leftMs : undefined
   }
 

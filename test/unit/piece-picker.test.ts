@@ -175,7 +175,7 @@ describe('piece picker: endgame', () => {
     assert.equal(picker.next('b'), 63, 'late at 2 × its expected time: b may fetch it too')
   })
 
-  it('a request to a holder not measured yet is late after unmeasuredLateMs, or after lateSlack × a measured asker\'s time', () => {
+  it('a request to a holder not measured yet is late after unmeasuredLateMs, or after fasterBy × a measured asker\'s time', () => {
     let now = 0
     const table: Record<string, number> = {}
     const picker = new PiecePicker({ rates: ratesOf(table) }, { pieceCount: 16, held: bitmapOf(16, range(0, 15)), pieceBytes: 4 * MiB, unmeasuredLateMs: 5_000, now: () => now })
@@ -186,15 +186,15 @@ describe('piece picker: endgame', () => {
     assert.equal(picker.next('b'), undefined, 'neither measured: not late before the floor')
     now = 5_000
     assert.equal(picker.next('b'), 15)
-    // Once b is measured (1 s for a piece), 2 s are enough to call the unmeasured holder late.
-    now = 1_999
+    // Once b is measured (1 s for a piece), 4 s are enough to call the unmeasured holder late.
+    now = 3_999
     table.b = 4 * MiB / 1000
     assert.equal(picker.next('b'), undefined)
-    now = 2_000
+    now = 4_000
     assert.equal(picker.next('b'), 15)
   })
 
-  it('the last piece does not wait on a slow holder: an idle holder that is lateSlack × faster takes it at once (10 GB, 32 MiB pieces)', () => {
+  it('the last piece does not wait on a slow holder: an idle holder fasterBy × faster takes it at once (10 GB, 32 MiB pieces)', () => {
     let now = 0
     const pieceBytes = 32 * MiB
     const pieceCount = 300
@@ -212,6 +212,21 @@ describe('piece picker: endgame', () => {
     picker.requested('fast', pieceCount - 1)
     assert.equal(picker.next('also'), undefined, 'the slow piece has two requesters; even\'s pieces are on time, and also is no faster than even')
     assert.deepEqual(picker.completed('fast', pieceCount - 1), ['slow'], 'the slow request is named for cancelling')
+  })
+
+  it('a holder a few times faster (per-piece rates include queueing at a busy uplink) does not duplicate; only fasterBy × faster does', () => {
+    let now = 0
+    // 4 MiB pieces. b measured while it served one peer: 0.84 s a piece (5 MB/s); a measured
+    // while it served four: 3.4 s a piece. Equal links, so asking b too would waste its uplink.
+    const table: Record<string, number> = { a: 4 * MiB / 3_400, b: 4 * MiB / 840 }
+    const picker = new PiecePicker({ rates: ratesOf(table) }, { pieceCount: 16, held: bitmapOf(16, range(0, 15)), pieceBytes: 4 * MiB, now: () => now })
+    picker.peerBitmap('a', bitmapOf(16, range(0, 16)))
+    picker.peerBitmap('b', bitmapOf(16, range(0, 16)))
+    picker.requested('a', 15)
+    now = 500
+    assert.equal(picker.next('b'), undefined, '2.9 s left at a, against 4 × 0.84 s at b')
+    table.a = 4 * MiB / 6_000
+    assert.equal(picker.next('b'), 15, '5.5 s left at a: b is more than 4 × faster')
   })
 
   it('a holder with our requests in flight is not idle: it does not take a slow holder\'s piece it would only queue', () => {
