@@ -7,19 +7,20 @@
 export class RequestCancels {
   private readonly byPiece = new Map<number, Map<string, AbortController>>()
 
-  /** A request for `index` to `peer` starts: its signal aborts when `cancel` names it. */
-  start (index: number, peer: string): AbortSignal {
+  /** A request for `index` to `peer` starts: its signal aborts when `cancel` names it. Call `end` once it ended, however. */
+  start (index: number, peer: string): { signal: AbortSignal, end: () => void } {
     let requests = this.byPiece.get(index)
     if (requests === undefined) this.byPiece.set(index, requests = new Map())
     const controller = new AbortController()
     requests.set(peer, controller)
-    return controller.signal
-  }
-
-  /** The request ended, however. */
-  end (index: number, peer: string): void {
-    const requests = this.byPiece.get(index)
-    if (requests?.delete(peer) === true && requests.size === 0) this.byPiece.delete(index)
+    const end = (): void => {
+      const current = this.byPiece.get(index)
+      // A later request for the same piece to the same peer has its own switch.
+      if (current?.get(peer) !== controller) return
+      current.delete(peer)
+      if (current.size === 0) this.byPiece.delete(index)
+    }
+    return { signal: controller.signal, end }
   }
 
   /** Aborts the requests for `index` to `peers` (those still running). */

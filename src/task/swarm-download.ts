@@ -296,7 +296,8 @@ export class SwarmDownload {
     const expectedRoot = this.expectedRoots[index] ?? null
     const blocks = new PieceBlockHasher(task.blocks.layout, index, { piece: this.needsPieceDigest(expectedRoot) })
     let senderDigest: string | undefined
-    const cancelled = this.cancels.start(index, peer)
+    const request = this.cancels.start(index, peer)
+    const cancelled = request.signal
     /** Bytes of this piece received from this peer, and whether they became the piece. */
     let received = 0
     let used = false
@@ -404,7 +405,7 @@ export class SwarmDownload {
       }
       this.log.debug('peer piece failed', { peer, piece: index, error })
     } finally {
-      this.cancels.end(index, peer)
+      request.end()
       if (!used && received > 0) this.components.metrics?.peerBytesWasted(task.bitmap.has(index) ? 'duplicate' : 'failed', received)
       blocks.drop()
       this.peerRequests--
