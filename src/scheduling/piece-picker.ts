@@ -1,5 +1,6 @@
 import { Bitmap } from '../storage/bitmap.js'
 import type { FailureReason } from './peer-scores.js'
+import { lateness, latePolicyDefaults, type LatePolicy } from './late-request.js'
 
 /**
  * Which piece to ask which peer for, for one task on one node. Pure decision logic: no network,
@@ -16,8 +17,8 @@ import type { FailureReason } from './peer-scores.js'
  * 4. fetch `missingWithNoPeer()` from the origin after a grace period, reporting them with `held`.
  *
  * Endgame: in the last few pieces, a piece already in flight may be asked of a second holder,
- * but only when its request is late (`isLate`): a duplicate costs the second holder's uplink a
- * whole piece, which the swarm needs for other nodes, so it is spent only where it saves time.
+ * but only when its request is late (`isLate`, late-request.ts): a duplicate costs the second
+ * holder's uplink a whole piece, which the swarm needs for other nodes.
  *
  * Each `next` scans the pieces once: O(pieceCount), a few thousand at most with the automatic
  * piece size (see src/task/piece-plan.ts).
@@ -44,7 +45,8 @@ export interface PiecePickerComponents {
   rates?: RequesterRates
 }
 
-export interface PiecePickerInit {
+/** Also the endgame's `LatePolicy` (late-request.ts), each field optional. */
+export interface PiecePickerInit extends Partial<LatePolicy> {
   pieceCount: number
   /** Pieces already held (copied, not kept). @default none */
   held?: Bitmap
@@ -62,20 +64,6 @@ export interface PiecePickerInit {
   maxRequestersPerPiece?: number
   /** Bytes of piece `index` (the last may be shorter); lateness is judged in time = bytes ÷ rate. @default 4 MiB each */
   pieceBytes?: number | ((index: number) => number)
-  /** A request is late once it is `lateSlack` times older than its holder should need at its measured rate. @default 2 */
-  lateSlack?: number
-  /**
-   * ...or once a holder asking for it, idle toward us, would fetch the whole piece `fasterBy`
-   * times within what the current holder is still expected to take (the last piece of a large
-   * file must not wait on a slow holder). Large, because per-piece rates include queueing at a
-   * busy uplink: a holder measured while it served one peer looks several times faster than one
-   * measured while it served four, and a duplicate costs its uplink a whole piece. @default 4
-   */
-  fasterBy?: number
-  /** A request younger than this is never late (jitter on a fast link). @default 500 */
-  minLateMs?: number
-  /** Age at which a request to a holder not measured yet is late. @default 5_000 */
-  unmeasuredLateMs?: number
   /** Age after which `expired()` reports a request. @default 30_000 */
   requestTimeoutMs?: number
   /** Uniform in [0, 1); breaks ties between equally rare pieces. @default Math.random */
@@ -97,10 +85,6 @@ const defaults = {
   endgameShare: 1 / 8,
   maxRequestersPerPiece: 2,
   pieceBytes: 4 * 2 ** 20,
-  lateSlack: 2,
-  fasterBy: 4,
-  minLateMs: 500,
-  unmeasuredLateMs: 5_000,
   requestTimeoutMs: 30_000
 } as const
 
@@ -113,10 +97,7 @@ export class PiecePicker {
   private readonly endgameSpan: number
   private readonly maxRequestersPerPiece: number
   private readonly pieceBytes: (index: number) => number
-  private readonly lateSlack: number
-  private readonly fasterBy: number
-  private readonly minLateMs: number
-  private readonly unmeasuredLateMs: number
+  private readonly late: LatePolicy
   private readonly requestTimeoutMs: number
   private readonly random: () => number
   private readonly now: () => number
@@ -145,10 +126,12 @@ export class PiecePicker {
     this.maxRequestersPerPiece = init.maxRequestersPerPiece ?? defaults.maxRequestersPerPiece
     const pieceBytes = init.pieceBytes ?? defaults.pieceBytes
     this.pieceBytes = typeof pieceBytes === 'number' ? () => pieceBytes : pieceBytes
-    this.lateSlack = init.lateSlack ?? defaults.lateSlack
-    this.fasterBy = init.fasterBy ?? defaults.fasterBy
-    this.minLateMs = init.minLateMs ?? defaults.minLateMs
-    this.unmeasuredLateMs = init.unmeasuredLateMs ?? defaults.unmeasuredLateMs
+    this.late = {
+      lateSlack: init.lateSlack ?? latePolicyDefaults.lateSlack,
+      fasterBy: init.fasterBy ?? latePolicyDefaults.fasterBy,
+      minLateMs: init.minLateMs ?? latePolicyDefaults.minLateMs,
+      unmeasuredLateMs: init.unmeasuredLateMs ?? latePolicyDefaults.unmeasuredLateMs
+    }
     this.requestTimeoutMs = init.requestTimeoutMs ?? defaults.requestTimeoutMs
     this.random = init.random ?? Math.random
     this.now = init.now ?? Date.now
@@ -357,42 +340,21 @@ export class PiecePicker {
   }
 
   /**
-   * Whether the request for `index` made of `holder` at `since` is late, as `asker` (a holder
-   * of the piece that could be asked instead) sees it. Late when:
-   * - the holder is measured and the request is `lateSlack` × older than the piece should take
-   *   at the holder's rate (stuck, or the holder slowed down);
-   * - the holder is measured, `asker` is measured and has nothing of ours in flight, and the
-   *   holder's expected time left exceeds `fasterBy` × the asker's time for the whole piece
-   *   (the last piece must not wait on a slow holder while a fast one idles);
-   * - the holder is not measured: older than `unmeasuredLateMs`, or than `fasterBy` × the
-   *   asker's time for the piece when the asker is measured.
-   * Never younger than `minLateMs`.
+   * Whether the request for `index` made of `holder` at `since` is late (late-request.ts), as
+   * `asker`, a holder of the piece that could be asked instead, sees it.
    */
   isLate (index: number, holder: string, since: number, asker: string): boolean {
     return this.lateness(index, holder, since, asker) !== undefined
   }
 
-  /**
-   * undefined when the request is not late (see `isLate`); otherwise how much a duplicate may
-   * save: the holder's expected time left, ms, or Infinity when that is unknown (stuck, or the
-   * holder not measured).
-   */
   private lateness (index: number, holder: string, since: number, asker: string): number | undefined {
-    const age = this.now() - since
-    if (age < this.minLateMs) return undefined
-    const bytes = this.pieceBytes(index)
-    const askerRate = this.rates?.bytesPerMs(asker)
-    const askerMs = askerRate !== undefined && askerRate > 0 ? bytes / askerRate : undefined
-    const holderRate = this.rates?.bytesPerMs(holder)
-    if (holderRate === undefined || !(holderRate > 0)) {
-      const late = age >= this.unmeasuredLateMs || (askerMs !== undefined && age >= this.fasterBy * askerMs)
-      return late ? Number.POSITIVE_INFINITY : undefined
-    }
-    const expectedMs = bytes / holderRate
-    if (age >= this.lateSlack * expectedMs) return Number.POSITIVE_INFINITY
-    const leftMs = expectedMs - age
-    const idleFaster = askerMs !== undefined && this.inFlightCount(asker) === 0 && leftMs > this.fasterBy * askerMs
-    return idleFaster ? leftMs : undefined
+    return lateness({
+      ageMs: this.now() - since,
+      bytes: this.pieceBytes(index),
+      holderBytesPerMs: this.rates?.bytesPerMs(holder),
+      askerBytesPerMs: this.rates?.bytesPerMs(asker),
+      askerIdle: this.inFlightCount(asker) === 0
+    }, this.late)
   }
 
   private pickDuplicate (peerId: string, view: Bitmap): number | undefined {
