@@ -40,6 +40,7 @@ import { startOrigin, writeAdminToken } from './nodes.js'
 import { settings } from './options.js'
 import { figureName, printRuns, printSummary } from './report.js'
 import { runRound, type RoundResult } from './round.js'
+import { receivedFigures } from './received.js'
 
 const MB = 1e6
 
@@ -93,7 +94,8 @@ function normalize (report: Report): Report {
         killed: result.killed ?? null,
         overBound: result.overBound ?? (result.lastHostSeconds === null ? null : round(result.lastHostSeconds / bound, 3)),
         upload: result.upload ?? null,
-        received: result.received ?? null,
+        // Reports written before it: received ÷ file from the trace's link counts (no wasted count).
+        received: result.received ?? (result.trace === null || result.trace === undefined ? null : receivedFigures(result.trace.hosts, report.size, result.killed?.host)),
         trace: result.trace ?? null
       }
     })

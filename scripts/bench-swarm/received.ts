@@ -13,12 +13,12 @@ export interface RoundReceived {
   perFile: Array<number | null>
   medianPerFile: number | null
   maxPerFile: number | null
-  /** Piece bytes each node received from peers to no use, by the end of the round. */
-  wastedBytes: number[]
+  /** Piece bytes each node received from peers to no use, by the end of the round; null: a trace written before the counter. */
+  wastedBytes: number[] | null
   /** Their sum, all hosts. */
-  wastedTotal: number
+  wastedTotal: number | null
   /** wastedTotal ÷ the file. */
-  wastedPerFile: number
+  wastedPerFile: number | null
 }
 
 export function receivedFigures (series: HostSeries[], size: number, killedHost?: number): RoundReceived {
@@ -27,14 +27,15 @@ export function receivedFigures (series: HostSeries[], size: number, killedHost?
     return index === killedHost || last === undefined ? null : round(last[5] / size, 3)
   })
   const known = perFile.filter((value): value is number => value !== null)
-  const wastedBytes = series.map(samples => samples.at(-1)?.[6] ?? 0)
-  const wastedTotal = wastedBytes.reduce((sum, bytes) => sum + bytes, 0)
+  const counted = series.some(samples => samples.some(sample => sample[6] !== undefined))
+  const wastedBytes = counted ? series.map(samples => samples.at(-1)?.[6] ?? 0) : null
+  const wastedTotal = wastedBytes === null ? null : wastedBytes.reduce((sum, bytes) => sum + bytes, 0)
   return {
     perFile,
     medianPerFile: known.length === 0 ? null : median(known),
     maxPerFile: known.length === 0 ? null : Math.max(...known),
     wastedBytes,
     wastedTotal,
-    wastedPerFile: round(wastedTotal / size, 3)
+    wastedPerFile: wastedTotal === null ? null : round(wastedTotal / size, 3)
   }
 }

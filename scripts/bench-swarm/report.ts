@@ -16,8 +16,8 @@ function received (result: RoundResult): string {
 /** Piece bytes wasted, all hosts: MB (÷ file). */
 function wasted (result: RoundResult): string {
   const figures = result.received
-  if (figures === null || figures === undefined) return '-'
-  return `${round(figures.wastedTotal / MB)} (${round(figures.wastedPerFile, 2)}×)`
+  if (figures === null || figures === undefined || figures.wastedTotal === null) return '-'
+  return `${round(figures.wastedTotal / MB)} (${round(figures.wastedPerFile!, 2)}×)`
 }
 
 /** What a round's figure is: the slowest counted host ÷ T*, naming who is left out. */
@@ -97,7 +97,7 @@ export function printSummary (results: RoundResult[]): void {
       first.mode === 'swarm' ? `${percent(middle(result => result.upload?.meanUse))} / ${percent(middle(result => result.upload?.meanLinkUse))}` : '-',
       first.mode === 'swarm' ? `${percent(middle(result => result.upload?.swarmUse))} / ${percent(middle(result => result.upload?.swarmLinkUse))}` : '-',
       first.mode === 'swarm' ? `${fixed(middle(result => result.received?.medianPerFile))} / ${fixed(middle(result => result.received?.maxPerFile))}` : '-',
-      first.mode === 'swarm' ? range(numbers(result => result.received === null || result.received === undefined ? null : result.received.wastedTotal / MB)) : '-'
+      first.mode === 'swarm' ? range(numbers(result => (result.received?.wastedTotal ?? NaN) / MB)) : '-'
     ])
   }
   printTable(rows)

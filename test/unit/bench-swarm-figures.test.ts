@@ -83,6 +83,9 @@ describe('bench-swarm figures', () => {
     assert.deepEqual(figures.wastedBytes, [4 * MB, 12 * MB, 0, 1 * MB, 0])
     assert.equal(figures.wastedTotal, 17 * MB)
     assert.equal(figures.wastedPerFile, 0.266)
+    // A trace written before the counter: received only.
+    const old = receivedFigures([[[0, 0, 0, 0, 0, 0], [5, 0, 0, 0, 0, 80 * MB]]], size)
+    assert.deepEqual([old.perFile, old.wastedBytes, old.wastedTotal, old.wastedPerFile], [[1.25], null, null, null])
   })
 })
 
