@@ -149,7 +149,8 @@ describe('benchmark smoke runs', () => {
         mode: string, hosts: number, byteExact: boolean, unfinishedHosts: number, originBytes: number
         cpu: { nodeSeconds: number[] }
         upload: { use: Array<number | null> } | null
-        trace: { hosts: Array<Array<[number, number, number, number, number, number]>> } | null
+        trace: { hosts: Array<Array<[number, number, number, number, number, number, number]>> } | null
+        received: { perFile: Array<number | null>, wastedTotal: number | null } | null
       }>
     }
     assert.deepEqual(report.results.map(result => [result.mode, result.hosts, result.byteExact, result.unfinishedHosts]), [['swarm', 2, true, 0], ['direct', 2, true, 0]])
@@ -172,7 +173,11 @@ describe('benchmark smoke runs', () => {
     // The links carried at least the piece bytes the nodes uploaded.
     assert.ok(sum(4) >= sum(1), `the hosts' links carried ${sum(4)} bytes up, their nodes uploaded ${sum(1)}`)
     assert.equal(swarm.upload?.use.length, 2)
+    // Each host's link carried at least the file down; the nodes' wasted piece bytes were read.
+    assert.ok(swarm.received?.perFile.every(share => share !== null && share >= 1), JSON.stringify(swarm.received))
+    assert.equal(typeof swarm.received?.wastedTotal, 'number')
     assert.equal(direct.trace, null)
+    assert.equal(direct.received, null)
     assert.match(await readFile(chart, 'utf8'), /^<svg/)
     const left = listNamespaces().filter(name => name.startsWith(`${NETNS_PREFIX}${pid}-`))
     assert.deepEqual(left, [])

@@ -12,7 +12,8 @@
  * All clients start at the same moment and follow the Hub's resolve URL to the CDN, as
  * huggingface_hub does. Measured: the time until each host has the whole file (sha256 checked
  * afterwards), the bytes the CDN served, each node's peak RSS, the CPU of every process in the
- * round (round.ts), and each node's upload over time (upload-trace.ts). The yardstick is the
+ * round (round.ts), each node's upload over time (upload-trace.ts), and what each host received
+ * ÷ the file with the piece bytes wasted (received.ts). The yardstick is the
  * fluid-model lower bound T* (bound.ts). Variants: --slow-host (host N-1 uploads at 1 MB/s) and
  * --kill-half (a node SIGKILLed once the nodes hold half of the N copies). Issue 12's targets.
  *
@@ -39,6 +40,7 @@ import { startOrigin, writeAdminToken } from './nodes.js'
 import { settings } from './options.js'
 import { figureName, printRuns, printSummary } from './report.js'
 import { runRound, type RoundResult } from './round.js'
+import { receivedFigures } from './received.js'
 
 const MB = 1e6
 
@@ -63,6 +65,7 @@ async function printAndDraw (report: Report): Promise<void> {
   console.log('node CPU s = user+sys of every node in the round; nodes: machine = that ÷ (wall × cores); machine busy = all processes, from /proc/stat')
   console.log('upload use = bytes a host uploaded until its client finished ÷ (its u × that time), mean over hosts; node: its upload counter, link: the wire')
   console.log('swarm upload use = (hosts\' + origin\'s upload until the last host finished) ÷ ((u_s + Σu) × that time)')
+  console.log('received ÷ file = bytes a host\'s link carried down in the round ÷ F, median / max over hosts; wasted = piece bytes the nodes received to no use (damselfly_peer_bytes_wasted_total), all hosts, MB and ÷ F')
   if (report.results[0] !== undefined) console.log(`figure (× T*): ${figureName(report.results[0])}`)
   console.log('\nEvery run:')
   printRuns(report.results)
@@ -91,6 +94,8 @@ function normalize (report: Report): Report {
         killed: result.killed ?? null,
         overBound: result.overBound ?? (result.lastHostSeconds === null ? null : round(result.lastHostSeconds / bound, 3)),
         upload: result.upload ?? null,
+        // Reports written before it: received ÷ file from the trace's link counts (no wasted count).
+        received: result.received ?? (result.trace === null || result.trace === undefined ? null : receivedFigures(result.trace.hosts, report.size, result.killed?.host)),
         trace: result.trace ?? null
       }
     })

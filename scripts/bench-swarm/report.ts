@@ -4,6 +4,21 @@ import { median, round } from '../lib/stats.js'
 import type { RoundResult } from './round.js'
 
 const percent = (share: number | null | undefined): string => share === null || share === undefined || Number.isNaN(share) ? '-' : `${Math.round(share * 100)} %`
+const MB = 1e6
+
+/** Received ÷ file, median / max over the hosts. */
+function received (result: RoundResult): string {
+  const figures = result.received
+  if (figures === null || figures === undefined || figures.medianPerFile === null) return '-'
+  return `${round(figures.medianPerFile, 2)} / ${round(figures.maxPerFile!, 2)}`
+}
+
+/** Piece bytes wasted, all hosts: MB (÷ file). */
+function wasted (result: RoundResult): string {
+  const figures = result.received
+  if (figures === null || figures === undefined || figures.wastedTotal === null) return '-'
+  return `${round(figures.wastedTotal / MB)} (${round(figures.wastedPerFile!, 2)}×)`
+}
 
 /** What a round's figure is: the slowest counted host ÷ T*, naming who is left out. */
 export function figureName (result: Pick<RoundResult, 'slowHost' | 'killed'>): string {
@@ -23,7 +38,7 @@ function hostTimes (result: RoundResult): string {
 
 /** One row per run. */
 export function printRuns (results: RoundResult[]): void {
-  const rows: Array<Array<string | number>> = [['N', 'mode', 'run', 'last s', 'T* s', '× T*', 'origin × file', 'byte-exact', 'peak RSS MB', 'node CPU s', 'nodes: machine', 'machine busy', 'upload use: node / link', 'per host s']]
+  const rows: Array<Array<string | number>> = [['N', 'mode', 'run', 'last s', 'T* s', '× T*', 'origin × file', 'byte-exact', 'peak RSS MB', 'node CPU s', 'nodes: machine', 'machine busy', 'upload use: node / link', 'received ÷ file: median / max', 'wasted MB (÷ file)', 'per host s']]
   for (const result of results) {
     rows.push([
       result.hosts, result.mode, result.run,
@@ -37,6 +52,8 @@ export function printRuns (results: RoundResult[]): void {
       percent(result.cpu?.nodeShareOfMachine),
       percent(result.cpu?.machineBusyShare),
       result.upload === null || result.upload === undefined ? '-' : `${percent(result.upload.meanUse)} / ${percent(result.upload.meanLinkUse)}`,
+      received(result),
+      wasted(result),
       hostTimes(result)
     ])
   }
@@ -53,11 +70,12 @@ export function groups (results: RoundResult[]): RoundResult[][] {
   return [...byKey.values()]
 }
 
+const fixed = (value: number | null): string => value === null ? '-' : String(round(value, 2))
 const range = (values: number[]): string => values.length === 0 ? '-' : `${round(median(values), 2)} [${round(Math.min(...values), 2)}–${round(Math.max(...values), 2)}]`
 
 /** One row per kind of round: medians and [min–max] over its runs. */
 export function printSummary (results: RoundResult[]): void {
-  const rows: Array<Array<string | number>> = [['N', 'mode', 'runs', 'figure', '× T*: median [range]', 'last s: median', 'T* s', 'origin × file (max)', 'byte-exact', 'peak RSS MB (max)', 'nodes: machine (median)', 'upload use, node / link (median of means)', 'swarm upload use, node / link']]
+  const rows: Array<Array<string | number>> = [['N', 'mode', 'runs', 'figure', '× T*: median [range]', 'last s: median', 'T* s', 'origin × file (max)', 'byte-exact', 'peak RSS MB (max)', 'nodes: machine (median)', 'upload use, node / link (median of means)', 'swarm upload use, node / link', 'received ÷ file: median / max (median of runs)', 'wasted MB: median [range]']]
   for (const runs of groups(results)) {
     const first = runs[0]!
     const finished = runs.filter(result => result.overBound !== null)
@@ -77,7 +95,9 @@ export function printSummary (results: RoundResult[]): void {
       first.peakRssMB.length > 0 ? Math.max(...runs.flatMap(result => result.peakRssMB)) : '-',
       percent(middle(result => result.cpu?.nodeShareOfMachine)),
       first.mode === 'swarm' ? `${percent(middle(result => result.upload?.meanUse))} / ${percent(middle(result => result.upload?.meanLinkUse))}` : '-',
-      first.mode === 'swarm' ? `${percent(middle(result => result.upload?.swarmUse))} / ${percent(middle(result => result.upload?.swarmLinkUse))}` : '-'
+      first.mode === 'swarm' ? `${percent(middle(result => result.upload?.swarmUse))} / ${percent(middle(result => result.upload?.swarmLinkUse))}` : '-',
+      first.mode === 'swarm' ? `${fixed(middle(result => result.received?.medianPerFile))} / ${fixed(middle(result => result.received?.maxPerFile))}` : '-',
+      first.mode === 'swarm' ? range(numbers(result => (result.received?.wastedTotal ?? NaN) / MB)) : '-'
     ])
   }
   printTable(rows)

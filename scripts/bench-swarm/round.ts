@@ -23,6 +23,7 @@ import type { Mode, Settings } from './options.js'
 import { sampledMetricsQuery } from './sampler.js'
 import { seriesColumns, startUploadTrace, type HostSeries, type TraceResult, type UploadTrace } from './upload-trace.js'
 import { uploadUse, type RoundUpload } from './upload-use.js'
+import { receivedFigures, type RoundReceived } from './received.js'
 
 const MB = 1e6
 
@@ -76,6 +77,8 @@ export interface RoundResult {
   peakRssMB: number[]
   cpu: RoundCpu
   upload: RoundUpload | null
+  /** What each host received ÷ the file, and the piece bytes wasted (swarm rounds; absent in reports written before it). */
+  received?: RoundReceived | null
   /** Each host's counters over the round (swarm), and the origin link's (upload-trace.ts). */
   trace: { columns: typeof seriesColumns, hosts: HostSeries[], origin: TraceResult['origin'] } | null
 }
@@ -261,6 +264,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
       byteExact: hashes.every(hash => hash === undefined || hash === file.sha256),
       peakRssMB,
       cpu,
+      received: series === null ? null : receivedFigures(series, size, kill?.host),
       upload: series === null ? null : uploadUse({ series, hostSeconds, hostUps, lastHostSeconds, originBytes: stats.cdn.bytesServed, originLinkBytes, originUp: settings.originUp, killedHost: kill?.host }),
       trace: traced === undefined ? null : { columns: seriesColumns, hosts: traced.series, origin: traced.origin }
     }

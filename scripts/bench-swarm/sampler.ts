@@ -2,9 +2,10 @@
  * The upload sampler: a child process that bench-swarm starts in the router namespace, from
  * where it reaches every node's admin port over the uncapped management network. Every
  * `--interval-ms` (and whenever a line arrives on stdin) it reads each node's /metrics and
- * prints one JSON line: `{"at": <epoch ms>, "hosts": [[upload, peer, origin] | null, …],
- * "links": [[up, down] | null, …]}`: the byte counters damselfly_upload_bytes_total and
- * damselfly_bytes_total{source="peer"|"origin"} of each node in the order of the URLs given
+ * prints one JSON line: `{"at": <epoch ms>, "hosts": [[upload, peer, origin, wasted] | null, …],
+ * "links": [[up, down] | null, …]}`: the byte counters damselfly_upload_bytes_total,
+ * damselfly_bytes_total{source="peer"|"origin"} and damselfly_peer_bytes_wasted_total (all
+ * reasons) of each node in the order of the URLs given
  * (null: that node did not answer), and the bytes each host's link has carried up and down so
  * far, read from the kernel (the router's side of the link: its rx is the host's upload, its tx
  * the host's download; everything on the wire, TCP/IP and libp2p control included). It stops
@@ -17,29 +18,39 @@ import { parseArgs } from 'node:util'
 
 /** The counters read from each node, in the order printed. */
 export const sampledCounters = ['damselfly_upload_bytes_total', 'damselfly_bytes_total{source="peer"}', 'damselfly_bytes_total{source="origin"}'] as const
-/** The /metrics query that returns only the sampled counters' metrics: all of them cost the node ~2 ms each read. */
-export const sampledMetricsQuery = 'name=damselfly_upload_bytes_total&name=damselfly_bytes_total'
+/** Summed over its labels (reasons), printed after the counters above. */
+export const wastedCounter = 'damselfly_peer_bytes_wasted_total'
+/** The /metrics query that returns only the sampled metrics: all of them cost the node ~2 ms more each read. */
+export const sampledMetricsQuery = `name=damselfly_upload_bytes_total&name=damselfly_bytes_total&name=${wastedCounter}`
+
+/** A node's counters as printed: `wasted` is 0 for a node older than the counter. */
+export type NodeCounters = [upload: number, peer: number, origin: number, wasted: number]
 
 /** One line of the sampler's output. */
 export interface SamplerLine {
   at: number
-  hosts: Array<[upload: number, peer: number, origin: number] | null>
+  hosts: Array<NodeCounters | null>
   links: Array<[up: number, down: number] | null>
 }
 
-/** The counters of {@link sampledCounters} in a Prometheus text exposition; 0 for one not there. */
-export function parseCounters (text: string): [number, number, number] {
+/** The counters of {@link sampledCounters} and {@link wastedCounter} in a Prometheus text exposition; 0 for one not there. */
+export function parseCounters (text: string): NodeCounters {
   const found = new Map<string, number>()
+  let wasted = 0
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue
     const space = line.lastIndexOf(' ')
-    if (space > 0) found.set(line.slice(0, space), Number(line.slice(space + 1)))
+    if (space <= 0) continue
+    const name = line.slice(0, space)
+    const value = Number(line.slice(space + 1))
+    found.set(name, value)
+    if (name === wastedCounter || name.startsWith(`${wastedCounter}{`)) wasted += value
   }
   const [upload, peer, origin] = sampledCounters.map(name => found.get(name) ?? 0)
-  return [upload!, peer!, origin!]
+  return [upload!, peer!, origin!, wasted]
 }
 
-async function readNode (url: string): Promise<[number, number, number] | null> {
+async function readNode (url: string): Promise<NodeCounters | null> {
   const controller = new AbortController()
   const timer = setTimeout(() => { controller.abort() }, 2000)
   try {

@@ -23,12 +23,14 @@ export interface TraceResult {
 /**
  * One host's series, a row per sample: seconds since the round's start; its node's counters
  * (bytes uploaded to peers, task bytes from peers, from the origin; a node that stopped
- * answering keeps its last values); the bytes its link carried up and down (the wire).
+ * answering keeps its last values); the bytes its link carried up and down (the wire); the
+ * piece bytes its node received from peers to no use (damselfly_peer_bytes_wasted_total; absent
+ * in reports written before it).
  */
-export type HostSeries = Array<[seconds: number, upload: number, peer: number, origin: number, linkUp: number, linkDown: number]>
+export type HostSeries = Array<[seconds: number, upload: number, peer: number, origin: number, linkUp: number, linkDown: number, wasted?: number]>
 
 /** The columns of a HostSeries row, for the JSON. */
-export const seriesColumns = ['seconds', 'upload', 'peer', 'origin', 'linkUp', 'linkDown'] as const
+export const seriesColumns = ['seconds', 'upload', 'peer', 'origin', 'linkUp', 'linkDown', 'wasted'] as const
 
 export interface UploadTrace {
   /** Asks for a sample now (e.g. the moment a client finished). */
@@ -127,10 +129,10 @@ export async function startUploadTrace (init: UploadTraceInit): Promise<UploadTr
       const seconds = Math.round(Math.max(line.at, start) - start) / 1000
       line.hosts.forEach((value, index) => {
         const before = series[index]!.at(-1)
-        const node = value ?? (before === undefined ? [0, 0, 0] : [before[1], before[2], before[3]])
+        const node = value ?? (before === undefined ? [0, 0, 0, 0] : [before[1], before[2], before[3], before[6] ?? 0])
         const link = line.links[index]
         const carried = link === null || link === undefined ? (before === undefined ? [0, 0] : [before[4], before[5]]) : [link[0] - (base[index]?.[0] ?? 0), link[1] - (base[index]?.[1] ?? 0)]
-        series[index]!.push([seconds, node[0], node[1], node[2], carried[0]!, carried[1]!])
+        series[index]!.push([seconds, node[0]!, node[1]!, node[2]!, carried[0]!, carried[1]!, node[3] ?? 0])
       })
       // The router's end receives what the origin sends.
       const sent = line.links[init.urls.length]?.[0]
@@ -144,13 +146,13 @@ export async function startUploadTrace (init: UploadTraceInit): Promise<UploadTr
  * A counter's value at `seconds`, linear between the samples around it (the last sample's value
  * past the end, 0 before the first).
  */
-export function valueAt (series: HostSeries, seconds: number, column: 1 | 2 | 3 | 4 | 5): number {
+export function valueAt (series: HostSeries, seconds: number, column: 1 | 2 | 3 | 4 | 5 | 6): number {
   let before: HostSeries[number] | undefined
   for (const sample of series) {
     if (sample[0] >= seconds) {
-      if (before === undefined || sample[0] === before[0]) return sample[column]
+      if (before === undefined || sample[0] === before[0]) return sample[column] ?? 0
       const share = (seconds - before[0]) / (sample[0] - before[0])
-      return before[column] + share * (sample[column] - before[column])
+      return (before[column] ?? 0) + share * ((sample[column] ?? 0) - (before[column] ?? 0))
     }
     before = sample
   }

@@ -93,14 +93,18 @@ export function simulate (config: SimConfig): SimResult {
   const graph = connect(config.hosts, config.degree, pool, config.seedDegree, random)
   const hosts: Host[] = graph.map((neighbours, id) => {
     const links = id < pool ? { up: 10_000, down: 40_000, latencyMs: 0.5 + 4.5 * random() } : drawLinks(config.profile, random)
+    const rates = new RateEstimator({ now })
+    // The endgame judges a request late from the holder's measured rate, as the node does
+    // (pickers name hosts `h<id>`, the estimator keys them by id; the origin is not measured).
+    const measured = { bytesPerMs: (name: string) => name.startsWith('h') ? rates.rate(name.slice(1)) : undefined }
     return {
       id,
       name: `h${id}`,
       links,
       cal: new LinkCalendar(links.up, links.down),
       neighbours: [...neighbours].sort((a, b) => a - b),
-      picker: new PiecePicker({}, { pieceCount: units, maxInFlightPerPeer: policy.fixedWindow ?? 1_000_000, random, now, requestTimeoutMs: 1e12 }),
-      rates: new RateEstimator({ now }),
+      picker: new PiecePicker({ rates: measured }, { pieceCount: units, pieceBytes: sizeOf, maxInFlightPerPeer: policy.fixedWindow ?? 1_000_000, random, now, requestTimeoutMs: 1e12 }),
+      rates,
       meter: new ThroughputMeter({ now }),
       lastFrom: new Map(),
       busyUntil: new Map(),

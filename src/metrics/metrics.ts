@@ -25,6 +25,15 @@ export type ProxyResult = 'hit' | 'miss' | 'partial' | 'passthrough' | 'error' |
  */
 export type ByteSource = 'origin' | 'peer' | 'local'
 
+/**
+ * Why piece bytes received from a peer were of no use: `duplicate`, blocks of a transfer whose
+ * piece landed from another source first (an endgame duplicate that lost); `failed`, blocks of
+ * a transfer that broke off or was refused as corrupt (its piece is fetched again); `discarded`,
+ * block bytes that reached a data connection after their request was given up (cancelled or
+ * timed out: the holder had sent them already).
+ */
+export type WastedReason = 'duplicate' | 'failed' | 'discarded'
+
 /** Running byte totals kept beside the counters, for the throughput history. */
 export interface ByteTotals {
   origin: number
@@ -65,6 +74,7 @@ export class Metrics {
   private readonly bytesBySource: Counter<'source'>
   private readonly clientBytes: Counter
   private readonly uploadBytes: Counter
+  private readonly wastedBytes: Counter<'reason'>
   private readonly pieceSeconds: Histogram<'source'>
   private readonly originRequests: Counter<'status'>
   private readonly evictions: Counter
@@ -79,6 +89,7 @@ export class Metrics {
     this.bytesBySource = new Counter({ name: `${prefix}bytes_total`, help: 'Bytes by where they came from: verified piece bytes from the origin or peers landing in tasks, and bytes sent to clients from pieces already on disk (local).', labelNames: ['source'], registers })
     this.clientBytes = new Counter({ name: `${prefix}client_bytes_total`, help: 'Task bytes the proxy sent to clients (response bodies of hits, partials and misses).', registers })
     this.uploadBytes = new Counter({ name: `${prefix}upload_bytes_total`, help: 'Piece bytes served to peers.', registers })
+    this.wastedBytes = new Counter({ name: `${prefix}peer_bytes_wasted_total`, help: 'Piece bytes received from peers that were of no use, by reason: duplicate (the piece landed from another source first), failed (the transfer broke off or was corrupt), discarded (arrived after their request was given up).', labelNames: ['reason'], registers })
     this.pieceSeconds = new Histogram({ name: `${prefix}piece_fetch_seconds`, help: 'Time to fetch one whole piece, by source (origin or peer), retries included.', labelNames: ['source'], buckets: pieceSecondsBuckets, registers })
     this.originRequests = new Counter({ name: `${prefix}origin_requests_total`, help: 'HTTP requests the node sent to the origin for tasks, by response status (error: no response).', labelNames: ['status'], registers })
     this.evictions = new Counter({ name: `${prefix}cache_evictions_total`, help: 'Tasks removed from the cache to make room.', registers })
@@ -122,6 +133,7 @@ export class Metrics {
     for (const result of ['hit', 'miss', 'partial', 'passthrough', 'error', 'rejected'] as const) this.proxyRequests.inc({ result }, 0)
     for (const source of ['origin', 'peer', 'local'] as const) this.bytesBySource.inc({ source }, 0)
     for (const direction of ['sent', 'received'] as const) this.dataConnectionBytes.inc({ direction }, 0)
+    for (const reason of ['duplicate', 'failed', 'discarded'] as const) this.wastedBytes.inc({ reason }, 0)
     for (const outcome of ['allocated', 'reused'] as const) this.dataSlabs.inc({ outcome }, 0)
     // Unprefixed (process_*, nodejs_*), as every Node.js dashboard expects them.
     // The event-loop lag is sampled every 200 ms, not prom-client's 10: its timer woke an idle
@@ -155,6 +167,11 @@ export class Metrics {
     if (count <= 0) return
     this.uploadBytes.inc(count)
     this.totals.upload += count
+  }
+
+  /** Piece bytes received from peers that were of no use (see WastedReason). */
+  peerBytesWasted (reason: WastedReason, count: number): void {
+    if (count > 0) this.wastedBytes.inc({ reason }, count)
   }
 
   pieceFetched (source: 'origin' | 'peer', seconds: number): void {

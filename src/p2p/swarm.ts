@@ -24,7 +24,7 @@ export interface SwarmComponents {
   host: P2PHost
   tasks: LocalTasks
   logger: Logger
-  metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection' | 'dataSlab'>
+  metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection' | 'dataSlab' | 'peerBytesWasted'>
 }
 
 /** Piece bytes on data connections beside libp2p (src/p2p/data-connection/). */
@@ -73,7 +73,7 @@ export class Swarm {
   private readonly host: P2PHost
   private readonly tasks: LocalTasks
   private readonly log: Logger
-  private readonly metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection' | 'dataSlab'>
+  private readonly metrics?: Pick<Metrics, 'uploaded' | 'dataBytes' | 'dataConnection' | 'dataSlab' | 'peerBytesWasted'>
   private readonly init: SwarmInit
   private readonly dataServer?: DataServer
   private readonly dataConnections?: DataConnections
@@ -116,6 +116,7 @@ export class Swarm {
         encrypt: init.data.encrypt,
         pace: init.downloadPace,
         onReceived: (bytes) => { this.metrics?.dataBytes('received', bytes) },
+        onDiscarded: (bytes) => { this.metrics?.peerBytesWasted('discarded', bytes) },
         onOutcome: (outcome) => { this.metrics?.dataConnection(outcome) },
         onSlab: (outcome) => { this.metrics?.dataSlab(outcome) }
       })

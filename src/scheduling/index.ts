@@ -1,7 +1,8 @@
 /**
  * Scheduling: the download engine's decisions, with no I/O.
  *
- * - `PiecePicker`: which piece to request from which peer (wanted, then rarest first, endgame).
+ * - `PiecePicker`: which piece to request from which peer (wanted, then rarest first, endgame);
+ *   `lateness`: whether a request in flight is late enough for the endgame to ask another holder.
  * - `PeerScores`: throughput and reliability per peer, bans for corrupt data and timeouts.
  * - `PeerBackoff`: a growing pause before asking a peer again after a failed request.
  * - `electSeeds` / `shareOf` / `seedsToElect`: cold-start origin fetching by rendezvous hashing.
@@ -13,7 +14,9 @@
  * scores (to rate the peer); the picker reads bans from the scores it is given.
  */
 export { PiecePicker } from './piece-picker.js'
-export type { BanList, PiecePickerComponents, PiecePickerInit, PieceRequest } from './piece-picker.js'
+export type { BanList, PiecePickerComponents, PiecePickerInit, PieceRequest, RequesterRates } from './piece-picker.js'
+export { lateness, latePolicyDefaults } from './late-request.js'
+export type { LatePolicy, LateRequestView } from './late-request.js'
 export { PeerScores } from './peer-scores.js'
 export type { FailureReason, PeerScore, PeerScoresInit } from './peer-scores.js'
 export { PeerBackoff } from './peer-backoff.js'

@@ -124,6 +124,11 @@ export class PeerScores {
     return peer !== undefined && peer.bannedUntil > this.now()
   }
 
+  /** EWMA of the bytes per ms its pieces arrived at (request to verified); undefined until one did. */
+  bytesPerMs (peerId: string): number | undefined {
+    return this.peers.get(peerId)?.bytesPerMs
+  }
+
   /** Current score (see `PeerScore.score`); undefined for a peer never reported. */
   score (peerId: string): number | undefined {
     const peer = this.peers.get(peerId)

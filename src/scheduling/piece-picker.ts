@@ -1,5 +1,6 @@
 import { Bitmap } from '../storage/bitmap.js'
 import type { FailureReason } from './peer-scores.js'
+import { lateness, latePolicyDefaults, type LatePolicy } from './late-request.js'
 
 /**
  * Which piece to ask which peer for, for one task on one node. Pure decision logic: no network,
@@ -15,6 +16,10 @@ import type { FailureReason } from './peer-scores.js'
  *    `expired()` and report each as a `timeout`;
  * 4. fetch `missingWithNoPeer()` from the origin after a grace period, reporting them with `held`.
  *
+ * Endgame: in the last few pieces, a piece already in flight may be asked of a second holder,
+ * but only when its request is late (`isLate`, late-request.ts): a duplicate costs the second
+ * holder's uplink a whole piece, which the swarm needs for other nodes.
+ *
  * Each `next` scans the pieces once: O(pieceCount), a few thousand at most with the automatic
  * piece size (see src/task/piece-plan.ts).
  */
@@ -24,21 +29,41 @@ export interface BanList {
   isBanned: (peerId: string) => boolean
 }
 
+/**
+ * Measured rates of the requesters (peers, and whatever else the caller records requests
+ * under, e.g. the origin), read by the endgame to judge whether a request is late.
+ */
+export interface RequesterRates {
+  /** Bytes per ms a whole piece took from this requester (request to verified); undefined: not measured. */
+  bytesPerMs: (peerId: string) => number | undefined
+}
+
 export interface PiecePickerComponents {
   /** When absent, no peer is ever banned. */
   scores?: BanList
+  /** When absent, every requester counts as not measured (late only after `unmeasuredLateMs`). */
+  rates?: RequesterRates
 }
 
-export interface PiecePickerInit {
+/** Also the endgame's `LatePolicy` (late-request.ts), each field optional. */
+export interface PiecePickerInit extends Partial<LatePolicy> {
   pieceCount: number
   /** Pieces already held (copied, not kept). @default none */
   held?: Bitmap
   /** Requests one peer may have outstanding. @default 4 */
   maxInFlightPerPeer?: number
-  /** Endgame starts when at most this many pieces are missing. @default 4 */
+  /**
+   * Endgame starts when at most this many pieces are missing, and at most `endgameShare` of the
+   * pieces (never fewer than one): the last 4 pieces of a large file, the last 2 of a 16-piece
+   * one, not a quarter of it. 0: no endgame. @default 4
+   */
   endgameThreshold?: number
+  /** The largest share of the pieces the endgame spans (see `endgameThreshold`). @default 1/8 */
+  endgameShare?: number
   /** Peers one piece may be requested from at once, in endgame. @default 2 */
   maxRequestersPerPiece?: number
+  /** Bytes of piece `index` (the last may be shorter); lateness is judged in time = bytes ÷ rate. @default 4 MiB each */
+  pieceBytes?: number | ((index: number) => number)
   /** Age after which `expired()` reports a request. @default 30_000 */
   requestTimeoutMs?: number
   /** Uniform in [0, 1); breaks ties between equally rare pieces. @default Math.random */
@@ -57,16 +82,22 @@ export interface PieceRequest {
 const defaults = {
   maxInFlightPerPeer: 4,
   endgameThreshold: 4,
+  endgameShare: 1 / 8,
   maxRequestersPerPiece: 2,
+  pieceBytes: 4 * 2 ** 20,
   requestTimeoutMs: 30_000
 } as const
 
 export class PiecePicker {
   readonly pieceCount: number
   private readonly scores: BanList | undefined
+  private readonly rates: RequesterRates | undefined
   private readonly maxInFlightPerPeer: number
-  private readonly endgameThreshold: number
+  /** Endgame when at most this many pieces are missing. */
+  private readonly endgameSpan: number
   private readonly maxRequestersPerPiece: number
+  private readonly pieceBytes: (index: number) => number
+  private readonly late: LatePolicy
   private readonly requestTimeoutMs: number
   private readonly random: () => number
   private readonly now: () => number
@@ -87,9 +118,20 @@ export class PiecePicker {
     if (init.held !== undefined && init.held.size !== pieceCount) throw new RangeError(`held bitmap has ${init.held.size} pieces, expected ${pieceCount}`)
     this.pieceCount = pieceCount
     this.scores = components.scores
+    this.rates = components.rates
     this.maxInFlightPerPeer = init.maxInFlightPerPeer ?? defaults.maxInFlightPerPeer
-    this.endgameThreshold = init.endgameThreshold ?? defaults.endgameThreshold
+    const threshold = init.endgameThreshold ?? defaults.endgameThreshold
+    const share = init.endgameShare ?? defaults.endgameShare
+    this.endgameSpan = threshold <= 0 ? 0 : Math.min(threshold, Math.max(1, Math.floor(pieceCount * share)))
     this.maxRequestersPerPiece = init.maxRequestersPerPiece ?? defaults.maxRequestersPerPiece
+    const pieceBytes = init.pieceBytes ?? defaults.pieceBytes
+    this.pieceBytes = typeof pieceBytes === 'number' ? () => pieceBytes : pieceBytes
+    this.late = {
+      lateSlack: init.lateSlack ?? latePolicyDefaults.lateSlack,
+      fasterBy: init.fasterBy ?? latePolicyDefaults.fasterBy,
+      minLateMs: init.minLateMs ?? latePolicyDefaults.minLateMs,
+      unmeasuredLateMs: init.unmeasuredLateMs ?? latePolicyDefaults.unmeasuredLateMs
+    }
     this.requestTimeoutMs = init.requestTimeoutMs ?? defaults.requestTimeoutMs
     this.random = init.random ?? Math.random
     this.now = init.now ?? Date.now
@@ -127,9 +169,9 @@ export class PiecePicker {
     return this.pieceCount - this.own.count
   }
 
-  /** Few pieces left: `next` may propose a piece already in flight from another peer. */
+  /** Few pieces left: `next` may propose a piece already in flight from another peer, if late. */
   get endgame (): boolean {
-    return this.remaining > 0 && this.remaining <= this.endgameThreshold
+    return this.remaining > 0 && this.remaining <= this.endgameSpan
   }
 
   /** A client is blocked on `index`: it goes before rarity, lowest index first. */
@@ -210,8 +252,8 @@ export class PiecePicker {
    * 1. a wanted piece nobody is fetching, lowest index first;
    * 2. the rarest piece nobody is fetching, random among equally rare ones;
    * 3. in endgame only, a piece already in flight from other peers (fewer than
-   *    `maxRequestersPerPiece` of them): wanted first, then fewest requesters, then the oldest
-   *    request — the one most likely stuck behind a slow peer.
+   *    `maxRequestersPerPiece` of them) whose every request is late (`isLate`): wanted first,
+   *    then fewest requesters, then the most time a duplicate may save, then the oldest request.
    * Never a piece we hold, the peer lacks, or the peer is already fetching for us.
    */
   next (peerId: string): number | undefined {
@@ -297,11 +339,33 @@ export class PiecePicker {
     return ties[Math.min(ties.length - 1, Math.floor(this.random() * ties.length))]
   }
 
+  /**
+   * Whether the request for `index` made of `holder` at `since` is late (late-request.ts), as
+   * `asker`, a holder of the piece that could be asked instead, sees it.
+   */
+  isLate (index: number, holder: string, since: number, asker: string): boolean {
+    return this.lateness(index, holder, since, asker) !== undefined
+  }
+
+  private lateness (index: number, holder: string, since: number, asker: string): number | undefined {
+    return lateness({
+      ageMs: this.now() - since,
+      bytes: this.pieceBytes(index),
+      holderBytesPerMs: this.rates?.bytesPerMs(holder),
+      askerBytesPerMs: this.rates?.bytesPerMs(asker),
+      askerIdle: this.inFlightCount(asker) === 0
+    }, this.late)
+  }
+
   private pickDuplicate (peerId: string, view: Bitmap): number | undefined {
     let best: DuplicateCandidate | undefined
     for (const [index, requesters] of this.inFlight) {
       if (!view.has(index) || requesters.has(peerId) || requesters.size >= this.maxRequestersPerPiece) continue
-      const candidate: DuplicateCandidate = { index, wanted: this.wantedPieces.has(index), requesters: requesters.size, oldest: Math.min(...requesters.values()) }
+      // Late at every holder; it may save as much as the least late of them would take.
+      let saves = Number.POSITIVE_INFINITY
+      for (const [holder, since] of requesters) saves = Math.min(saves, this.lateness(index, holder, since, peerId) ?? Number.NEGATIVE_INFINITY)
+      if (saves === Number.NEGATIVE_INFINITY) continue
+      const candidate: DuplicateCandidate = { index, wanted: this.wantedPieces.has(index), requesters: requesters.size, saves, oldest: Math.min(...requesters.values()) }
       if (best === undefined || ranksBefore(candidate, best)) best = candidate
     }
     return best?.index
@@ -339,12 +403,16 @@ export class PiecePicker {
   }
 }
 
-interface DuplicateCandidate { index: number, wanted: boolean, requesters: number, oldest: number }
+interface DuplicateCandidate { index: number, wanted: boolean, requesters: number, saves: number, oldest: number }
 
-/** Endgame preference: wanted, then fewest requesters, then oldest request, then lowest index. */
+/**
+ * Endgame preference: wanted, then fewest requesters, then the most time a duplicate may save
+ * (stuck and unmeasured requests first), then the oldest request, then the lowest index.
+ */
 function ranksBefore (a: DuplicateCandidate, b: DuplicateCandidate): boolean {
   if (a.wanted !== b.wanted) return a.wanted
   if (a.requesters !== b.requesters) return a.requesters < b.requesters
+  if (a.saves !== b.saves) return a.saves > b.saves
   if (a.oldest !== b.oldest) return a.oldest < b.oldest
   return a.index < b.index
 }

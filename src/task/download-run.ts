@@ -19,7 +19,7 @@ export interface DownloadRunComponents {
   store: Pick<TaskStore, 'writeMeta'>
   quarantine: Pick<Quarantine, 'condemn' | 'moveAside' | 'cleared'>
   logger: Logger
-  metrics?: Pick<Metrics, 'bytes' | 'pieceFetched'>
+  metrics?: Pick<Metrics, 'bytes' | 'pieceFetched' | 'peerBytesWasted'>
 }
 
 /** How every download of the node runs (TaskManagerInit's download settings). */

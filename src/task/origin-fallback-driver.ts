@@ -90,6 +90,11 @@ export class OriginFallbackDriver {
     this.connectionBytesPerMs = this.connectionBytesPerMs === undefined ? sample : 0.7 * this.connectionBytesPerMs + 0.3 * sample
   }
 
+  /** One origin request's rate as measured, bytes per ms; undefined until one finished. */
+  get measuredConnectionBytesPerMs (): number | undefined {
+    return this.connectionBytesPerMs
+  }
+
   /** What this node may expect of the origin: per connection × connections ÷ the nodes that want the task. */
   originBytesPerMs (): number {
     const perConnection = this.connectionBytesPerMs ?? this.init.defaultConnectionBytesPerMs ?? 1000

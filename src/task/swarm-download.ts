@@ -19,13 +19,14 @@ import { PieceBlockHasher } from '../storage/block-hasher.js'
 import { merkleRoot } from '../storage/blocks.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { OriginFallbackDriver } from './origin-fallback-driver.js'
+import { RequestCancels } from './request-cancels.js'
 
 export interface SwarmDownloadComponents {
   origin: OriginDownloadComponents['origin']
   swarm: Pick<Swarm, 'onHave' | 'block' | 'connectedPeers' | 'announceHave' | 'findHolders' | 'meta' | 'speaks' | 'peerId' | 'liveSeeds'> & Partial<Pick<Swarm, 'wanters'>>
   scores: PeerScores
   logger: Logger
-  metrics?: Pick<Metrics, 'pieceFetched'>
+  metrics?: Pick<Metrics, 'pieceFetched' | 'peerBytesWasted'>
 }
 
 /** Which pieces go to the origin at once: all, none, or an elected seed's share. */
@@ -99,6 +100,8 @@ export class SwarmDownload {
   private readonly handover?: ShareHandover
   /** When the swarm is late, which pieces the origin takes (docs/scale.md, drop-in 3). */
   private readonly fallback: OriginFallbackDriver
+  /** Stops the requests that lost an endgame race once their piece landed elsewhere. */
+  private readonly cancels = new RequestCancels()
   /** Pieces the origin is fetching now (their count is the origin requests in flight). */
   private readonly fromOriginNow = new Set<number>()
   private peerRequests = 0
@@ -121,7 +124,10 @@ export class SwarmDownload {
     this.init = init
     this.task = init.task
     this.log = components.logger.forComponent('download')
-    this.picker = new PiecePicker({ scores: components.scores }, { pieceCount: init.task.plan.pieceCount, held: init.task.bitmap, requestTimeoutMs: blockTimeoutMs * 2 })
+    // Endgame duplicates only late requests, judged from each requester's measured rate.
+    const rates = { bytesPerMs: (peer: string) => peer === originId ? this.fallback.measuredConnectionBytesPerMs : components.scores.bytesPerMs(peer) }
+    const plan = init.task.plan
+    this.picker = new PiecePicker({ scores: components.scores, rates }, { pieceCount: plan.pieceCount, held: init.task.bitmap, pieceBytes: index => plan.size(index), requestTimeoutMs: blockTimeoutMs * 2 })
     this.expected = new Array<string | null>(init.task.plan.pieceCount).fill(null)
     this.expectedRoots = new Array<string | null>(init.task.plan.pieceCount).fill(null)
     this.signal = AbortSignal.any([init.signal, this.stopper.signal])
@@ -262,7 +268,7 @@ export class SwarmDownload {
       }, index, this.signal)
       this.components.metrics?.pieceFetched('origin', (performance.now() - started) / 1000)
       this.fallback.originFetched(task.plan.size(index), performance.now() - started)
-      this.picker.completed(originId, index)
+      this.cancels.cancel(index, this.picker.completed(originId, index))
     } catch (error) {
       this.picker.failed(originId, index, 'error')
       if (this.signal.aborted) return
@@ -290,18 +296,31 @@ export class SwarmDownload {
     const expectedRoot = this.expectedRoots[index] ?? null
     const blocks = new PieceBlockHasher(task.blocks.layout, index, { piece: this.needsPieceDigest(expectedRoot) })
     let senderDigest: string | undefined
+    const request = this.cancels.start(index, peer)
+    const cancelled = request.signal
+    /** Bytes of this piece received from this peer, and whether they became the piece. */
+    let received = 0
+    let used = false
     try {
       /** Block hashes the sender gave, once they proved to hash to the piece's root. */
       let provenBlocks: Buffer[] | undefined
       /** Blocks checked and made readable so far (cut-through). */
       let verifiedBlocks = 0
       for (let offset = 0; offset < size; offset += maxBlockBytes) {
+        // Landed from another source: the rest of it is not worth this holder's uplink.
+        if (task.bitmap.has(index)) return
         const length = Math.min(maxBlockBytes, size - offset)
-        const signal = AbortSignal.any([this.signal, AbortSignal.timeout(blockTimeoutMs)])
+        const signal = AbortSignal.any([this.signal, cancelled, AbortSignal.timeout(blockTimeoutMs)])
         const block = await swarm.block(peer, { task: task.id, piece: index, offset, length }, signal)
         if (block === undefined) {
           this.picker.failed(peer, index, 'refused')
           scores.failed(peer, 'refused')
+          return
+        }
+        received += block.data.byteLength
+        if (task.bitmap.has(index)) {
+          // Landed while this block travelled: not written over the verified piece.
+          block.release?.()
           return
         }
         senderDigest ??= block.digest
@@ -360,9 +379,12 @@ export class SwarmDownload {
       this.components.metrics?.pieceFetched('peer', (Date.now() - started) / 1000)
       this.log.debug('piece from peer', { peer, piece: index, ms: Date.now() - started, inFlight: this.peerRequests })
       this.handover?.progressed(peer, index)
+      used = !task.bitmap.has(index)
       this.landed(peer, index, digest, blockHashes)
     } catch (error) {
       if (this.signal.aborted) return
+      // Cancelled: the piece landed from another source (counted below as a duplicate).
+      if (cancelled.aborted) return
       if (error instanceof PeerBusyError) {
         // An answer, not a fault: the piece goes to another holder, this one waits as it asked.
         // A holder too busy to take more is a swarm at work, not a silent one.
@@ -383,6 +405,8 @@ export class SwarmDownload {
       }
       this.log.debug('peer piece failed', { peer, piece: index, error })
     } finally {
+      request.end()
+      if (!used && received > 0) this.components.metrics?.peerBytesWasted(task.bitmap.has(index) ? 'duplicate' : 'failed', received)
       blocks.drop()
       this.peerRequests--
       this.busy.delete(index)
@@ -421,7 +445,7 @@ export class SwarmDownload {
       this.task.markPieceComplete(index, digest, 'peer', source, blockHashes)
       this.recorded(index)
     }
-    this.picker.completed(source, index)
+    this.cancels.cancel(index, this.picker.completed(source, index))
   }
 
   /** A piece is now in the task's bitmap: checkpoint it and tell the swarm (batched). */

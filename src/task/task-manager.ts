@@ -28,7 +28,7 @@ export interface TaskManagerComponents {
   logger: Logger
   swarm: TaskSwarm
   scores: PeerScores
-  metrics?: Pick<Metrics, 'bytes' | 'pieceFetched' | 'recordEviction'>
+  metrics?: Pick<Metrics, 'bytes' | 'pieceFetched' | 'peerBytesWasted' | 'recordEviction'>
 }
 
 export interface TaskManagerInit extends DownloadSettings {

@@ -29,6 +29,11 @@ describe('peer scores', () => {
     assert.equal(scores.snapshot()[0]!.bytesPerMs, 2_000)
     scores.completed('a', 10, 0) // a sub-millisecond transfer counts as 1 ms, not infinity
     assert.equal(scores.snapshot()[0]!.bytesPerMs, 1_005)
+    // The endgame reads the same estimate per peer; undefined before a piece arrived.
+    assert.equal(scores.bytesPerMs('a'), 1_005)
+    scores.failed('b', 'timeout')
+    assert.equal(scores.bytesPerMs('b'), undefined)
+    assert.equal(scores.bytesPerMs('never'), undefined)
   })
 
   it('lowers the score of a peer that fails, refusals less than errors', () => {

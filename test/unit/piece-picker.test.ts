@@ -117,10 +117,19 @@ describe('piece picker: choosing', () => {
   })
 })
 
+/** Measured rates for the endgame, bytes per ms, by requester; absent: not measured. */
+function ratesOf (table: Record<string, number>): { bytesPerMs: (peerId: string) => number | undefined } {
+  return { bytesPerMs: peerId => table[peerId] }
+}
+
+const MiB = 2 ** 20
+
 describe('piece picker: endgame', () => {
-  it('duplicates in-flight pieces to a second peer only when few remain, and completion names the duplicates', () => {
+  // Changed with the late-only endgame: duplicates used to be proposed as soon as the endgame
+  // began; a request to an unmeasured holder is now duplicated only once it is unmeasuredLateMs old.
+  it('duplicates late in-flight pieces to a second peer only when few remain, and completion names the duplicates', () => {
     let now = 0
-    const picker = new PiecePicker({}, { pieceCount: 10, held: bitmapOf(10, range(0, 7)), endgameThreshold: 2, now: () => now, random: () => 0 })
+    const picker = new PiecePicker({}, { pieceCount: 10, held: bitmapOf(10, range(0, 7)), endgameThreshold: 2, endgameShare: 1, unmeasuredLateMs: 1_000, now: () => now, random: () => 0 })
     for (const peerId of ['a', 'b', 'c']) picker.peerBitmap(peerId, bitmapOf(10, range(0, 10)))
 
     picker.requested('a', 7)
@@ -128,6 +137,7 @@ describe('piece picker: endgame', () => {
     picker.requested('a', 8)
     now = 10
     picker.requested('a', 9)
+    now = 5_000
     assert.ok(!picker.endgame, '3 missing > threshold 2')
     assert.equal(picker.next('b'), undefined, 'no duplicates before endgame')
 
@@ -138,7 +148,8 @@ describe('piece picker: endgame', () => {
     assert.equal(picker.next('b'), 8)
     picker.requested('b', 8)
     assert.equal(picker.next('b'), undefined, 'b already fetches both')
-    assert.equal(picker.next('c'), undefined, 'at most 2 requesters per piece')
+    now = 10_000
+    assert.equal(picker.next('c'), undefined, 'at most 2 requesters per piece, however late')
 
     assert.deepEqual(picker.completed('b', 7), ['a'])
     assert.deepEqual(picker.completed('a', 8), ['b'])
@@ -147,12 +158,132 @@ describe('piece picker: endgame', () => {
     assert.ok(picker.complete)
   })
 
+  it('does not duplicate a request that is on time: only once it is lateSlack × older than its holder should need', () => {
+    let now = 0
+    // 4 MiB pieces; a and b both measured at 4 MiB/s (4194 bytes per ms): 1 s per piece.
+    const rates = ratesOf({ a: 4 * MiB / 1000, b: 4 * MiB / 1000 })
+    const picker = new PiecePicker({ rates }, { pieceCount: 64, held: bitmapOf(64, range(0, 63)), pieceBytes: 4 * MiB, now: () => now })
+    picker.peerBitmap('a', bitmapOf(64, range(0, 64)))
+    picker.peerBitmap('b', bitmapOf(64, range(0, 64)))
+    picker.requested('a', 63)
+    assert.ok(picker.endgame)
+    now = 600
+    assert.equal(picker.next('b'), undefined, 'a needs 1 s for it: not late at 0.6 s')
+    now = 1_999
+    assert.equal(picker.next('b'), undefined, 'not late before 2 × 1 s')
+    now = 2_000
+    assert.equal(picker.next('b'), 63, 'late at 2 × its expected time: b may fetch it too')
+  })
+
+  it('a request to a holder not measured yet is late after unmeasuredLateMs, or after fasterBy × a measured asker\'s time', () => {
+    let now = 0
+    const table: Record<string, number> = {}
+    const picker = new PiecePicker({ rates: ratesOf(table) }, { pieceCount: 16, held: bitmapOf(16, range(0, 15)), pieceBytes: 4 * MiB, unmeasuredLateMs: 5_000, now: () => now })
+    picker.peerBitmap('new', bitmapOf(16, range(0, 16)))
+    picker.peerBitmap('b', bitmapOf(16, range(0, 16)))
+    picker.requested('new', 15)
+    now = 4_999
+    assert.equal(picker.next('b'), undefined, 'neither measured: not late before the floor')
+    now = 5_000
+    assert.equal(picker.next('b'), 15)
+    // Once b is measured (1 s for a piece), 4 s are enough to call the unmeasured holder late.
+    now = 3_999
+    table.b = 4 * MiB / 1000
+    assert.equal(picker.next('b'), undefined)
+    now = 4_000
+    assert.equal(picker.next('b'), 15)
+  })
+
+  it('the last piece does not wait on a slow holder: an idle holder fasterBy × faster takes it at once (10 GB, 32 MiB pieces)', () => {
+    let now = 0
+    const pieceBytes = 32 * MiB
+    const pieceCount = 300
+    // slow: 1 MB/s (33 s per piece); fast: 50 MB/s (0.67 s); even: 5 MB/s (6.7 s).
+    const rates = ratesOf({ slow: 1_000, fast: 50_000, even: 5_000, also: 5_000 })
+    const picker = new PiecePicker({ rates }, { pieceCount, held: bitmapOf(pieceCount, range(0, pieceCount - 5)), pieceBytes, now: () => now })
+    for (const peerId of ['slow', 'fast', 'even', 'also']) picker.peerBitmap(peerId, bitmapOf(pieceCount, range(0, pieceCount)))
+    for (const index of range(pieceCount - 5, pieceCount - 1)) picker.requested('even', index)
+    picker.requested('slow', pieceCount - 1)
+    assert.ok(!picker.endgame, '5 missing: not yet endgame (at most 4 pieces)')
+    picker.completed('even', pieceCount - 5)
+    assert.ok(picker.endgame, '4 missing')
+    now = 1_000
+    assert.equal(picker.next('fast'), pieceCount - 1, 'the slow holder\'s piece goes to the idle fast one')
+    picker.requested('fast', pieceCount - 1)
+    assert.equal(picker.next('also'), undefined, 'the slow piece has two requesters; even\'s pieces are on time, and also is no faster than even')
+    assert.deepEqual(picker.completed('fast', pieceCount - 1), ['slow'], 'the slow request is named for cancelling')
+  })
+
+  it('a holder a few times faster (per-piece rates include queueing at a busy uplink) does not duplicate; only fasterBy × faster does', () => {
+    let now = 0
+    // 4 MiB pieces. b measured while it served one peer: 0.84 s a piece (5 MB/s); a measured
+    // while it served four: 3.4 s a piece. Equal links, so asking b too would waste its uplink.
+    const table: Record<string, number> = { a: 4 * MiB / 3_400, b: 4 * MiB / 840 }
+    const picker = new PiecePicker({ rates: ratesOf(table) }, { pieceCount: 16, held: bitmapOf(16, range(0, 15)), pieceBytes: 4 * MiB, now: () => now })
+    picker.peerBitmap('a', bitmapOf(16, range(0, 16)))
+    picker.peerBitmap('b', bitmapOf(16, range(0, 16)))
+    picker.requested('a', 15)
+    now = 500
+    assert.equal(picker.next('b'), undefined, '2.9 s left at a, against 4 × 0.84 s at b')
+    table.a = 4 * MiB / 6_000
+    assert.equal(picker.next('b'), 15, '5.5 s left at a: b is more than 4 × faster')
+  })
+
+  it('a holder with our requests in flight is not idle: it does not take a slow holder\'s piece it would only queue', () => {
+    let now = 0
+    const rates = ratesOf({ slow: 1_000, fast: 50_000 })
+    const picker = new PiecePicker({ rates }, { pieceCount: 300, held: bitmapOf(300, range(0, 298)), pieceBytes: 32 * MiB, now: () => now })
+    picker.peerBitmap('slow', bitmapOf(300, range(0, 300)))
+    picker.peerBitmap('fast', bitmapOf(300, range(0, 300)))
+    picker.requested('slow', 299)
+    picker.requested('fast', 298)
+    now = 1_000
+    assert.equal(picker.next('fast'), undefined, 'fast is busy with 298')
+    picker.completed('fast', 298)
+    assert.equal(picker.next('fast'), 299)
+  })
+
+  it('a 16-piece file enters endgame for its last 2 pieces, not for a quarter of its bytes', () => {
+    let now = 0
+    const picker = new PiecePicker({}, { pieceCount: 16, held: bitmapOf(16, range(0, 12)), unmeasuredLateMs: 1_000, now: () => now })
+    picker.peerBitmap('a', bitmapOf(16, range(0, 16)))
+    picker.peerBitmap('b', bitmapOf(16, range(0, 16)))
+    for (const index of range(12, 16)) picker.requested('a', index)
+    now = 60_000
+    assert.ok(!picker.endgame, '4 of 16 missing')
+    assert.equal(picker.next('b'), undefined, 'however late, no duplicate outside the endgame')
+    picker.completed('a', 12)
+    picker.completed('a', 13)
+    assert.ok(picker.endgame, '2 of 16 missing')
+    assert.equal(picker.next('b'), 14)
+  })
+
+  it('puts a late wanted piece first, and never duplicates an on-time wanted piece over a late one', () => {
+    let now = 0
+    const table: Record<string, number> = { a: 4 * MiB / 1000, b: 4 * MiB / 1000 }
+    const picker = new PiecePicker({ rates: ratesOf(table) }, { pieceCount: 32, held: bitmapOf(32, range(0, 29)), pieceBytes: 4 * MiB, now: () => now })
+    picker.peerBitmap('a', bitmapOf(32, range(0, 32)))
+    picker.peerBitmap('b', bitmapOf(32, range(0, 32)))
+    picker.peerBitmap('c', bitmapOf(32, range(0, 32)))
+    picker.requested('a', 29)
+    picker.requested('a', 30)
+    now = 2_500
+    picker.requested('b', 31)
+    picker.wanted(31)
+    assert.equal(picker.next('c'), 29, 'wanted 31 is on time (0 s of b\'s 1 s); 29 is late')
+    picker.requested('c', 29)
+    now = 4_500
+    assert.equal(picker.next('c'), 31, 'now 31 is late too, and wanted: before 30')
+  })
+
   it('lets a slow peer not hold up the end: a late duplicate finishes the task', () => {
-    const picker = new PiecePicker({}, { pieceCount: 4, held: bitmapOf(4, [0, 1, 2]) })
+    let now = 0
+    const picker = new PiecePicker({ rates: ratesOf({ slow: 100, fast: 10_000 }) }, { pieceCount: 4, held: bitmapOf(4, [0, 1, 2]), now: () => now })
     picker.peerBitmap('slow', bitmapOf(4, [3]))
     picker.peerBitmap('fast', bitmapOf(4, [3]))
     assert.equal(picker.next('slow'), 3)
     picker.requested('slow', 3)
+    now = 500
     assert.equal(picker.next('fast'), 3)
     picker.requested('fast', 3)
     assert.deepEqual(picker.completed('fast', 3), ['slow'])

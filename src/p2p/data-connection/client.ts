@@ -36,6 +36,8 @@ export interface DataConnectionInit {
   pace?: Pace
   /** Block bytes as they arrive. */
   onReceived?: (bytes: number) => void
+  /** Block bytes that arrive for a request given up (aborted after it was sent): read and dropped. */
+  onDiscarded?: (bytes: number) => void
   /** Plain connections: each slab the reader starts, new or reused (slab-pool.ts). */
   onSlab?: (outcome: SlabOutcome) => void
   maxInFlight?: number
@@ -214,7 +216,10 @@ export class DataConnection {
   private onPayload (chunk: Buffer): void {
     const pending = this.sent[0]!
     this.init.onReceived?.(chunk.length)
-    if (pending.cancelled) return
+    if (pending.cancelled) {
+      this.init.onDiscarded?.(chunk.length)
+      return
+    }
     const last = pending.chunks[pending.chunks.length - 1]
     if (last !== undefined && last.buffer === chunk.buffer && last.byteOffset + last.byteLength === chunk.byteOffset) {
       pending.chunks[pending.chunks.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.byteLength + chunk.byteLength)

@@ -34,6 +34,8 @@ export interface DataConnectionsInit {
   /** Paces bytes taken from peers. */
   pace?: Pace
   onReceived?: (bytes: number) => void
+  /** Block bytes read and dropped: their request was given up after it was sent. */
+  onDiscarded?: (bytes: number) => void
   onOutcome?: (outcome: DataConnectionOutcome) => void
   /** Plain connections: each read slab started, new or reused. */
   onSlab?: (outcome: SlabOutcome) => void
@@ -125,6 +127,7 @@ export class DataConnections {
         signal,
         pace: this.init.pace,
         onReceived: this.init.onReceived,
+        onDiscarded: this.init.onDiscarded,
         onSlab: this.init.onSlab
       })
       connection.onClose = (error) => {
