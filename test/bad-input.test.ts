@@ -139,7 +139,7 @@ describe('bad input and failing origins', () => {
 
   it('cuts the response when the origin keeps breaking, and keeps no corrupt task', { skip: skipUnless('curl') }, async () => {
     const file = hub.file('acme/faults', 'c.bin')
-    hub.setFaults({ resetAfterBytes: 256 * 1024 })
+    hub.setFaults({ resetAfterBytes: 32 * 1024 })
     let broken
     try {
       broken = await curl(hub.signedUrl('acme/faults', 'c.bin'), { proxy: node.proxyUrl })

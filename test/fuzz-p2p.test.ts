@@ -31,6 +31,7 @@ import { nodeStatus } from './helpers/status.js'
 import { waitFor } from './helpers/wait.js'
 import { fuzzSettings } from './helpers/fuzz-settings.js'
 import { skipUnless } from './helpers/system-tools.js'
+import { pieceSizeFor } from '../src/task/piece-plan.js'
 
 const { seed, totalRuns, runsOf } = fuzzSettings(800, 10)
 const MiB = 1024 * 1024
@@ -64,7 +65,7 @@ describe(`libp2p fuzzing of a seed (seed ${seed}, ${totalRuns} cases)`, { skip: 
     assert.equal(warm.sha256, held.sha256)
     const key = `sha256:${held.sha256}`
     const taskId = createHash('sha256').update(key).digest('hex')
-    context = { taskId, key, url: hub.signedUrl('acme/p2p-fuzz', 'held.bin'), length: held.size, pieceSize: 4 * MiB }
+    context = { taskId, key, url: hub.signedUrl('acme/p2p-fuzz', 'held.bin'), length: held.size, pieceSize: pieceSizeFor(held.size) }
 
     fuzzer = await createP2PHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
     const connection = await fuzzer.dial(multiaddr(target.info.multiaddrs[0]!))

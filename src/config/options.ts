@@ -206,7 +206,7 @@ const table = [
     env: 'DAMSELFLY_PIECE_SIZE',
     kind: 'number',
     valueName: 'SIZE',
-    description: 'Piece size for new tasks: 0 picks one from the content length (4MiB to 64MiB); otherwise a power of two from 64KiB to 256MiB. Accepts 16MiB, 512KiB, 1GiB or a number of bytes.',
+    description: 'Piece size for new tasks: 0 picks one from the content length (1MiB to 64MiB: at least 64 pieces under 256MiB, else length/500); otherwise a power of two from 64KiB to 256MiB. Accepts 16MiB, 512KiB, 1GiB or a number of bytes.',
     default: 0,
     inFile: true
   },

@@ -14,7 +14,7 @@ import { handlePiece, requestBlock, type ReceivedBlock } from './piece-protocol.
 import { protocolId, protocols, topics, type ProtocolName } from './protocols.js'
 import { taskCid } from './task-cid.js'
 import type { Pace } from '../limits/token-bucket.js'
-import { gossipDialect, servedDialects, type WireDialect } from './wire-versions.js'
+import { gossipDialect, servedDialects, type WireDialect, type WireVersion } from './wire-versions.js'
 import type { HostPort } from '../config/index.js'
 import { DataConnections } from './data-connection/connections.js'
 import { DataServer } from './data-connection/server.js'
@@ -230,6 +230,15 @@ export class Swarm {
       byPeer.set(peer, addresses)
     }
     return [...byPeer].map(([peer, addresses]) => ({ peer, addresses: [...addresses] }))
+  }
+
+  /**
+   * Whether `peer` (or this node, for its own id) speaks wire `version`: for a peer, whether its
+   * last identify listed the fetch protocol of that version (false while not identified yet).
+   */
+  speaksWire (peer: string, version: WireVersion): boolean {
+    if (peer === this.peerId) return this.dialects.some(dialect => dialect.version === version)
+    return this.speaks(peer, protocolId('fetch', version))
   }
 
   /**

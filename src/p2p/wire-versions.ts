@@ -11,7 +11,7 @@ import { WireVersionError } from './wire.js'
  * | version | first release | what changed |
  * |---|---|---|
  * | 1.0.0 | 0.1.0 | meta, piece, fetch (length-prefixed JSON, src/p2p/wire.ts) and the gossip of src/p2p/messages-1.0.0.ts. Decoding is strict: one unknown field and the message is refused. |
- * | 1.1.0 | 0.2.0 | Same shapes. Decoding is tolerant: unknown fields are dropped, an unknown refusal `reason` reads as 'error'. A peer of 1.1.0 or later may therefore receive fields it does not know. |
+ * | 1.1.0 | 0.2.0 | Same shapes. Decoding is tolerant: unknown fields are dropped, an unknown refusal `reason` reads as 'error'. A peer of 1.1.0 or later may therefore receive fields it does not know. Elected seeds that all speak 1.1.0 cut a cold task by the `pipelined` piece rule (task/piece-plan.ts). |
  *
  * How a version is chosen: every node serves the meta, piece and fetch protocols under the id of
  * every version it speaks (`/damselfly/meta/1.1.0` and `/damselfly/meta/1.0.0`), and a dialer

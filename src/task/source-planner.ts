@@ -4,6 +4,7 @@ import type { OriginClient, ProbeResult } from '../origin/origin-client.js'
 import type { FetchResponse } from '../p2p/messages.js'
 import type { Holder, Swarm } from '../p2p/swarm.js'
 import { electForColdTask, shareOf } from '../scheduling/rendezvous.js'
+import type { PieceRule } from './piece-plan.js'
 import type { OriginPlan } from './swarm-download.js'
 import type { TaskRequest } from './task-registry.js'
 
@@ -27,6 +28,12 @@ export interface DownloadPlan {
   partners?: string[]
   /** The seeds elected for the task (us among them or not): whose share a gone seed's pieces go to. */
   elected?: string[]
+  /**
+   * How to size pieces if this node creates the task (no holder's metadata to adopt): `classic`
+   * when one of the elected seeds (or this node) speaks only wire 1.0.0, so that every seed
+   * creating the task at once cuts it alike (piece-plan.ts). @default 'pipelined'
+   */
+  pieceRule?: PieceRule
 }
 
 export interface PlannedDownload {
@@ -35,7 +42,7 @@ export interface PlannedDownload {
 }
 
 /** What planning needs of the swarm: who holds a task, who the seeds are, and asking them. */
-export type PlannerSwarm = Pick<Swarm, 'peerId' | 'findHolders' | 'liveSeeds' | 'fetchFromSeed'>
+export type PlannerSwarm = Pick<Swarm, 'peerId' | 'findHolders' | 'liveSeeds' | 'fetchFromSeed' | 'speaksWire'>
 
 export interface SourcePlannerComponents {
   origin: Pick<OriginClient, 'probe'>
@@ -63,9 +70,9 @@ export class SourcePlanner {
 
   async plan (request: TaskRequest, signal: AbortSignal): Promise<PlannedDownload> {
     const { swarm } = this.components
-    const fromOrigin = async (origin: (pieceCount: number) => OriginPlan, holders: Holder[] = []): Promise<PlannedDownload> => {
+    const fromOrigin = async (origin: (pieceCount: number) => OriginPlan, holders: Holder[] = [], cutters: string[] = [swarm.peerId]): Promise<PlannedDownload> => {
       const probe = await this.components.origin.probe(request.source, signal)
-      return { plan: { probe, holders, origin }, shape: probe }
+      return { plan: { probe, holders, origin, pieceRule: pieceRuleOf(swarm, cutters) }, shape: probe }
     }
     if (this.components.mustRefetch(request.key.id)) {
       this.log.info('refetching a task that failed its sha256 check from the origin', { task: request.key.id })
@@ -74,7 +81,7 @@ export class SourcePlanner {
     const self = swarm.peerId
     if (request.elected !== undefined) {
       const elected = request.elected
-      const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)))
+      const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)), [], [...elected, self])
       return { ...planned, plan: { ...planned.plan, partners: elected.filter(seed => seed !== self), elected } }
     }
     const holders = await swarm.findHolders(request.key.id, signal)
@@ -84,7 +91,7 @@ export class SourcePlanner {
     const elected = electForColdTask(request.key.key, live)
     if (elected.includes(self)) {
       const others = elected.filter(seed => seed !== self)
-      const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)), holders)
+      const planned = await fromOrigin(pieceCount => new Set(shareOf(request.key.key, elected, self, pieceCount)), holders, elected)
       for (const seed of others) void this.askSeed(seed, request, elected, signal)
       return { ...planned, plan: { ...planned.plan, partners: others, elected } }
     }
@@ -115,4 +122,9 @@ export class SourcePlanner {
       return undefined
     }
   }
+}
+
+/** `pipelined` when every node that may cut the task at once (`cutters`) speaks wire 1.1.0. */
+function pieceRuleOf (swarm: Pick<Swarm, 'speaksWire'>, cutters: readonly string[]): PieceRule {
+  return cutters.every(peer => swarm.speaksWire(peer, '1.1.0')) ? 'pipelined' : 'classic'
 }

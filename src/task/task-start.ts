@@ -6,7 +6,7 @@ import { Bitmap } from '../storage/bitmap.js'
 import { blockBytes } from '../storage/blocks.js'
 import type { TaskMeta } from '../storage/task-meta.js'
 import type { TaskFile, TaskStore } from '../storage/task-files.js'
-import { PiecePlan, pieceSizeFor } from './piece-plan.js'
+import { PiecePlan, pieceSizeFor, type PieceRule } from './piece-plan.js'
 import type { ContentShape, DownloadPlan, SourcePlanner } from './source-planner.js'
 import type { TaskKey } from './task-key.js'
 import type { TaskRegistry, TaskRequest } from './task-registry.js'
@@ -67,7 +67,7 @@ export class TaskStart {
         plan.probe?.wholeBody?.destroy()
         throw new NotCacheableError(`a ${shape.length}-byte content does not fit in the cache quota beside the tasks in use`)
       }
-      const meta = newMeta({ ...request, private: request.private === true || tasks.takePrivate(request.key.id) }, shape, this.init.pieceSize)
+      const meta = newMeta({ ...request, private: request.private === true || tasks.takePrivate(request.key.id) }, shape, this.init.pieceSize, plan.pieceRule)
       this.reservedBytes += shape.length
       try {
         file = await store.create(meta)
@@ -96,8 +96,8 @@ export function canResume (task: Task, shape: ContentShape, key: TaskKey): boole
   return task.etag === shape.etag
 }
 
-function newMeta (request: TaskRequest, probe: ContentShape, configuredPieceSize: number): TaskMeta {
-  const pieceSize = probe.pieceSize ?? pieceSizeFor(probe.length, configuredPieceSize)
+function newMeta (request: TaskRequest, probe: ContentShape, configuredPieceSize: number, rule: PieceRule = 'pipelined'): TaskMeta {
+  const pieceSize = probe.pieceSize ?? pieceSizeFor(probe.length, configuredPieceSize, rule)
   const plan = new PiecePlan(probe.length, pieceSize)
   const now = Date.now()
   const meta: TaskMeta = {

@@ -130,6 +130,8 @@ export interface FakeSwarmInit {
   seeds?: string[]
   /** Peers holding (part of) the task, and the bytes each serves. @default [] */
   holders?: Array<Holder & { content: Buffer }>
+  /** Peers (this node's id included) that speak only wire 1.0.0, as release 0.1.0. @default [] */
+  wire10Only?: string[]
   /** How a seed answers a fetch request. @default refuses */
   fetchFromSeed?: (seed: string, request: FetchRequest) => Promise<FetchResponse>
 }
@@ -155,6 +157,7 @@ export function fakeSwarm (init: FakeSwarmInit = {}): FakeSwarm {
     peerId: self,
     findHolders: async () => holders.map(({ peer, meta }) => ({ peer, meta })),
     liveSeeds: async () => [...(init.seed === true ? [self] : []), ...(init.seeds ?? [])],
+    speaksWire: (peer, version) => version === '1.0.0' || !(init.wire10Only ?? []).includes(peer),
     fetchFromSeed: async (seed, request) => {
       swarm.asked.push(seed)
       const refused: FetchResponse = { ok: false, reason: 'error', message: 'not a seed' }

@@ -6,13 +6,27 @@ import { Bitmap } from '../../src/storage/bitmap.js'
 const MiB = 1024 * 1024
 
 describe('piece plan', () => {
-  it('sizes pieces as clamp(nextPow2(length / 500), 4 MiB, 64 MiB)', () => {
-    assert.equal(pieceSizeFor(0), 4 * MiB)
+  it('sizes pieces, classic (wire 1.0.0): clamp(nextPow2(length / 500), 4 MiB, 64 MiB)', () => {
+    assert.equal(pieceSizeFor(0, 0, 'classic'), 4 * MiB)
+    assert.equal(pieceSizeFor(64 * MiB, 0, 'classic'), 4 * MiB)
+    assert.equal(pieceSizeFor(256 * MiB, 0, 'classic'), 4 * MiB)
+    assert.equal(pieceSizeFor(4 * 1024 * MiB, 0, 'classic'), 16 * MiB)
+    assert.equal(pieceSizeFor(10 * 1024 * MiB, 0, 'classic'), 32 * MiB)
+    assert.equal(pieceSizeFor(100 * 1024 * MiB, 0, 'classic'), 64 * MiB)
+    assert.equal(pieceSizeFor(100 * 1024 * MiB, 1 * MiB, 'classic'), 1 * MiB)
+  })
+
+  it('sizes pieces, pipelined (the default): at least 64 pieces under 256 MiB, down to 1 MiB; classic above', () => {
+    assert.equal(pieceSizeFor(0), 1 * MiB)
+    assert.equal(pieceSizeFor(48 * MiB + 777), 1 * MiB)
+    assert.equal(pieceSizeFor(64 * MiB), 1 * MiB)
+    assert.equal(pieceSizeFor(64 * MiB + 1), 2 * MiB)
+    assert.equal(pieceSizeFor(128 * MiB), 2 * MiB)
     assert.equal(pieceSizeFor(256 * MiB), 4 * MiB)
-    assert.equal(pieceSizeFor(4 * 1024 * MiB), 16 * MiB)
+    assert.equal(pieceSizeFor(1024 * MiB), 4 * MiB)
     assert.equal(pieceSizeFor(10 * 1024 * MiB), 32 * MiB)
     assert.equal(pieceSizeFor(100 * 1024 * MiB), 64 * MiB)
-    assert.equal(pieceSizeFor(100 * 1024 * MiB, 1 * MiB), 1 * MiB)
+    assert.equal(pieceSizeFor(100 * 1024 * MiB, 2 * MiB), 2 * MiB)
   })
 
   it('splits a length into pieces with a short last one', () => {

@@ -36,6 +36,25 @@ describe('planning a cold task', () => {
     assert.deepEqual(plan.elected, ['seed-self'])
   })
 
+  it('elected seeds that all speak wire 1.1.0 cut the task in pipelined pieces; one of wire 1.0.0 makes it classic for all', async () => {
+    const modern = await planner({ peerId: 'seed-self', seed: true, seeds: ['seed-new'] }).planner.plan(request, signal)
+    assert.deepEqual([...modern.plan.elected!].sort(), ['seed-new', 'seed-self'])
+    assert.equal(modern.plan.pieceRule, 'pipelined')
+    // A 0.1.0 seed cuts it classic, whatever we do: so must we, or the two halves would not fit.
+    const mixed = await planner({ peerId: 'seed-self', seed: true, seeds: ['seed-old'], wire10Only: ['seed-old'] }).planner.plan(request, signal)
+    assert.deepEqual([...mixed.plan.elected!].sort(), ['seed-old', 'seed-self'])
+    assert.equal(mixed.plan.pieceRule, 'classic')
+    // The same when the seed is asked to fetch by a peer that names the elected seeds.
+    const asked = await planner({ peerId: 'seed-self', seed: true }).planner.plan({ ...request, elected: ['seed-self', 'seed-old'] }, signal)
+    assert.equal(asked.plan.pieceRule, 'pipelined', 'no peer is known to speak only 1.0.0 here')
+    const askedMixed = await planner({ peerId: 'seed-self', seed: true, wire10Only: ['seed-old'] }).planner.plan({ ...request, elected: ['seed-self', 'seed-old'] }, signal)
+    assert.equal(askedMixed.plan.pieceRule, 'classic')
+    // A node that speaks only 1.0.0 itself (the mixed swarm's stand-in) cuts classic even alone.
+    const alone = await planner({ peerId: 'self-old', wire10Only: ['self-old'] }).planner.plan(request, signal)
+    assert.equal(alone.plan.pieceRule, 'classic')
+    assert.equal((await planner({ peerId: 'self-new' }).planner.plan(request, signal)).plan.pieceRule, 'pipelined')
+  })
+
   it('a peer asks the elected seed and takes nothing from the origin', async () => {
     const seedMeta = holderMeta(content, pieceSize, [])
     const { planner: subject, origin, swarm } = planner({
