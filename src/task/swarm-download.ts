@@ -16,6 +16,7 @@ import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
 import type { TaskFile } from '../storage/task-files.js'
 import { PieceBlockHasher } from '../storage/block-hasher.js'
+import type { WholeFileHash } from '../storage/whole-file-hash.js'
 import { merkleRoot } from '../storage/blocks.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { OriginFallbackDriver } from './origin-fallback-driver.js'
@@ -64,6 +65,12 @@ export interface SwarmDownloadInit {
    */
   elected?: string[]
   onPiece: (index: number) => void
+  /**
+   * The task's running whole-file sha256: each block landing where it stands is offered to it
+   * from the memory it was verified from (origin bytes as they are, a peer's block only if it
+   * hashes to its proven hash). @default none
+   */
+  whole?: WholeFileHash
   signal: AbortSignal
 }
 
@@ -258,6 +265,7 @@ export class SwarmDownload {
         file,
         source: () => this.init.source() ?? { url: 'about:blank', headers: {} },
         pace: this.init.originPace,
+        whole: this.init.whole,
         onPiece: (landed) => { this.recorded(landed) }
       }, index, this.signal)
       this.components.metrics?.pieceFetched('origin', (performance.now() - started) / 1000)
@@ -288,7 +296,7 @@ export class SwarmDownload {
     const size = task.plan.size(index)
     // An empty piece has no blocks: its digest is that of no bytes.
     const expectedRoot = this.expectedRoots[index] ?? null
-    const blocks = new PieceBlockHasher(task.blocks.layout, index, { piece: this.needsPieceDigest(expectedRoot) })
+    const blocks = new PieceBlockHasher(task.blocks.layout, index, { piece: this.needsPieceDigest(expectedRoot), whole: this.init.whole })
     let senderDigest: string | undefined
     try {
       /** Block hashes the sender gave, once they proved to hash to the piece's root. */
@@ -307,7 +315,11 @@ export class SwarmDownload {
         senderDigest ??= block.digest
         if (provenBlocks === undefined && expectedRoot !== null && block.blocks !== undefined) {
           const claimed = block.blocks.map(hex => Buffer.from(hex, 'hex'))
-          if (claimed.length === task.blocks.layout.blocksIn(index) && merkleRoot(claimed).toString('hex') === expectedRoot) provenBlocks = claimed
+          if (claimed.length === task.blocks.layout.blocksIn(index) && merkleRoot(claimed).toString('hex') === expectedRoot) {
+            provenBlocks = claimed
+            // Proven blocks may feed the whole-file hash (each only if it hashes to its proof).
+            blocks.expect(claimed)
+          }
         }
         this.fallback.swarmDelivered(block.data.byteLength)
         const chunks = [...block.data].map(chunk => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
