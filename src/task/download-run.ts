@@ -20,7 +20,7 @@ export interface DownloadRunComponents {
   store: Pick<TaskStore, 'writeMeta'>
   quarantine: Pick<Quarantine, 'condemn' | 'moveAside' | 'cleared'>
   logger: Logger
-  metrics?: Pick<Metrics, 'bytes' | 'pieceFetched'>
+  metrics?: Pick<Metrics, 'bytes' | 'pieceFetched'> & Partial<Pick<Metrics, 'wholeFileHash'>>
 }
 
 /** How every download of the node runs (TaskManagerInit's download settings). */
@@ -118,8 +118,11 @@ export class DownloadRun {
     const checking = whole !== undefined ? checkWholeFile(task, file, signal, whole) : undefined
     checking?.catch(() => {})
     const checked = transfer.then(async () => {
-      if (checking === undefined) return
+      if (checking === undefined || whole === undefined) return
       const result = await checking
+      // What landing in order saved: bytes hashed from the blocks as they landed, not read back.
+      this.components.metrics?.wholeFileHash?.('landed', whole.position - whole.readBackBytes)
+      this.components.metrics?.wholeFileHash?.('read', whole.readBackBytes)
       if (!result.ok) throw result.error
       task.markVerified()
       this.components.quarantine.cleared(task.id)
