@@ -128,7 +128,14 @@ export class SwarmDownload {
     this.init = init
     this.task = init.task
     this.log = components.logger.forComponent('download')
-    this.picker = new PiecePicker({ scores: components.scores }, { pieceCount: init.task.plan.pieceCount, held: init.task.bitmap, requestTimeoutMs: blockTimeoutMs * 2 })
+    this.picker = new PiecePicker({ scores: components.scores }, {
+      pieceCount: init.task.plan.pieceCount,
+      held: init.task.bitmap,
+      requestTimeoutMs: blockTimeoutMs * 2,
+      // With no other node downloading the task there is nobody to trade with, so equally rare
+      // pieces come in file order: they then land where the whole-file hash stands.
+      inOrder: () => init.whole !== undefined && this.othersWanting() === 0
+    })
     this.expected = new Array<string | null>(init.task.plan.pieceCount).fill(null)
     this.expectedRoots = new Array<string | null>(init.task.plan.pieceCount).fill(null)
     this.signal = AbortSignal.any([init.signal, this.stopper.signal])
@@ -143,7 +150,7 @@ export class SwarmDownload {
       originConcurrency: init.originConcurrency,
       unitBytes: init.task.plan.pieceSize,
       // The task topic's subscribers; without it, the holders known that lack something.
-      wanters: () => 1 + (swarm.wanters?.(init.task.id) ?? this.peers.size - this.completeHolders.size),
+      wanters: () => 1 + this.othersWanting(),
       defaultConnectionBytesPerMs: init.originConnectionBytesPerMs
     })
   }
@@ -499,6 +506,11 @@ export class SwarmDownload {
       this.forgetPeer(seed)
       this.log.info('elected seed gone: its share is handed over', { task: this.task.id, seed })
     }
+  }
+
+  /** Other nodes downloading the task: the task topic's subscribers, else the holders known that lack something. */
+  private othersWanting (): number {
+    return this.components.swarm.wanters?.(this.task.id) ?? this.peers.size - this.completeHolders.size
   }
 
   /** A holder worth re-reading: it has not told us it holds everything. */
