@@ -47,7 +47,8 @@ export class WholeFileHash {
   readonly windowBytes: number
   private readonly port: WholeFileHashPort
   private readonly parked = new Set<number>()
-  private waiters: Array<() => void> = []
+  /** Waiting for the position to reach an offset (or for a parked block to give way), one per offset. */
+  private waiters = new Map<number, { promise: Promise<void>, wake: () => void }>()
   private dropped = false
 
   constructor (length: number, windowBytes: number, port: WholeFileHashPort) {
@@ -96,14 +97,27 @@ export class WholeFileHash {
     for (const at of news.evicted) this.parked.delete(at)
     if (news.position > this.position) this.position = news.position
     for (const at of this.parked) if (at < this.position) this.parked.delete(at)
-    const waiters = this.waiters
-    this.waiters = []
-    for (const wake of waiters) wake()
+    for (const [offset, { wake }] of this.waiters) {
+      if (news.evicted.length === 0 && offset > this.position) continue
+      this.waiters.delete(offset)
+      wake()
+    }
   }
 
-  /** Resolves at the next news from the thread. */
-  async changed (): Promise<void> {
-    await new Promise<void>((resolve) => { this.waiters.push(resolve) })
+  /**
+   * Resolves once the position reached `offset` (hashing within a piece in flight wakes nobody),
+   * a parked block gave way, or the hash was dropped.
+   */
+  async reached (offset: number): Promise<void> {
+    if (this.dropped || this.position >= offset) return
+    let waiter = this.waiters.get(offset)
+    if (waiter === undefined) {
+      let wake!: () => void
+      const promise = new Promise<void>((resolve) => { wake = resolve })
+      waiter = { promise, wake }
+      this.waiters.set(offset, waiter)
+    }
+    await waiter.promise
   }
 
   /** Offers bytes read back from disk at `offset`; `data` moves to the thread and comes back. */
@@ -124,8 +138,7 @@ export class WholeFileHash {
     if (this.dropped) return
     this.dropped = true
     this.port.drop()
-    const waiters = this.waiters
-    this.waiters = []
-    for (const wake of waiters) wake()
+    for (const { wake } of this.waiters.values()) wake()
+    this.waiters.clear()
   }
 }

@@ -43,7 +43,7 @@ export async function checkWholeFile (task: Task, file: Pick<TaskFile, 'read'>, 
         // Reads still out move the position; otherwise wait for a piece or the hash to move.
         if (buffers?.busy === true) await buffers.drain()
         else if (from >= task.length) throw new StorageError(`task ${task.id}: whole-file hash stopped at ${hash.position} of ${task.length} bytes`)
-        else await nextChange(task, hash, signal)
+        else await nextChange(task, hash, task.plan.start(index) + task.plan.size(index), signal)
         continue
       }
       const end = Math.min(task.plan.start(index) + task.plan.size(index), hash.nextParked(from) ?? Infinity)
@@ -64,15 +64,13 @@ export async function checkWholeFile (task: Task, file: Pick<TaskFile, 'read'>, 
   return { ok: true }
 }
 
-/** Resolves when the task changes (rejects when it stopped) or the hash moved. */
-async function nextChange (task: Task, hash: WholeFileHash, signal: AbortSignal): Promise<void> {
-  // The task's waiter is let go once the hash moved first.
-  const done = new AbortController()
-  try {
-    await Promise.race([task.changed(AbortSignal.any([signal, done.signal])), hash.changed()])
-  } finally {
-    done.abort()
-  }
+/**
+ * Resolves when the task changes (rejects when it stopped) or the hash moved past `pieceEnd`
+ * (the end of the piece it waits in: blocks hashed within it change nothing here). A task
+ * waiter left behind when the hash moves first goes at the task's next change.
+ */
+async function nextChange (task: Task, hash: WholeFileHash, pieceEnd: number, signal: AbortSignal): Promise<void> {
+  await Promise.race([task.changed(signal), hash.reached(pieceEnd)])
 }
 
 /** Reads bytes [from, end) of the file (held, verified pieces) into the hash. */
