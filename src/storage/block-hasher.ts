@@ -214,8 +214,7 @@ export class PieceBlockHasher {
     this.openPiece(feed)
     const hashed = this.piece !== undefined ? this.piece.block(block, feed) : feed === undefined ? hashBlock(block) : hashBlockFor(block, feed)
     const digest = hashed.then(({ data, digest }) => {
-      // Absent: the whole-file hash kept the block until its position reaches it.
-      if (data !== undefined) returned?.(data)
+      returned?.(data)
       return digest
     })
     digest.catch(() => {})

@@ -24,9 +24,9 @@ export interface HashStream {
    * Feeds a whole block to the running hash and returns the block's own sha256 too, from one
    * trip to the thread: `data` moves there and back like hashBlock's (use the returned buffer).
    * With `whole` (a whole-file hash on the same thread, else ignored) the block is offered to
-   * it as well; `data` is then undefined when the whole-file hash kept the block (parked).
+   * it as well (a block it parks is copied there: `data` still comes back).
    */
-  block: (data: Buffer, whole?: WholeFeed) => Promise<{ data?: Buffer, digest: Buffer }>
+  block: (data: Buffer, whole?: WholeFeed) => Promise<{ data: Buffer, digest: Buffer }>
   /**
    * Feeds the first `length` bytes of `data` to the running hash without a copy: `data` moves to
    * the thread and back (detached meanwhile); resolves with the same memory once hashed. `data`
@@ -90,7 +90,7 @@ class HashThread {
       }
       this.close(reply.id)
       if (reply.op === 'fed') state.done?.(emptyDigest, toBuffer(reply.data))
-      else state.done?.(toBuffer(reply.digest), reply.op === 'block' && reply.data !== undefined ? toBuffer(reply.data) : undefined)
+      else state.done?.(toBuffer(reply.digest), reply.op === 'block' ? toBuffer(reply.data) : undefined)
     })
     this.worker.on('error', (error) => { this.fail(error) })
     this.worker.on('exit', () => { this.fail(new Error('hash thread exited')) })
@@ -150,11 +150,8 @@ class HashThread {
     }
   }
 
-  /**
-   * See hashBlock; `inPlace`: see hashBlockInPlace; `whole`: see HashStream.block (the
-   * returned `data` is undefined when the whole-file hash kept the block).
-   */
-  async block (data: Buffer, stream?: number, inPlace = false, whole?: WholeFeed): Promise<{ data?: Buffer, digest: Buffer }> {
+  /** See hashBlock; `inPlace`: see hashBlockInPlace; `whole`: see HashStream.block. */
+  async block (data: Buffer, stream?: number, inPlace = false, whole?: WholeFeed): Promise<{ data: Buffer, digest: Buffer }> {
     if (this.broken !== undefined) throw this.broken
     const id = this.nextId++
     // A buffer that owns its whole memory moves to the thread and back; a view into shared
@@ -164,7 +161,7 @@ class HashThread {
     const moving = owned ? data : Buffer.from(new Uint8Array(data).buffer)
     const feed = this.feedRequest(whole)
     return await new Promise((resolve, reject) => {
-      this.open(id, { pending: 0, done: (digest, back) => { resolve({ data: back ?? (feed === undefined ? moving : undefined), digest }) }, fail: reject })
+      this.open(id, { pending: 0, done: (digest, back) => { resolve({ data: back ?? moving, digest }) }, fail: reject })
       this.worker.postMessage({ op: 'block', id, data: moving, ...(stream === undefined ? {} : { stream }), ...(feed === undefined ? {} : { whole: feed }) } satisfies HashRequest, [moving.buffer as ArrayBuffer])
     })
   }
@@ -349,15 +346,11 @@ export function hashStream (): HashStream {
  * copied. What the hit path uses: the buffer that was hashed is the one sent.
  */
 export async function hashBlock (data: Buffer): Promise<{ data: Buffer, digest: Buffer }> {
-  const { data: back, digest } = await leastLoaded().block(data)
-  return { data: back!, digest }
+  return await leastLoaded().block(data)
 }
 
-/**
- * hashBlock that also offers the block to a whole-file hash (on its thread, in the same trip);
- * `data` comes back undefined when the whole-file hash kept it.
- */
-export async function hashBlockFor (data: Buffer, whole: WholeFeed): Promise<{ data?: Buffer, digest: Buffer }> {
+/** hashBlock that also offers the block to a whole-file hash (on its thread, in the same trip). */
+export async function hashBlockFor (data: Buffer, whole: WholeFeed): Promise<{ data: Buffer, digest: Buffer }> {
   return await threadOf(whole).block(data, undefined, false, whole)
 }
 
@@ -367,6 +360,5 @@ export async function hashBlockFor (data: Buffer, whole: WholeFeed): Promise<{ d
  * returned `data` is the same view. (Added for the verified reader's recycled buffers.)
  */
 export async function hashBlockInPlace (data: Buffer): Promise<{ data: Buffer, digest: Buffer }> {
-  const { data: back, digest } = await leastLoaded().block(data, undefined, true)
-  return { data: back!, digest }
+  return await leastLoaded().block(data, undefined, true)
 }

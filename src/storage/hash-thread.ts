@@ -35,8 +35,7 @@ export type HashRequest =
 export type HashReply =
   | { op: 'hashed', id: number, bytes: number }
   | { op: 'digest', id: number, digest: Uint8Array, whole?: WholeNews }
-  /** `data` is absent when the block was parked in a whole-file hash (it stays here). */
-  | { op: 'block', id: number, data?: Uint8Array, digest: Uint8Array, whole?: WholeNews }
+  | { op: 'block', id: number, data: Uint8Array, digest: Uint8Array, whole?: WholeNews }
   | { op: 'fed', id: number, data: Uint8Array, whole?: WholeNews }
 
 const streams = new Map<number, Hash>()
@@ -65,15 +64,11 @@ const port = parentPort
 if (port !== null) {
   port.on('message', (request: HashRequest) => {
     if (request.op === 'block') {
-      // One buffer hashed whole and handed back (moved both ways: no copy), unless a whole-file
-      // hash keeps it until its position reaches it.
+      // One buffer hashed whole and handed back (moved both ways: no copy); a whole-file hash
+      // that parks it keeps a copy made here, so the buffer still goes back to be reused.
       const digest = createHash('sha256').update(request.data).digest()
       if (request.stream !== undefined) running(request.stream).update(request.data)
-      const whole = request.whole === undefined ? undefined : offer(request.whole, [request.data], true, digest)
-      if (whole?.outcome === 'parked') {
-        port.postMessage({ op: 'block', id: request.id, digest, whole } satisfies HashReply, [digest.buffer])
-        return
-      }
+      const whole = request.whole === undefined ? undefined : offer(request.whole, [request.data], false, digest)
       port.postMessage({ op: 'block', id: request.id, data: request.data, digest, ...(whole === undefined ? {} : { whole }) } satisfies HashReply, [request.data.buffer as ArrayBuffer, digest.buffer])
       return
     }

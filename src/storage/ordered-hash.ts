@@ -24,6 +24,9 @@ export class OrderedHash {
   /** Bytes ahead of `position` by their offset (never overlapping one another). */
   private readonly parked = new Map<number, Uint8Array>()
   private parkedBytes = 0
+  /** Copies made here whose bytes were hashed or gave way, for the next copies (at most a window's worth). */
+  private readonly spare: Uint8Array[] = []
+  private readonly copies = new WeakSet<Uint8Array>()
 
   constructor (windowBytes: number) {
     this.windowBytes = windowBytes
@@ -62,11 +65,10 @@ export class OrderedHash {
       let farthest = -1
       for (const at of this.parked.keys()) if (at > farthest) farthest = at
       if (farthest < offset) return 'dropped'
-      this.parkedBytes -= this.parked.get(farthest)!.byteLength
-      this.parked.delete(farthest)
+      this.unpark(farthest)
       evicted.push(farthest)
     }
-    const kept = keep && parts.length === 1 ? parts[0]! : concat(parts, size)
+    const kept = keep && parts.length === 1 ? parts[0]! : this.copy(parts, size)
     this.parked.set(offset, kept)
     this.parkedBytes += size
     return 'parked'
@@ -82,6 +84,30 @@ export class OrderedHash {
   clear (): void {
     this.parked.clear()
     this.parkedBytes = 0
+    this.spare.length = 0
+  }
+
+  private unpark (offset: number): Uint8Array {
+    const bytes = this.parked.get(offset)!
+    this.parked.delete(offset)
+    this.parkedBytes -= bytes.byteLength
+    let spareBytes = bytes.byteLength
+    for (const buffer of this.spare) spareBytes += buffer.byteLength
+    if (this.copies.has(bytes) && spareBytes <= this.windowBytes) this.spare.push(bytes)
+    return bytes
+  }
+
+  /** `parts` copied into memory of this hash's own (a spare copy of the same size when there is one). */
+  private copy (parts: readonly Uint8Array[], size: number): Uint8Array {
+    const index = this.spare.findIndex(buffer => buffer.byteLength === size)
+    const copy = index >= 0 ? this.spare.splice(index, 1)[0]! : new Uint8Array(size)
+    this.copies.add(copy)
+    let at = 0
+    for (const part of parts) {
+      copy.set(part, at)
+      at += part.byteLength
+    }
+    return copy
   }
 
   /** Hashes the parked bytes the position has reached, nearest first. */
@@ -90,9 +116,8 @@ export class OrderedHash {
       let nearest = Infinity
       for (const at of this.parked.keys()) if (at < nearest) nearest = at
       if (nearest > this.position) return
-      const bytes = this.parked.get(nearest)!
-      this.parked.delete(nearest)
-      this.parkedBytes -= bytes.byteLength
+      // Hashed before it goes back to the spares (nothing reuses it in between: one thread).
+      const bytes = this.unpark(nearest)
       const end = nearest + bytes.byteLength
       if (end > this.position) {
         this.hash.update(bytes.subarray(this.position - nearest))
@@ -100,14 +125,4 @@ export class OrderedHash {
       }
     }
   }
-}
-
-function concat (parts: readonly Uint8Array[], size: number): Uint8Array {
-  const copy = new Uint8Array(size)
-  let at = 0
-  for (const part of parts) {
-    copy.set(part, at)
-    at += part.byteLength
-  }
-  return copy
 }

@@ -145,6 +145,20 @@ describe('ordered hash (the hashing thread\'s side)', () => {
     assert.deepEqual(hash.digest(), sha256(bytes))
   })
 
+  it('parks a copy: the caller may reuse its memory at once, and copies are reused once hashed', () => {
+    const hash = new OrderedHash(3000)
+    const evicted: number[] = []
+    const scratch = Buffer.alloc(1000)
+    for (const block of [2, 1, 0, 5, 4, 3, 8, 7, 6, 9]) {
+      bytes.copy(scratch, 0, block * 1000, block * 1000 + 1000)
+      hash.offer(block * 1000, [scratch], false, evicted)
+      scratch.fill(0xee)
+    }
+    assert.deepEqual(evicted, [])
+    assert.equal(hash.position, bytes.length)
+    assert.deepEqual(hash.digest(), sha256(bytes))
+  })
+
   it('keeps the nearest bytes when the window is full, and skips bytes it already has', () => {
     const hash = new OrderedHash(2000)
     const evicted: number[] = []
