@@ -6,12 +6,14 @@ import { WholeFileHash, wholeWindowBytes, type WholeFeed } from './whole-file-ha
 
 /**
  * sha256 on worker threads, so the event loop only moves buffers: running streams (a whole
- * piece, the whole file), whole blocks (moved there and back, no copy), blocks as the parts
- * they arrived in (moved there when given up, else copied) and read buffers fed to a stream
- * (moved there and back). WebCrypto's digest on the libuv pool was measured to keep the loop nearly as busy
- * as hashing on it (scripts/bench-hashing.ts). Each stream stays on one thread (a running hash
- * is sequential); streams and blocks go to the least loaded thread. A thread keeps the process alive only
- * while it has streams open.
+ * piece), whole-file hashes fed by offset (openWholeFileHash: blocks offered as they land, in
+ * the same trip as their own hash, and read buffers moved there and back), whole blocks (moved
+ * there and back, no copy), blocks as the parts they arrived in (moved there when given up, else
+ * copied) and read buffers fed to a stream (moved there and back). WebCrypto's digest on the
+ * libuv pool was measured to keep the loop nearly as busy as hashing on it
+ * (scripts/bench-hashing.ts). Each stream stays on one thread (a running hash is sequential);
+ * streams and blocks go to the least loaded thread, except blocks offered to a whole-file hash,
+ * which go to its thread. A thread keeps the process alive only while it has streams open.
  */
 
 /** Bytes a stream may have waiting on its thread before `update` waits. */
