@@ -24,7 +24,7 @@ export class OrderedHash {
   /** Bytes ahead of `position` by their offset (never overlapping one another). */
   private readonly parked = new Map<number, Uint8Array>()
   private parkedBytes = 0
-  /** Copies made here whose bytes were hashed or gave way, for the next copies (at most a window's worth). */
+  /** Copies made here whose bytes were hashed or gave way, for the next copies (with the parked bytes, at most a window). */
   private readonly spare: Uint8Array[] = []
   private readonly copies = new WeakSet<Uint8Array>()
 
@@ -91,7 +91,7 @@ export class OrderedHash {
     const bytes = this.parked.get(offset)!
     this.parked.delete(offset)
     this.parkedBytes -= bytes.byteLength
-    let spareBytes = bytes.byteLength
+    let spareBytes = this.parkedBytes + bytes.byteLength
     for (const buffer of this.spare) spareBytes += buffer.byteLength
     if (this.copies.has(bytes) && spareBytes <= this.windowBytes) this.spare.push(bytes)
     return bytes
