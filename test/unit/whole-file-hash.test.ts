@@ -39,7 +39,7 @@ async function taskOf (content: Buffer, expected = sha256Hex(content)): Promise<
  * piece's block hashes for a peer's piece (absent: origin bytes). Returns whether the piece
  * verified (and was marked held).
  */
-async function land (task: Task, file: TaskFile, whole: WholeFileHash, index: number, bytes: Buffer, proven?: Buffer[]): Promise<boolean> {
+async function land (task: Task, file: TaskFile, whole: WholeFileHash | undefined, index: number, bytes: Buffer, proven?: Buffer[]): Promise<boolean> {
   const hasher = new PieceBlockHasher(task.blocks.layout, index, proven === undefined ? { whole, trusted: true } : { whole, piece: false })
   if (proven !== undefined) hasher.expect(proven)
   await file.write([bytes], task.plan.start(index))
@@ -88,6 +88,18 @@ describe('whole-file hash fed by the blocks as they land', () => {
     for (const index of [3, 1, 4, 2, 0]) assert.ok(await land(task, file, whole, index, pieceOf(task, content, index)))
     assert.deepEqual(await checking, { ok: true })
     assert.ok(bytesRead() >= 2 * pieceSize && bytesRead() < content.length, `read back ${bytesRead()} of ${content.length}`)
+  })
+
+  it('a resumed download reads back only the pieces it kept; the rest is hashed as it lands', async () => {
+    const { task, file, bytesRead } = await taskOf(content)
+    // Pieces 0 and 1 are on disk from the run before (held, not verified: no whole-file hash yet).
+    for (const index of [0, 1]) assert.ok(await land(task, file, undefined, index, pieceOf(task, content, index)))
+    const before = bytesRead()
+    const whole = openWholeFileHash(task.length)
+    const checking = checkWholeFile(task, file, AbortSignal.timeout(10_000), whole)
+    for (let index = 2; index < task.plan.pieceCount; index++) assert.ok(await land(task, file, whole, index, pieceOf(task, content, index)))
+    assert.deepEqual(await checking, { ok: true })
+    assert.equal(bytesRead() - before, 2 * pieceSize, 'the two kept pieces, and nothing else, read back')
   })
 
   it('a peer block that does not hash to its proof never reaches the whole-file hash', async () => {
