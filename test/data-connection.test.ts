@@ -84,8 +84,20 @@ describe('1 GiB over the data connection', () => {
     assert.equal(await metric(peer, 'damselfly_data_connection_bytes_total', { direction: 'received' }), file.size)
     assert.equal(await metric(seed, 'damselfly_data_connection_bytes_total', { direction: 'sent' }), file.size)
     assert.equal(await metric(peer, 'damselfly_data_connections_total', { outcome: 'failed' }), 0)
+    // Both fills landed nearly in order (the seed's from the origin, pieces side by side; the
+    // peer's from its one seed): the whole-file sha256 was fed from the blocks as they landed,
+    // hardly any byte read back from disk.
+    for (const node of [seed, peer]) await assertHashedAsLanded(node, file.size)
   })
 })
+
+/** The node's whole-file hash took (nearly) every byte from the blocks as they landed. */
+async function assertHashedAsLanded (node: NodeProcess, size: number): Promise<void> {
+  const landed = await metric(node, 'damselfly_whole_file_hash_bytes_total', { how: 'landed' })
+  const read = await metric(node, 'damselfly_whole_file_hash_bytes_total', { how: 'read' })
+  assert.ok(landed + read >= size, `the whole file was hashed (${landed} landed, ${read} read back, of ${size})`)
+  assert.ok(read <= size / 8, `hashed as landed: ${landed} bytes, read back ${read}`)
+}
 
 describe('data connection faults', () => {
   let hub: FakeHub
@@ -169,6 +181,7 @@ describe('data connection faults', () => {
     // the seed banned, the CDN asked, the bytes above wrong).
     assert.ok(await metric(peer, 'damselfly_data_connection_slabs_total', { outcome: 'reused' }) > 0, 'plain reads reuse their slabs')
     assert.deepEqual((await nodeStatus(peer.info.admin)).bannedPeers, [])
+    await assertHashedAsLanded(peer, file.size)
   })
 
   it('plain: a seed serving one file to two peers and a local client at once reuses its block buffers, every byte exact', async () => {

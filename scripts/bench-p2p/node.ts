@@ -125,6 +125,8 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
     const slabs = spec.rec === 'plain'
       ? { allocated: await metric(peer, 'damselfly_data_connection_slabs_total', { outcome: 'allocated' }), reused: await metric(peer, 'damselfly_data_connection_slabs_total', { outcome: 'reused' }) }
       : undefined
+    // The peer's whole-file sha256: bytes hashed from the blocks as they landed, or read back from disk.
+    const wholeFile = { landed: await metric(peer, 'damselfly_whole_file_hash_bytes_total', { how: 'landed' }), readBack: await metric(peer, 'damselfly_whole_file_hash_bytes_total', { how: 'read' }) }
     const buffers1 = await blockBuffers(seed)
     const senderBuffers = { allocated: buffers1.allocated - buffers0.allocated, reused: buffers1.reused - buffers0.reused }
     const machineCores = (ticks1.busy - ticks0.busy) / 100 / seconds
@@ -138,6 +140,7 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
       otherLoadCores: Number(Math.max(0, machineCores - (used.seed + used.peer) / seconds).toFixed(2)),
       verified: task.verified,
       senderBuffers,
+      wholeFile,
       ...(slabs === undefined ? {} : { slabs })
     }
   } finally {

@@ -21,6 +21,8 @@ export interface RunResult {
   verified?: boolean
   /** node kind, plain: read slabs the peer started, allocated or reused from its pool (damselfly_data_connection_slabs_total) */
   slabs?: { allocated: number, reused: number }
+  /** node kind: bytes of the peer's whole-file sha256 hashed from the blocks as they landed, or read back from disk (damselfly_whole_file_hash_bytes_total) */
+  wholeFile?: { landed: number, readBack: number }
   /** node kind: block buffers the seed read served blocks into, allocated or reused (damselfly_block_buffers_total) */
   senderBuffers?: { allocated: number, reused: number }
 }

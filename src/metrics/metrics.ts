@@ -81,6 +81,7 @@ export class Metrics {
   private readonly dataConnectionBytes: Counter<'direction'>
   private readonly dataConnections: Counter<'outcome'>
   private readonly dataSlabs: Counter<'outcome'>
+  private readonly wholeFileHashed: Counter<'how'>
 
   constructor (init: MetricsInit = {}) {
     const registers = [this.registry]
@@ -95,6 +96,7 @@ export class Metrics {
     this.evictions = new Counter({ name: `${prefix}cache_evictions_total`, help: 'Tasks removed from the cache to make room.', registers })
     this.dataConnectionBytes = new Counter({ name: `${prefix}data_connection_bytes_total`, help: 'Block bytes carried by data connections (the TCP connections beside libp2p), by direction: sent to peers or received from them.', labelNames: ['direction'], registers })
     this.dataConnections = new Counter({ name: `${prefix}data_connections_total`, help: 'Data connections this node tried to open, by outcome: opened, failed (blocks went over libp2p), unsupported (an older peer), cut (an open one broke or closed).', labelNames: ['outcome'], registers })
+    this.wholeFileHashed = new Counter({ name: `${prefix}whole_file_hash_bytes_total`, help: 'Bytes downloads fed to the whole-file sha256 of tasks keyed by it, by how: landed (from the memory a block was verified from, as it landed) or read (read back from disk: blocks that landed too far ahead of the hash, or pieces held before the download).', labelNames: ['how'], registers })
     this.dataSlabs = new Counter({ name: `${prefix}data_connection_slabs_total`, help: 'Read slabs (4 MiB) plain data connections started, by outcome: allocated (the pool was empty) or reused (a slab no block referred to any more).', labelNames: ['outcome'], registers })
     // The verified reader's buffers are per process (block-memory.ts): counted from this node's start.
     const since = blockMemoryOutcomes()
@@ -190,6 +192,11 @@ export class Metrics {
   /** How one try to open (or an open) data connection ended. */
   dataConnection (outcome: 'opened' | 'failed' | 'unsupported' | 'cut'): void {
     this.dataConnections.inc({ outcome })
+  }
+
+  /** Bytes a download's whole-file check hashed: from the blocks as they landed, or read back from disk. */
+  wholeFileHash (how: 'landed' | 'read', count: number): void {
+    if (count > 0) this.wholeFileHashed.inc({ how }, count)
   }
 
   /** A plain data connection started reading into a slab, new or from its pool. */

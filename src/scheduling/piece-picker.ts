@@ -68,6 +68,13 @@ export interface PiecePickerInit extends Partial<LatePolicy> {
   requestTimeoutMs?: number
   /** Uniform in [0, 1); breaks ties between equally rare pieces. @default Math.random */
   random?: () => number
+  /**
+   * Asked at each choice: when true, equally rare pieces go lowest index first instead of at
+   * random. Random ties spread the pieces of nodes downloading together, so they can trade;
+   * with nobody to trade with, file order costs nothing and lets the whole-file sha256 hash
+   * the blocks as they land instead of reading them back. @default never
+   */
+  inOrder?: () => boolean
   /** Clock in milliseconds. @default Date.now */
   now?: () => number
 }
@@ -100,6 +107,7 @@ export class PiecePicker {
   private readonly late: LatePolicy
   private readonly requestTimeoutMs: number
   private readonly random: () => number
+  private readonly inOrder: () => boolean
   private readonly now: () => number
   private readonly own: Bitmap
   /** Our view of each connected peer's pieces. */
@@ -134,6 +142,7 @@ export class PiecePicker {
     }
     this.requestTimeoutMs = init.requestTimeoutMs ?? defaults.requestTimeoutMs
     this.random = init.random ?? Math.random
+    this.inOrder = init.inOrder ?? (() => false)
     this.now = init.now ?? Date.now
     this.own = init.held === undefined ? new Bitmap(pieceCount) : copy(init.held)
     this.availability = new Uint32Array(pieceCount)
@@ -250,7 +259,8 @@ export class PiecePicker {
    * The piece to request from `peerId` now, or undefined (peer unknown or banned, its pipeline
    * full, or nothing it holds is worth asking for). In order of preference:
    * 1. a wanted piece nobody is fetching, lowest index first;
-   * 2. the rarest piece nobody is fetching, random among equally rare ones;
+   * 2. the rarest piece nobody is fetching, random among equally rare ones (lowest index first
+   *    while `inOrder` says so);
    * 3. in endgame only, a piece already in flight from other peers (fewer than
    *    `maxRequestersPerPiece` of them) whose every request is late (`isLate`): wanted first,
    *    then fewest requesters, then the most time a duplicate may save, then the oldest request.
@@ -336,6 +346,7 @@ export class PiecePicker {
       }
     }
     if (ties.length === 0) return undefined
+    if (this.inOrder()) return ties[0]
     return ties[Math.min(ties.length - 1, Math.floor(this.random() * ties.length))]
   }
 

@@ -1,5 +1,6 @@
 import type { BlockLayout } from './blocks.js'
-import { hashBlock, hashParts, hashStream, isShared, ownsMemory, type HashStream } from './hash-pool.js'
+import { hashBlock, hashBlockFor, hashParts, hashStream, isShared, ownsMemory, type HashStream } from './hash-pool.js'
+import type { WholeFeed, WholeFileHash } from './whole-file-hash.js'
 
 /** Blocks of one piece being hashed at once before `update` waits. */
 const maxBlocksInFlight = 4
@@ -11,6 +12,16 @@ export interface PieceBlockHasherInit {
    * @default true
    */
   piece?: boolean
+  /**
+   * The task's running whole-file sha256: each block is offered to it in the same trip to the
+   * hashing thread as its own hash, when the hash wants it (whole-file-hash.ts), so bytes that
+   * land in order are never read back from disk. Only blocks that can be trusted are offered:
+   * with `trusted` (origin bytes, which the whole-file hash itself checks) or once `expect`
+   * gave the block's proven sha256 (the thread offers it only if it matches).
+   */
+  whole?: WholeFileHash
+  /** The bytes are the origin's: offered to `whole` as they are. @default false */
+  trusted?: boolean
 }
 
 /**
@@ -34,9 +45,15 @@ export class PieceBlockHasher {
   private readonly withPiece: boolean
   /** Waiting for the block now being gathered to be sealed (its digest) or dropped (undefined). */
   private sealWaiters: Array<(digest?: Promise<Buffer>) => void> = []
+  private readonly whole?: WholeFileHash
+  private readonly trusted: boolean
+  /** The proven sha256 of each block of the piece (a peer's, checked against the piece's root). */
+  private expected?: readonly Uint8Array[]
 
   constructor (layout: BlockLayout, piece: number, init: PieceBlockHasherInit = {}) {
     this.withPiece = init.piece ?? true
+    this.whole = init.whole
+    this.trusted = init.trusted ?? false
     this.layout = layout
     this.first = piece * layout.blocksPerPiece
     this.count = layout.blocksIn(piece)
@@ -95,6 +112,14 @@ export class PieceBlockHasher {
     if (waiting > 0) await this.digests[waiting - 1]
   }
 
+  /**
+   * The piece's block hashes, proven against its root: blocks sealed from now on are offered to
+   * the whole-file hash, which takes each only if it hashes to its proven hash.
+   */
+  expect (blocks: readonly Uint8Array[]): void {
+    if (blocks.length === this.count) this.expected = blocks
+  }
+
   /** Blocks whole so far (from the piece's start). */
   get sealed (): number {
     return this.digests.length
@@ -146,9 +171,30 @@ export class PieceBlockHasher {
     this.wakeSealWaiters()
   }
 
+  /** How block `block` of the piece is offered to the whole-file hash, if it is. */
+  private feedFor (block: number): WholeFeed | undefined {
+    const whole = this.whole
+    if (whole === undefined) return undefined
+    const expect = this.expected?.[block]
+    if (!this.trusted && expect === undefined) return undefined
+    const global = this.first + block
+    const offset = this.layout.start(global)
+    if (!whole.wants(offset, this.layout.size(global))) return undefined
+    return { hash: whole, offset, ...(expect === undefined ? {} : { expect }) }
+  }
+
+  /**
+   * The piece's running sha256 is opened beside the whole-file hash when the first block goes
+   * there too (one trip feeds both); a piece stream on another thread cannot feed it.
+   */
+  private openPiece (feed: WholeFeed | undefined): void {
+    if (this.withPiece) this.piece ??= feed === undefined ? hashStream() : feed.hash.stream()
+  }
+
   private seal (): void {
-    if (this.withPiece) this.piece ??= hashStream()
-    const digest = this.piece === undefined ? hashParts(this.chunks, this.movable) : this.piece.blockParts(this.chunks, this.movable)
+    const feed = this.feedFor(this.digests.length)
+    this.openPiece(feed)
+    const digest = this.piece === undefined ? hashParts(this.chunks, this.movable, feed) : this.piece.blockParts(this.chunks, this.movable, feed)
     digest.catch(() => {})
     this.digests.push(digest)
     this.chunks = []
@@ -164,8 +210,9 @@ export class PieceBlockHasher {
   }
 
   private sealBuffer (block: Buffer, returned?: (block: Buffer) => void): void {
-    if (this.withPiece) this.piece ??= hashStream()
-    const hashed = this.piece === undefined ? hashBlock(block) : this.piece.block(block)
+    const feed = this.feedFor(this.digests.length)
+    this.openPiece(feed)
+    const hashed = this.piece !== undefined ? this.piece.block(block, feed) : feed === undefined ? hashBlock(block) : hashBlockFor(block, feed)
     const digest = hashed.then(({ data, digest }) => {
       returned?.(data)
       return digest

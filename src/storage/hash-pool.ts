@@ -1,16 +1,19 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import type { HashReply, HashRequest } from './hash-thread.js'
+import type { HashReply, HashRequest, WholeFeedRequest } from './hash-thread.js'
 import { IdleRelease } from './idle-release.js'
+import { WholeFileHash, wholeWindowBytes, type WholeFeed } from './whole-file-hash.js'
 
 /**
  * sha256 on worker threads, so the event loop only moves buffers: running streams (a whole
- * piece, the whole file), whole blocks (moved there and back, no copy), blocks as the parts
- * they arrived in (moved there when given up, else copied) and read buffers fed to a stream
- * (moved there and back). WebCrypto's digest on the libuv pool was measured to keep the loop nearly as busy
- * as hashing on it (scripts/bench-hashing.ts). Each stream stays on one thread (a running hash
- * is sequential); streams and blocks go to the least loaded thread. A thread keeps the process alive only
- * while it has streams open.
+ * piece), whole-file hashes fed by offset (openWholeFileHash: blocks offered as they land, in
+ * the same trip as their own hash, and read buffers moved there and back), whole blocks (moved
+ * there and back, no copy), blocks as the parts they arrived in (moved there when given up, else
+ * copied) and read buffers fed to a stream (moved there and back). WebCrypto's digest on the
+ * libuv pool was measured to keep the loop nearly as busy as hashing on it
+ * (scripts/bench-hashing.ts). Each stream stays on one thread (a running hash is sequential);
+ * streams and blocks go to the least loaded thread, except blocks offered to a whole-file hash,
+ * which go to its thread. A thread keeps the process alive only while it has streams open.
  */
 
 /** Bytes a stream may have waiting on its thread before `update` waits. */
@@ -22,8 +25,10 @@ export interface HashStream {
   /**
    * Feeds a whole block to the running hash and returns the block's own sha256 too, from one
    * trip to the thread: `data` moves there and back like hashBlock's (use the returned buffer).
+   * With `whole` (a whole-file hash on the same thread, else ignored) the block is offered to
+   * it as well (a block it parks is copied there: `data` still comes back).
    */
-  block: (data: Buffer) => Promise<{ data: Buffer, digest: Buffer }>
+  block: (data: Buffer, whole?: WholeFeed) => Promise<{ data: Buffer, digest: Buffer }>
   /**
    * Feeds the first `length` bytes of `data` to the running hash without a copy: `data` moves to
    * the thread and back (detached meanwhile); resolves with the same memory once hashed. `data`
@@ -34,7 +39,7 @@ export interface HashStream {
    * A whole block given as the parts it arrived in: fed to the running hash, and its own sha256
    * returned, from one trip to the thread (see hashParts for which parts are copied).
    */
-  blockParts: (parts: readonly Buffer[], movable?: ReadonlySet<Buffer>) => Promise<Buffer>
+  blockParts: (parts: readonly Buffer[], movable?: ReadonlySet<Buffer>, whole?: WholeFeed) => Promise<Buffer>
   /** The sha256 of everything passed to `update`, `feed`, `block` and `hashParts`. */
   digest: () => Promise<Buffer>
   /** Forgets the stream (an abandoned piece). */
@@ -69,12 +74,15 @@ const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.
 class HashThread {
   private readonly worker: Worker
   private readonly streams = new Map<number, StreamState>()
+  /** Whole-file hashes living on this thread, told of each reply about them. */
+  private readonly wholes = new Map<number, WholeFileHash>()
   private nextId = 0
   private broken?: Error
 
   constructor () {
     this.worker = new Worker(new URL('./hash-thread.js', import.meta.url))
     this.worker.on('message', (reply: HashReply) => {
+      if (reply.op !== 'hashed' && reply.whole !== undefined) this.wholes.get(reply.whole.id)?.news(reply.whole)
       const state = this.streams.get(reply.id)
       if (state === undefined) return
       if (reply.op === 'hashed') {
@@ -128,9 +136,9 @@ class HashThread {
         if (state.pending > maxPendingBytes) await new Promise<void>((resolve) => { state.wake = resolve })
         if (this.broken !== undefined) throw this.broken
       },
-      block: async (data) => await this.block(data, id),
+      block: async (data, whole) => await this.block(data, id, false, whole),
       feed: async (data, length = data.length) => await this.feed(data, length, id),
-      blockParts: async (parts, movable = new Set()) => await this.parts(parts, movable, id),
+      blockParts: async (parts, movable = new Set(), whole) => await this.parts(parts, movable, id, whole),
       digest: async () => await new Promise<Buffer>((resolve, reject) => {
         state.done = resolve
         state.fail = reject
@@ -144,18 +152,62 @@ class HashThread {
     }
   }
 
-  /** See hashBlock; `whole`: see hashBlockInPlace. */
-  async block (data: Buffer, stream?: number, whole = false): Promise<{ data: Buffer, digest: Buffer }> {
+  /** See hashBlock; `inPlace`: see hashBlockInPlace; `whole`: see HashStream.block. */
+  async block (data: Buffer, stream?: number, inPlace = false, whole?: WholeFeed): Promise<{ data: Buffer, digest: Buffer }> {
     if (this.broken !== undefined) throw this.broken
     const id = this.nextId++
     // A buffer that owns its whole memory moves to the thread and back; a view into shared
     // memory (a pooled chunk) is copied first, since moving it would take its neighbours along.
-    const owned = (whole || (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength)) && !(data.buffer instanceof SharedArrayBuffer)
+    const owned = (inPlace || (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength)) && !(data.buffer instanceof SharedArrayBuffer)
     // (A fresh ArrayBuffer: Buffer.from may copy into the shared pool, which must never move.)
     const moving = owned ? data : Buffer.from(new Uint8Array(data).buffer)
+    const feed = this.feedRequest(whole)
     return await new Promise((resolve, reject) => {
       this.open(id, { pending: 0, done: (digest, back) => { resolve({ data: back ?? moving, digest }) }, fail: reject })
-      this.worker.postMessage({ op: 'block', id, data: moving, ...(stream === undefined ? {} : { stream }) } satisfies HashRequest, [moving.buffer as ArrayBuffer])
+      this.worker.postMessage({ op: 'block', id, data: moving, ...(stream === undefined ? {} : { stream }), ...(feed === undefined ? {} : { whole: feed }) } satisfies HashRequest, [moving.buffer as ArrayBuffer])
+    })
+  }
+
+  /** The request offering a block to a whole-file hash; undefined when it lives on another thread. */
+  private feedRequest (whole?: WholeFeed): WholeFeedRequest | undefined {
+    if (whole === undefined || whole.hash.owner !== this) return undefined
+    return { id: whole.hash.id, offset: whole.offset, ...(whole.expect === undefined ? {} : { expect: whole.expect }) }
+  }
+
+  /** A whole-file hash of `length` bytes on this thread (see WholeFileHash). */
+  whole (length: number, windowBytes: number): WholeFileHash {
+    const id = this.nextId++
+    const state: StreamState = { pending: 0 }
+    this.open(id, state)
+    this.worker.postMessage({ op: 'whole-open', id, windowBytes } satisfies HashRequest)
+    const hash = new WholeFileHash(length, windowBytes, {
+      owner: this,
+      id,
+      stream: () => this.stream(),
+      readBack: async (data, length, offset) => await this.readBack(data, length, offset, id),
+      digest: async () => await new Promise<Buffer>((resolve, reject) => {
+        if (this.broken !== undefined) throw this.broken
+        state.done = resolve
+        state.fail = reject
+        this.worker.postMessage({ op: 'digest', id } satisfies HashRequest)
+      }).finally(() => { this.wholes.delete(id) }),
+      drop: () => {
+        this.wholes.delete(id)
+        if (!this.close(id)) return
+        if (this.broken === undefined) this.worker.postMessage({ op: 'drop', id } satisfies HashRequest)
+      }
+    })
+    this.wholes.set(id, hash)
+    return hash
+  }
+
+  private async readBack (data: Buffer, length: number, offset: number, whole: number): Promise<Buffer> {
+    if (this.broken !== undefined) throw this.broken
+    if (!ownsMemory(data)) throw new RangeError('readBack takes a buffer that owns its memory')
+    const id = this.nextId++
+    return await new Promise((resolve, reject) => {
+      this.open(id, { pending: 0, done: (_digest, back) => { resolve(back!) }, fail: reject })
+      this.worker.postMessage({ op: 'whole-read', id, whole, offset, data, length } satisfies HashRequest, [data.buffer as ArrayBuffer])
     })
   }
 
@@ -170,7 +222,7 @@ class HashThread {
   }
 
   /** See hashParts. */
-  async parts (parts: readonly Buffer[], movable: ReadonlySet<Buffer>, stream?: number): Promise<Buffer> {
+  async parts (parts: readonly Buffer[], movable: ReadonlySet<Buffer>, stream?: number, whole?: WholeFeed): Promise<Buffer> {
     if (this.broken !== undefined) throw this.broken
     const id = this.nextId++
     const transfer: ArrayBuffer[] = []
@@ -186,9 +238,10 @@ class HashThread {
       transfer.push(copy.buffer)
       return copy
     })
+    const feed = this.feedRequest(whole)
     return await new Promise((resolve, reject) => {
       this.open(id, { pending: 0, done: (digest) => { resolve(digest) }, fail: reject })
-      this.worker.postMessage({ op: 'parts', id, parts: sent, ...(stream === undefined ? {} : { stream }) } satisfies HashRequest, transfer)
+      this.worker.postMessage({ op: 'parts', id, parts: sent, ...(stream === undefined ? {} : { stream }), ...(feed === undefined ? {} : { whole: feed }) } satisfies HashRequest, transfer)
     })
   }
 
@@ -263,8 +316,25 @@ function leastLoaded (): HashThread {
  * detached here: the caller vouches that it holds nothing else it still needs), any other part
  * is copied.
  */
-export async function hashParts (parts: readonly Buffer[], movable: ReadonlySet<Buffer> = new Set()): Promise<Buffer> {
-  return await leastLoaded().parts(parts, movable)
+export async function hashParts (parts: readonly Buffer[], movable: ReadonlySet<Buffer> = new Set(), whole?: WholeFeed): Promise<Buffer> {
+  return await threadOf(whole).parts(parts, movable, undefined, whole)
+}
+
+/** The thread a block offered to `whole` goes to (the whole-file hash's, so one trip does both), else the least loaded. */
+function threadOf (whole?: WholeFeed): HashThread {
+  const owner = whole?.hash.owner
+  if (!(owner instanceof HashThread) || !owner.healthy || threads?.includes(owner) !== true) return leastLoaded()
+  idleThreads.touch()
+  return owner
+}
+
+/**
+ * A new whole-file sha256 of `length` bytes on the least loaded hashing thread, fed by offset:
+ * blocks offered with their own hash (hashParts, hashBlock, a stream's block calls) as they
+ * land, the rest read back from disk (task/whole-file-check.ts).
+ */
+export function openWholeFileHash (length: number, windowBytes = wholeWindowBytes): WholeFileHash {
+  return leastLoaded().whole(length, windowBytes)
 }
 
 /** A new running sha256 on the least loaded hashing thread. */
@@ -279,6 +349,11 @@ export function hashStream (): HashStream {
  */
 export async function hashBlock (data: Buffer): Promise<{ data: Buffer, digest: Buffer }> {
   return await leastLoaded().block(data)
+}
+
+/** hashBlock that also offers the block to a whole-file hash (on its thread, in the same trip). */
+export async function hashBlockFor (data: Buffer, whole: WholeFeed): Promise<{ data: Buffer, digest: Buffer }> {
+  return await threadOf(whole).block(data, undefined, false, whole)
 }
 
 /**

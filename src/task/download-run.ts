@@ -11,6 +11,7 @@ import type { DownloadPlan } from './source-planner.js'
 import { SwarmDownload, type SwarmDownloadComponents } from './swarm-download.js'
 import type { Task } from './task.js'
 import { checkWholeFile } from './whole-file-check.js'
+import { openWholeFileHash } from '../storage/hash-pool.js'
 
 export interface DownloadRunComponents {
   origin: SwarmDownloadComponents['origin']
@@ -19,7 +20,7 @@ export interface DownloadRunComponents {
   store: Pick<TaskStore, 'writeMeta'>
   quarantine: Pick<Quarantine, 'condemn' | 'moveAside' | 'cleared'>
   logger: Logger
-  metrics?: Pick<Metrics, 'bytes' | 'pieceFetched' | 'peerBytesWasted'>
+  metrics?: Pick<Metrics, 'bytes' | 'pieceFetched' | 'peerBytesWasted'> & Partial<Pick<Metrics, 'wholeFileHash'>>
 }
 
 /** How every download of the node runs (TaskManagerInit's download settings). */
@@ -88,9 +89,12 @@ export class DownloadRun {
     const heldAtStart = task.bitmap.count
     task.startDownloading()
     swarm.announceTask(task.id, false)
+    // The whole-file hash follows the download: blocks landing in order feed it as they are
+    // hashed; the check reads back from disk only what did not (whole-file-check.ts).
+    const whole = task.awaitingWholeFileCheck && task.expectedSha256 !== undefined ? openWholeFileHash(task.length) : undefined
     let transfer: Promise<void>
     if (plan.probe?.wholeBody !== undefined) {
-      transfer = fillFromWholeBody(plan.probe.wholeBody, { task, file, onPiece, signal, pace: this.init.originPace })
+      transfer = fillFromWholeBody(plan.probe.wholeBody, { task, file, onPiece, signal, pace: this.init.originPace, whole })
     } else {
       transfer = new SwarmDownload({ origin: this.components.origin, swarm, scores, logger: this.components.logger, metrics: this.components.metrics }, {
         task,
@@ -104,18 +108,21 @@ export class DownloadRun {
         holders: plan.holders,
         partners: plan.partners,
         elected: plan.elected,
+        whole,
         onPiece,
         signal
       }).run()
     }
-    // The whole-file hash follows the download piece by piece; the task is complete only once
-    // it matches. Its outcome matters once the transfer is done (a failed transfer pauses the
-    // task, which ends the check too).
-    const checking = task.awaitingWholeFileCheck ? checkWholeFile(task, file, signal) : undefined
+    // The task is complete only once the whole-file hash matches. Its outcome matters once the
+    // transfer is done (a failed transfer pauses the task, which ends the check too).
+    const checking = whole !== undefined ? checkWholeFile(task, file, signal, whole) : undefined
     checking?.catch(() => {})
     const checked = transfer.then(async () => {
-      if (checking === undefined) return
+      if (checking === undefined || whole === undefined) return
       const result = await checking
+      // What landing in order saved: bytes hashed from the blocks as they landed, not read back.
+      this.components.metrics?.wholeFileHash?.('landed', whole.position - whole.readBackBytes)
+      this.components.metrics?.wholeFileHash?.('read', whole.readBackBytes)
       if (!result.ok) throw result.error
       task.markVerified()
       this.components.quarantine.cleared(task.id)
@@ -124,7 +131,7 @@ export class DownloadRun {
       () => {
         task.finish()
         swarm.announceTask(task.id, true)
-        this.log.info('task complete', { task: task.id, bytes: task.length, pieces: task.plan.pieceCount - heldAtStart, ms: Date.now() - started })
+        this.log.info('task complete', { task: task.id, bytes: task.length, pieces: task.plan.pieceCount - heldAtStart, ms: Date.now() - started, ...(whole === undefined ? {} : { wholeFileReadBack: whole.readBackBytes }) })
       },
       (error: unknown) => {
         if (error instanceof IntegrityError) {

@@ -6,6 +6,7 @@ import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
 import type { TaskFile } from '../storage/task-files.js'
 import { PieceBlockHasher } from '../storage/block-hasher.js'
+import type { WholeFileHash } from '../storage/whole-file-hash.js'
 
 export interface OriginDownloadComponents {
   origin: Pick<OriginClient, 'retrying' | 'readRange'>
@@ -20,6 +21,8 @@ export interface OriginDownloadInit {
   onPiece: (index: number) => void
   /** Paces the bytes taken from the origin (back-to-source rate). @default unlimited */
   pace?: Pace
+  /** The task's running whole-file sha256: blocks landing where it stands are offered to it (block-hasher.ts). */
+  whole?: WholeFileHash
   signal: AbortSignal
 }
 
@@ -30,7 +33,7 @@ export async function fetchPiece (components: OriginDownloadComponents, init: Om
   const pieceSize = task.plan.size(index)
   // Shared across retries: a retry asks only for the bytes after those already taken, and
   // the sink still holds the block they end in.
-  const blocks = new PieceBlockHasher(task.blocks.layout, index)
+  const blocks = new PieceBlockHasher(task.blocks.layout, index, { whole: init.whole, trusted: true })
   const sink = new PieceSink({ file: init.file, layout: task.blocks.layout, piece: index, start: pieceStart, size: pieceSize, blocks, pace: init.pace, signal, onWritten: (written) => { task.markReceived(index, written) } })
   task.resetPiece(index)
   try {
@@ -67,7 +70,8 @@ export async function fetchPiece (components: OriginDownloadComponents, init: Om
 export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownloadInit, 'source'>): Promise<void> {
   const { task, file } = init
   let index = 0
-  let blocks = new PieceBlockHasher(task.blocks.layout, 0)
+  const hasher = (index: number): PieceBlockHasher => new PieceBlockHasher(task.blocks.layout, index, { whole: init.whole, trusted: true })
+  let blocks = hasher(0)
   let intoPiece = 0
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -88,7 +92,7 @@ export async function fillFromWholeBody (body: Readable, init: Omit<OriginDownlo
           init.onPiece(index)
           index++
           intoPiece = 0
-          blocks = new PieceBlockHasher(task.blocks.layout, index)
+          blocks = hasher(index)
         }
       }
       if (init.signal.aborted) throw new AbortedError()

@@ -16,6 +16,7 @@ import type { Task } from './task.js'
 import type { Pace } from '../limits/token-bucket.js'
 import type { TaskFile } from '../storage/task-files.js'
 import { PieceBlockHasher } from '../storage/block-hasher.js'
+import type { WholeFileHash } from '../storage/whole-file-hash.js'
 import { merkleRoot } from '../storage/blocks.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { OriginFallbackDriver } from './origin-fallback-driver.js'
@@ -65,6 +66,12 @@ export interface SwarmDownloadInit {
    */
   elected?: string[]
   onPiece: (index: number) => void
+  /**
+   * The task's running whole-file sha256: each block landing where it stands is offered to it
+   * from the memory it was verified from (origin bytes as they are, a peer's block only if it
+   * hashes to its proven hash). @default none
+   */
+  whole?: WholeFileHash
   signal: AbortSignal
 }
 
@@ -127,7 +134,15 @@ export class SwarmDownload {
     // Endgame duplicates only late requests, judged from each requester's measured rate.
     const rates = { bytesPerMs: (peer: string) => peer === originId ? this.fallback.measuredConnectionBytesPerMs : components.scores.bytesPerMs(peer) }
     const plan = init.task.plan
-    this.picker = new PiecePicker({ scores: components.scores, rates }, { pieceCount: plan.pieceCount, held: init.task.bitmap, pieceBytes: index => plan.size(index), requestTimeoutMs: blockTimeoutMs * 2 })
+    this.picker = new PiecePicker({ scores: components.scores, rates }, {
+      pieceCount: plan.pieceCount,
+      held: init.task.bitmap,
+      pieceBytes: index => plan.size(index),
+      requestTimeoutMs: blockTimeoutMs * 2,
+      // With no other node downloading the task there is nobody to trade with, so equally rare
+      // pieces come in file order: they then land where the whole-file hash stands.
+      inOrder: () => init.whole !== undefined && this.othersWanting() === 0
+    })
     this.expected = new Array<string | null>(init.task.plan.pieceCount).fill(null)
     this.expectedRoots = new Array<string | null>(init.task.plan.pieceCount).fill(null)
     this.signal = AbortSignal.any([init.signal, this.stopper.signal])
@@ -142,7 +157,7 @@ export class SwarmDownload {
       originConcurrency: init.originConcurrency,
       unitBytes: init.task.plan.pieceSize,
       // The task topic's subscribers; without it, the holders known that lack something.
-      wanters: () => 1 + (swarm.wanters?.(init.task.id) ?? this.peers.size - this.completeHolders.size),
+      wanters: () => 1 + this.othersWanting(),
       defaultConnectionBytesPerMs: init.originConnectionBytesPerMs
     })
   }
@@ -264,6 +279,7 @@ export class SwarmDownload {
         file,
         source: () => this.init.source() ?? { url: 'about:blank', headers: {} },
         pace: this.init.originPace,
+        whole: this.init.whole,
         onPiece: (landed) => { this.recorded(landed) }
       }, index, this.signal)
       this.components.metrics?.pieceFetched('origin', (performance.now() - started) / 1000)
@@ -294,7 +310,7 @@ export class SwarmDownload {
     const size = task.plan.size(index)
     // An empty piece has no blocks: its digest is that of no bytes.
     const expectedRoot = this.expectedRoots[index] ?? null
-    const blocks = new PieceBlockHasher(task.blocks.layout, index, { piece: this.needsPieceDigest(expectedRoot) })
+    const blocks = new PieceBlockHasher(task.blocks.layout, index, { piece: this.needsPieceDigest(expectedRoot), whole: this.init.whole })
     let senderDigest: string | undefined
     const request = this.cancels.start(index, peer)
     const cancelled = request.signal
@@ -326,7 +342,11 @@ export class SwarmDownload {
         senderDigest ??= block.digest
         if (provenBlocks === undefined && expectedRoot !== null && block.blocks !== undefined) {
           const claimed = block.blocks.map(hex => Buffer.from(hex, 'hex'))
-          if (claimed.length === task.blocks.layout.blocksIn(index) && merkleRoot(claimed).toString('hex') === expectedRoot) provenBlocks = claimed
+          if (claimed.length === task.blocks.layout.blocksIn(index) && merkleRoot(claimed).toString('hex') === expectedRoot) {
+            provenBlocks = claimed
+            // Proven blocks may feed the whole-file hash (each only if it hashes to its proof).
+            blocks.expect(claimed)
+          }
         }
         this.fallback.swarmDelivered(block.data.byteLength)
         const chunks = [...block.data].map(chunk => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
@@ -511,6 +531,11 @@ export class SwarmDownload {
       this.forgetPeer(seed)
       this.log.info('elected seed gone: its share is handed over', { task: this.task.id, seed })
     }
+  }
+
+  /** Other nodes downloading the task: the task topic's subscribers, else the holders known that lack something. */
+  private othersWanting (): number {
+    return this.components.swarm.wanters?.(this.task.id) ?? this.peers.size - this.completeHolders.size
   }
 
   /** A holder worth re-reading: it has not told us it holds everything. */

@@ -4,6 +4,7 @@ import type { IntegrityError } from '../../src/errors.js'
 import { silentLogger } from '../../src/logging/logger.js'
 import { PeerScores } from '../../src/scheduling/peer-scores.js'
 import { MemoryTaskStore } from '../../src/storage/memory-task-store.js'
+import type { TaskFile } from '../../src/storage/task-files.js'
 import { DownloadRun, type DownloadRunComponents } from '../../src/task/download-run.js'
 import { Task } from '../../src/task/task.js'
 import { contentOf, fakeOrigin, fakeSwarm, holderMeta, sha256Hex, storedBytes, taskMetaOf } from '../helpers/task-fakes.js'
@@ -60,5 +61,75 @@ describe('a download run from two holders of half the file each', () => {
     const [saved] = await store.list()
     assert.equal(saved?.meta.verified, true)
     assert.equal(new Task(saved.meta, saved.blockHashes).status, 'complete')
+  })
+})
+
+/** A task's file whose reads are counted: what the whole-file check read back. */
+function counted (file: TaskFile): { file: TaskFile, bytesRead: () => number } {
+  let bytesRead = 0
+  const wrapped: TaskFile = Object.assign(Object.create(file) as TaskFile, {
+    read: async (buffer: Buffer, position: number) => {
+      const read = await file.read(buffer, position)
+      bytesRead += read
+      return read
+    }
+  })
+  return { file: wrapped, bytesRead: () => bytesRead }
+}
+
+describe('a download run from the origin, keyed by the content\'s sha256', () => {
+  for (const wholeBody of [false, true]) {
+    it(`hashes the whole file from the blocks as they land, reading nothing back (${wholeBody ? 'one whole body' : 'pieces side by side'})`, async () => {
+      const content = contentOf(12 * pieceSize + 777)
+      const origin = fakeOrigin(content, { wholeBody })
+      const store = new MemoryTaskStore()
+      const meta = taskMetaOf(content, pieceSize, { blockSize: 32 * KiB })
+      const task = new Task(meta)
+      const { file, bytesRead } = counted(await store.create(meta))
+      const condemned: IntegrityError[] = []
+      const probe = wholeBody ? await origin.probe({ url: 'http://origin.invalid/f', headers: {} }, AbortSignal.timeout(5000)) : undefined
+      const run = new DownloadRun({ origin, swarm: fakeSwarm(), scores: new PeerScores(), store, quarantine: { cleared: () => {}, condemn: (_task, error) => { condemned.push(error) }, moveAside: async () => {} }, logger: silentLogger }, {
+        task,
+        file,
+        source: { url: 'http://origin.invalid/f', headers: {} },
+        plan: { holders: [], origin: () => 'all', ...(probe === undefined ? {} : { probe }) },
+        concurrency: 3,
+        onEnd: () => {},
+        signal: AbortSignal.timeout(20_000)
+      })
+      run.start()
+      await run.done
+      assert.deepEqual(condemned, [])
+      assert.equal(task.status, 'complete')
+      assert.equal(task.awaitingWholeFileCheck, false, 'verified')
+      assert.equal(bytesRead(), 0, 'the whole-file check read nothing back')
+      assert.equal(sha256Hex(await storedBytes(store, task.id, content.length)), sha256Hex(content))
+    })
+  }
+
+  it('condemns a file whose origin bytes do not hash to the key (fed from the blocks, never read back)', async () => {
+    const content = contentOf(6 * pieceSize)
+    const lying = Buffer.from(content)
+    lying[3 * pieceSize + 5] = lying[3 * pieceSize + 5]! ^ 1
+    const origin = fakeOrigin(lying)
+    const store = new MemoryTaskStore()
+    const meta = taskMetaOf(content, pieceSize, { blockSize: 32 * KiB })
+    const task = new Task(meta)
+    const { file, bytesRead } = counted(await store.create(meta))
+    const condemned: IntegrityError[] = []
+    const run = new DownloadRun({ origin, swarm: fakeSwarm(), scores: new PeerScores(), store, quarantine: { cleared: () => {}, condemn: (_task, error) => { condemned.push(error) }, moveAside: async () => {} }, logger: silentLogger }, {
+      task,
+      file,
+      source: { url: 'http://origin.invalid/f', headers: {} },
+      plan: { holders: [], origin: () => 'all' },
+      concurrency: 2,
+      onEnd: () => {},
+      signal: AbortSignal.timeout(20_000)
+    })
+    run.start()
+    await run.done
+    assert.equal(condemned.length, 1)
+    assert.equal(task.awaitingWholeFileCheck, true, 'never verified')
+    assert.equal(bytesRead(), 0)
   })
 })

@@ -49,6 +49,20 @@ describe('piece picker: choosing', () => {
     assert.deepEqual([...first].sort((a, b) => a - b), range(0, 16))
   })
 
+  it('takes equally rare pieces in file order while told nobody else wants them, at random again once someone does', () => {
+    let alone = true
+    const picker = new PiecePicker({}, { pieceCount: 16, maxInFlightPerPeer: 4, random: seeded(7), inOrder: () => alone })
+    picker.peerBitmap('a', bitmapOf(16, range(0, 16)))
+    picker.peerBitmap('b', bitmapOf(16, [12]))
+    // Rarest first still comes first: piece 12 has two holders, so it waits.
+    assert.deepEqual(drain(picker, 'a'), [0, 1, 2, 3])
+    for (const index of [0, 1, 2, 3]) picker.completed('a', index)
+    alone = false
+    const later = drain(picker, 'a')
+    assert.notDeepEqual(later, [4, 5, 6, 7], 'random among ties again')
+    assert.ok(!later.includes(12))
+  })
+
   it('never proposes a piece we hold, the peer lacks, or one already in flight', () => {
     const random = seeded(42)
     for (let trial = 0; trial < 200; trial++) {
