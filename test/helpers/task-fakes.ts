@@ -1,3 +1,4 @@
+import type { TaskFile } from '../../src/storage/task-files.js'
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -196,4 +197,17 @@ export async function storedBytes (store: Pick<TaskStore, 'open'>, id: string, l
   } finally {
     await file.close()
   }
+}
+
+/** A task's file whose reads are counted: what the whole-file check read back. */
+export function countedReads (file: TaskFile): { file: TaskFile, bytesRead: () => number } {
+  let bytesRead = 0
+  const wrapped: TaskFile = Object.assign(Object.create(file) as TaskFile, {
+    read: async (buffer: Buffer, position: number) => {
+      const read = await file.read(buffer, position)
+      bytesRead += read
+      return read
+    }
+  })
+  return { file: wrapped, bytesRead: () => bytesRead }
 }

@@ -7,7 +7,7 @@ import { MemoryTaskStore } from '../../src/storage/memory-task-store.js'
 import type { TaskFile } from '../../src/storage/task-files.js'
 import { DownloadRun, type DownloadRunComponents } from '../../src/task/download-run.js'
 import { Task } from '../../src/task/task.js'
-import { contentOf, fakeOrigin, fakeSwarm, holderMeta, sha256Hex, storedBytes, taskMetaOf } from '../helpers/task-fakes.js'
+import { contentOf, countedReads as counted, fakeOrigin, fakeSwarm, holderMeta, sha256Hex, storedBytes, taskMetaOf } from '../helpers/task-fakes.js'
 
 const KiB = 1024
 const pieceSize = 128 * KiB
@@ -64,18 +64,6 @@ describe('a download run from two holders of half the file each', () => {
   })
 })
 
-/** A task's file whose reads are counted: what the whole-file check read back. */
-function counted (file: TaskFile): { file: TaskFile, bytesRead: () => number } {
-  let bytesRead = 0
-  const wrapped: TaskFile = Object.assign(Object.create(file) as TaskFile, {
-    read: async (buffer: Buffer, position: number) => {
-      const read = await file.read(buffer, position)
-      bytesRead += read
-      return read
-    }
-  })
-  return { file: wrapped, bytesRead: () => bytesRead }
-}
 
 describe('a download run from the origin, keyed by the content\'s sha256', () => {
   for (const wholeBody of [false, true]) {

@@ -9,7 +9,7 @@ import type { TaskFile } from '../../src/storage/task-files.js'
 import type { WholeFileHash } from '../../src/storage/whole-file-hash.js'
 import { Task } from '../../src/task/task.js'
 import { checkWholeFile } from '../../src/task/whole-file-check.js'
-import { contentOf, sha256Hex, taskMetaOf } from '../helpers/task-fakes.js'
+import { contentOf, countedReads, sha256Hex, taskMetaOf } from '../helpers/task-fakes.js'
 
 const KiB = 1024
 const pieceSize = 256 * KiB
@@ -20,17 +20,10 @@ const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes)
 async function taskOf (content: Buffer, expected = sha256Hex(content)): Promise<{ task: Task, file: TaskFile, bytesRead: () => number }> {
   const meta = taskMetaOf(content, pieceSize, { blockSize, sha256: expected })
   const stored = await new MemoryTaskStore().create(meta)
-  let bytesRead = 0
-  const file: TaskFile = Object.assign(Object.create(stored) as TaskFile, {
-    read: async (buffer: Buffer, position: number) => {
-      const read = await stored.read(buffer, position)
-      bytesRead += read
-      return read
-    }
-  })
+  const { file, bytesRead } = countedReads(stored)
   const task = new Task(meta)
   task.startDownloading()
-  return { task, file, bytesRead: () => bytesRead }
+  return { task, file, bytesRead }
 }
 
 /**
