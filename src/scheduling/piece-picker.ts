@@ -17,7 +17,7 @@ import { lateness, latePolicyDefaults, type LatePolicy } from './late-request.js
  * 4. fetch `missingWithNoPeer()` from the origin after a grace period, reporting them with `held`.
  *
  * Endgame: in the last few pieces, a piece already in flight may be asked of a second holder,
- * but only when its request is late (`isLate`, late-request.ts): a duplicate costs the second
+ * but only when its request is late (`lateness`, late-request.ts): a duplicate costs the second
  * holder's uplink a whole piece, which the swarm needs for other nodes.
  *
  * Each `next` scans the pieces once: O(pieceCount), a few thousand at most with the automatic
@@ -262,7 +262,7 @@ export class PiecePicker {
    * 2. the rarest piece nobody is fetching, random among equally rare ones (lowest index first
    *    while `inOrder` says so);
    * 3. in endgame only, a piece already in flight from other peers (fewer than
-   *    `maxRequestersPerPiece` of them) whose every request is late (`isLate`): wanted first,
+   *    `maxRequestersPerPiece` of them) whose every request is late (`lateness`): wanted first,
    *    then fewest requesters, then the most time a duplicate may save, then the oldest request.
    * Never a piece we hold, the peer lacks, or the peer is already fetching for us.
    */
@@ -351,13 +351,9 @@ export class PiecePicker {
   }
 
   /**
-   * Whether the request for `index` made of `holder` at `since` is late (late-request.ts), as
-   * `asker`, a holder of the piece that could be asked instead, sees it.
+   * How late the request for `index` made of `holder` at `since` is (late-request.ts), as
+   * `asker`, a holder of the piece that could be asked instead, sees it; undefined: on time.
    */
-  isLate (index: number, holder: string, since: number, asker: string): boolean {
-    return this.lateness(index, holder, since, asker) !== undefined
-  }
-
   private lateness (index: number, holder: string, since: number, asker: string): number | undefined {
     return lateness({
       ageMs: this.now() - since,
