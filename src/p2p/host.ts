@@ -7,6 +7,7 @@ import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dh
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { fastMessageId } from './gossip-message-id.js'
 import { pskProtector } from './psk/index.js'
 import { protocols } from './protocols.js'
 
@@ -64,7 +65,7 @@ export async function createP2PHost (init: P2PHostInit): Promise<P2PHost> {
         providers: { provideValidity: validity, cleanupInterval: Math.max(30, Math.floor(validity / 4)) },
         reprovide: { validity: validity * 1000, threshold: Math.floor(validity * 500), interval: Math.floor(validity * 250) }
       }),
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, fastMsgIdFn: fastMessageId })
     }
   }) as unknown as P2PHost
 }
