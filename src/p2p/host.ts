@@ -3,7 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
-import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import { kadDHT, removePublicAddressesMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
@@ -33,7 +33,7 @@ export interface P2PHostInit {
   provideValiditySeconds?: number
 }
 
-export type P2PHost = Libp2p<{ dht: KadDHT, pubsub: ReturnType<ReturnType<typeof gossipsub>>, identify: unknown, ping: unknown }>
+export type P2PHost = Libp2p<{ dht: SingleKadDHT, pubsub: ReturnType<ReturnType<typeof gossipsub>>, identify: unknown, ping: unknown }>
 
 /**
  * The libp2p node inside every Damselfly process: TCP, noise, yamux, identify, ping, kad-dht

@@ -19,6 +19,7 @@ import type { HostPort } from '../config/index.js'
 import { DataConnections } from './data-connection/connections.js'
 import { DataServer } from './data-connection/server.js'
 import { DiscoverySchedule } from '../scheduling/discovery-schedule.js'
+import { dhtMayNameMoreHolders } from '../scheduling/holder-lookup.js'
 
 export interface SwarmComponents {
   host: P2PHost
@@ -81,6 +82,8 @@ export class Swarm {
   private readonly dialects: readonly WireDialect[]
   private readonly haveListeners = new Map<string, Set<HaveListener>>()
   private discoverTimer?: NodeJS.Timeout
+  /** When the DHT is next asked for this node's neighbourhood, and whether that view stopped growing. */
+  private readonly discovery = new DiscoverySchedule()
   private readonly lifetime = new AbortController()
   /**
    * What each peer said it speaks in its last identify. Not the peer store's list: libp2p adds
@@ -168,7 +171,7 @@ export class Swarm {
     // Meeting the bootstrap peers is not meeting everyone: ask the DHT for our neighbourhood so
     // that peers connect to each other, not only to their bootstrap node. Often while peers
     // appear, rarely once none do (DiscoverySchedule).
-    const schedule = new DiscoverySchedule()
+    const schedule = this.discovery
     const next = (ms: number): void => {
       clearTimeout(this.discoverTimer)
       if (this.lifetime.signal.aborted) return
@@ -289,7 +292,8 @@ export class Swarm {
 
   /**
    * Nodes holding (part of) a task: connected peers are asked directly, and DHT providers are
-   * dialled and asked too. Slow or failing peers are skipped.
+   * dialled and asked too, unless the DHT cannot name anyone the direct round missed
+   * (scheduling/holder-lookup.ts). Slow or failing peers are skipped.
    */
   async findHolders (taskId: string, signal: AbortSignal, timeoutMs = 2000): Promise<Holder[]> {
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
@@ -305,8 +309,16 @@ export class Swarm {
         this.log.debug('meta query failed', { peer, error })
       }
     }
-    const direct = Promise.all(this.connectedPeers().map(ask))
-    const viaDht = (async () => {
+    const connected = this.connectedPeers()
+    const direct = Promise.all(connected.map(ask))
+    const { dht } = this.host.services
+    const lookup = dhtMayNameMoreHolders({
+      routingTableSize: dht.routingTable.size,
+      bucketSize: dht.k,
+      askedDhtPeers: connected.filter(peer => this.speaks(peer, protocols.kad)).length,
+      settled: this.discovery.settled
+    })
+    const viaDht = lookup && (async () => {
       try {
         for await (const event of this.host.services.dht.findProviders(taskCid(taskId), { signal: deadline })) {
           if (event.name !== 'PROVIDER') continue
@@ -322,7 +334,7 @@ export class Swarm {
     })()
     await direct
     // Connected peers answer in milliseconds; the DHT gets only what is left of a short wait.
-    if (holders.some(holder => holder.meta.complete)) return holders
+    if (viaDht === false || holders.some(holder => holder.meta.complete)) return holders
     await Promise.race([viaDht, new Promise(resolve => setTimeout(resolve, Math.min(500, timeoutMs)).unref())])
     return holders
   }

@@ -23,6 +23,7 @@ export class DiscoverySchedule {
   private delay: number
   /** Peers connected when the last round ended, and every peer identified since. */
   private readonly known = new Set<string>()
+  private quiet = false
 
   constructor (init: DiscoveryScheduleInit = {}) {
     this.firstMs = init.firstMs ?? 10_000
@@ -44,7 +45,16 @@ export class DiscoverySchedule {
     this.known.clear()
     for (const peer of now) this.known.add(peer)
     this.delay = met ? this.firstMs : Math.min(this.maxMs, this.delay * 2)
+    this.quiet = !met
     return this.delay
+  }
+
+  /**
+   * The last round met no one new and no new peer was identified since: this node's view of
+   * the swarm has stopped growing (false until a round has ended).
+   */
+  get settled (): boolean {
+    return this.quiet
   }
 
   /**
@@ -54,6 +64,7 @@ export class DiscoverySchedule {
   identified (peer: string): number | undefined {
     if (this.known.has(peer)) return undefined
     this.known.add(peer)
+    this.quiet = false
     this.delay = this.firstMs / 2
     return this.soonMs
   }
