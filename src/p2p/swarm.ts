@@ -13,6 +13,7 @@ import { UploadQueue } from './upload-queue.js'
 import { handlePiece, requestBlock, type ReceivedBlock } from './piece-protocol.js'
 import { protocolId, protocols, topics, type ProtocolName } from './protocols.js'
 import { taskCid } from './task-cid.js'
+import { TaskProvides } from './task-provides.js'
 import type { Pace } from '../limits/token-bucket.js'
 import { gossipDialect, servedDialects, type WireDialect, type WireVersion } from './wire-versions.js'
 import type { HostPort } from '../config/index.js'
@@ -84,6 +85,7 @@ export class Swarm {
   private discoverTimer?: NodeJS.Timeout
   /** When the DHT is next asked for this node's neighbourhood, and whether that view stopped growing. */
   private readonly discovery = new DiscoverySchedule()
+  private readonly provides = new TaskProvides((taskId) => { void this.provide(taskId) })
   private readonly lifetime = new AbortController()
   /**
    * What each peer said it speaks in its last identify. Not the peer store's list: libp2p adds
@@ -200,6 +202,7 @@ export class Swarm {
 
   async stop (): Promise<void> {
     this.lifetime.abort()
+    this.provides.stop()
     clearTimeout(this.discoverTimer)
     this.redialer.stop()
     this.dataConnections?.stop()
@@ -360,20 +363,23 @@ export class Swarm {
     return await requestFetch(this.host, peerIdFromString(seed), this.dialectsFor(seed, 'fetch'), request, signal)
   }
 
-  /** Tells the swarm this node holds (part of) a task: gossip now, DHT provider record too. */
+  /** Tells the swarm this node holds (part of) a task: gossip now, a DHT provider record soon (TaskProvides). */
   announceTask (taskId: string, complete: boolean): void {
     this.publish(topics.tasks, { type: 'task', task: taskId, complete, seed: this.isSeed })
-    void (async () => {
-      try {
-        for await (const _event of this.host.services.dht.provide(taskCid(taskId), { signal: AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(30_000)]) })) {}
-      } catch (error) {
-        this.log.debug('provide failed', { task: taskId, error })
-      }
-    })()
+    this.provides.announced(taskId)
   }
 
   withdrawTask (taskId: string): void {
     this.publish(topics.tasks, { type: 'withdraw', task: taskId })
+    this.provides.withdrawn(taskId)
+  }
+
+  private async provide (taskId: string): Promise<void> {
+    try {
+      for await (const _event of this.host.services.dht.provide(taskCid(taskId), { signal: AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(30_000)]) })) {}
+    } catch (error) {
+      this.log.debug('provide failed', { task: taskId, error })
+    }
   }
 
   announceHave (taskId: string, pieces: number[], digests: string[]): void {
