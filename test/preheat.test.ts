@@ -34,6 +34,10 @@ describe('damselfly preheat', () => {
 
   before(async () => {
     hub = await startFakeHub({
+      // A CDN connection slower than the LAN between seeds, as the Hub's is. Uncapped, a loopback
+      // CDN outruns a loaded machine's peer streams, and a seed then takes its partner's pieces
+      // from the origin by design (origin-choice's late rule), which is not what this test pins.
+      cdnBytesPerSecondPerConnection: 20_000_000,
       repos: [{
         id: repo,
         files: [

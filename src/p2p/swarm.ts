@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../logging/logger.js'
@@ -300,6 +301,9 @@ export class Swarm {
    */
   async findHolders (taskId: string, signal: AbortSignal, timeoutMs = 2000): Promise<Holder[]> {
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+    // Every peer asked listens on it until the search ends: more than Node's warning level of 10
+    // in any swarm of a dozen nodes, and no leak.
+    setMaxListeners(0, deadline)
     const asked = new Set<string>([this.peerId])
     const holders: Holder[] = []
     const ask = async (peer: string): Promise<void> => {
