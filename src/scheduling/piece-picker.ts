@@ -258,7 +258,9 @@ export class PiecePicker {
   /**
    * The piece to request from `peerId` now, or undefined (peer unknown or banned, its pipeline
    * full, or nothing it holds is worth asking for). In order of preference:
-   * 1. a wanted piece nobody is fetching, lowest index first;
+   * 1. a wanted piece nobody is fetching, lowest index first; but of a peer that alone holds a
+   *    piece we lack, only a wanted piece it alone holds: its uplink is the only way to such
+   *    pieces (an elected seed's fresh ones), so a wanted piece others hold is asked of them;
    * 2. the rarest piece nobody is fetching, random among equally rare ones (lowest index first
    *    while `inOrder` says so);
    * 3. in endgame only, a piece already in flight from other peers (fewer than
@@ -270,7 +272,9 @@ export class PiecePicker {
     const view = this.peers.get(peerId)
     if (view === undefined || this.own.complete || this.isBanned(peerId)) return undefined
     if (this.inFlightCount(peerId) >= this.maxInFlightPerPeer) return undefined
-    return this.pickWanted(view) ?? this.pickRarest(view) ?? (this.endgame ? this.pickDuplicate(peerId, view) : undefined)
+    const wanted = this.pickWanted(view)
+    if (wanted !== undefined && (this.availability[wanted] === 1 || !this.holdsSolePiece(view))) return wanted
+    return this.pickRarest(view) ?? (this.endgame ? this.pickDuplicate(peerId, view) : undefined)
   }
 
   // ---- requests -------------------------------------------------------------------------
@@ -330,6 +334,14 @@ export class PiecePicker {
       if (view.has(index) && !this.inFlight.has(index) && (best === undefined || index < best)) best = index
     }
     return best
+  }
+
+  /** Whether the peer seen as `view` is the only known holder of a piece we lack and nobody fetches. */
+  private holdsSolePiece (view: Bitmap): boolean {
+    for (let index = 0; index < this.pieceCount; index++) {
+      if (this.availability[index] === 1 && view.has(index) && !this.own.has(index) && !this.inFlight.has(index)) return true
+    }
+    return false
   }
 
   private pickRarest (view: Bitmap): number | undefined {

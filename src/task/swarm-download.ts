@@ -167,6 +167,7 @@ export class SwarmDownload {
     const { swarm } = this.components
     const stopHave = swarm.onHave(this.task.id, (peer, message) => {
       this.refresh.heard(peer)
+      this.log.debug('have from peer', { peer, pieces: message.pieces })
       message.pieces.forEach((index, position) => {
         if (index >= this.task.plan.pieceCount) return
         this.handover?.progressed(peer, index)
@@ -284,6 +285,7 @@ export class SwarmDownload {
       }, index, this.signal)
       this.components.metrics?.pieceFetched('origin', (performance.now() - started) / 1000)
       this.fallback.originFetched(task.plan.size(index), performance.now() - started)
+      this.log.debug('piece from origin', { piece: index, ms: Math.round(performance.now() - started) })
       this.cancels.cancel(index, this.picker.completed(originId, index))
     } catch (error) {
       this.picker.failed(originId, index, 'error')
