@@ -7,6 +7,7 @@ import { receivedBlock, type ReceivedBlock } from '../piece-protocol.js'
 import { ProtocolError } from '../wire.js'
 import { encodeFrame, FrameReader } from './frames.js'
 import { connectionMagic } from './keys.js'
+import type { DataAck } from './messages.js'
 import { readBufferBytes, SlabReads } from './read-buffers.js'
 import { RecordOpener, RecordSealer, type RecordKey } from './records.js'
 import type { Slab, SlabOutcome } from './slab-pool.js'
@@ -41,6 +42,8 @@ export interface DataConnectionInit {
   /** Plain connections: each slab the reader starts, new or reused (slab-pool.ts). */
   onSlab?: (outcome: SlabOutcome) => void
   maxInFlight?: number
+  /** The holder agreed to acks: after each record of block bytes, say how many arrived in all. */
+  acks?: boolean
 }
 
 interface Pending {
@@ -78,6 +81,9 @@ export class DataConnection {
   private hello?: { resolve: () => void, reject: (error: unknown) => void }
   private lastRead = Date.now()
   private lastUsed = Date.now()
+  /** Block bytes received in all, and as last acked. */
+  private receivedBytes = 0
+  private ackedBytes = 0
   private closedWith?: Error
   /** Called once when the connection ends, for whatever reason. */
   onClose?: (error: Error) => void
@@ -199,6 +205,10 @@ export class DataConnection {
       return
     }
     for (const chunk of chunks) this.frames.push(chunk)
+    if (this.init.acks === true && this.receivedBytes > this.ackedBytes) {
+      this.ackedBytes = this.receivedBytes
+      this.sealer.write(this.socket, [encodeFrame({ ack: this.ackedBytes } satisfies DataAck)])
+    }
   }
 
   private onHeader (value: unknown): number {
@@ -215,6 +225,7 @@ export class DataConnection {
 
   private onPayload (chunk: Buffer): void {
     const pending = this.sent[0]!
+    this.receivedBytes += chunk.length
     this.init.onReceived?.(chunk.length)
     if (pending.cancelled) {
       this.init.onDiscarded?.(chunk.length)

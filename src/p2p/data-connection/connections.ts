@@ -107,7 +107,7 @@ export class DataConnections {
       let offer
       try {
         const bytes = wire(stream, 4096)
-        await writeFrame(bytes, { encrypt: this.init.encrypt }, signal)
+        await writeFrame(bytes, { encrypt: this.init.encrypt, acks: true }, signal)
         offer = await readFrame(bytes, dataOfferResponse, signal)
         await stream.close({ signal }).catch(() => {})
       } catch (error) {
@@ -124,6 +124,7 @@ export class DataConnections {
         token: session.token,
         requests: { cipher, ...(offer.encrypt ? { key: keys.request } : {}) },
         responses: { cipher, ...(offer.encrypt ? { key: keys.response } : {}) },
+        acks: offer.acks === true,
         signal,
         pace: this.init.pace,
         onReceived: this.init.onReceived,

@@ -40,6 +40,8 @@ export interface DataServerInit extends PieceServerInit {
 interface Session {
   keys: SessionKeys
   encrypt: boolean
+  /** The downloader acks the block bytes it receives. */
+  acks: boolean
   expires: number
 }
 
@@ -98,21 +100,21 @@ export class DataServer {
     return async (stream: Stream, connection: Connection): Promise<void> => {
       await serveExchange(stream, 4096, 10_000, this.log, async (bytes, signal) => {
         const request = await readFrame(bytes, dataOfferRequest, signal)
-        await writeFrame(bytes, this.offer(connection.remotePeer.toString(), request.encrypt), signal)
+        await writeFrame(bytes, this.offer(connection.remotePeer.toString(), request.encrypt, request.acks === true), signal)
       })
     }
   }
 
-  /** A fresh token and secret for one data connection from `clientPeer`. */
-  offer (clientPeer: string, clientEncrypt: boolean): DataOfferResponse {
+  /** A fresh token and secret for one data connection from `clientPeer` (`clientAcks`: it will ack what it receives). */
+  offer (clientPeer: string, clientEncrypt: boolean, clientAcks = false): DataOfferResponse {
     const now = Date.now()
     for (const [token, session] of this.sessions) if (session.expires <= now) this.sessions.delete(token)
     if (this.listening === undefined) return { ok: false, reason: 'disabled' }
     if (this.sessions.size >= maxOutstandingTokens) return { ok: false, reason: 'busy' }
     const secret = newSessionSecret()
     const encrypt = this.init.encrypt || clientEncrypt
-    this.sessions.set(secret.token.toString('hex'), { keys: deriveKeys(secret, this.init.peerId, clientPeer), encrypt, expires: now + tokenLifetimeMs })
-    return { ok: true, port: this.listening.port, token: secret.token.toString('base64'), secret: secret.secret.toString('base64'), encrypt }
+    this.sessions.set(secret.token.toString('hex'), { keys: deriveKeys(secret, this.init.peerId, clientPeer), encrypt, acks: clientAcks, expires: now + tokenLifetimeMs })
+    return { ok: true, port: this.listening.port, token: secret.token.toString('base64'), secret: secret.secret.toString('base64'), encrypt, ...(clientAcks ? { acks: true } : {}) }
   }
 
   private accept (socket: Socket): void {
@@ -138,7 +140,8 @@ export class DataServer {
       serveConnection(socket, received.subarray(helloBytes), this.components.tasks, this.log, {
         ...this.init,
         requests: { cipher, ...(session.encrypt ? { key: session.keys.request } : {}) },
-        responses: { cipher, ...(session.encrypt ? { key: session.keys.response } : {}) }
+        responses: { cipher, ...(session.encrypt ? { key: session.keys.response } : {}) },
+        acks: session.acks
       })
     }
     socket.on('data', onHello)
