@@ -38,6 +38,12 @@ const unmeasuredRetryMs = 100
  * kernel's send buffer takes megabytes at once. Two booked keeps the link busy (one read while
  * one is sent) and the wait of an admitted request under two pieces' time.
  *
+ * One copy of a piece at a time: a request for a piece already booked for another peer is
+ * refused as busy too. That peer will hold it within a turn and announce it, and the requester
+ * can then take it from there; sent twice from here, the second copy costs this uplink a turn
+ * the swarm needs for pieces only this node has (an elected seed's fresh ones, which every
+ * client waiting for the same next piece asked for at once).
+ *
  * The retry hint is the booked bytes at the rate seen: bytes of each turn over the time it held
  * the link, decayed so that it follows the link.
  */
@@ -49,6 +55,8 @@ export class UploadQueue {
   /** Requests admitted and not yet sent (or given up), and their bytes. */
   private bookedCount = 0
   private bookedBytes = 0
+  /** Pieces (the caller's keys) whose first block is booked now. */
+  private readonly pieces = new Set<string>()
   /** Decayed sums of bytes sent and ms the link was held for them. */
   private sentBytes = 0
   private heldMs = 0
@@ -71,10 +79,12 @@ export class UploadQueue {
 
   /**
    * Whether to take a new piece's request for `bytes` now. An admitted request is booked until
-   * its turn ends, or until `cancel` when it will not be sent after all.
+   * its turn ends, or until `cancel` when it will not be sent after all; `piece` (a key of the
+   * caller's, e.g. task and index) stays booked as long, and is refused meanwhile.
    */
-  admit (bytes: number): Admission {
-    if (this.bookedCount >= this.maxBooked) return { admit: false, retryAfterMs: this.retryAfterMs() }
+  admit (bytes: number, piece?: string): Admission {
+    if (this.bookedCount >= this.maxBooked || (piece !== undefined && this.pieces.has(piece))) return { admit: false, retryAfterMs: this.retryAfterMs() }
+    if (piece !== undefined) this.pieces.add(piece)
     return this.book(bytes)
   }
 
@@ -85,13 +95,16 @@ export class UploadQueue {
     return { admit: true }
   }
 
-  /** A booked request that will not be sent: it leaves the queue. */
-  cancel (bytes: number): void {
-    this.unbook(bytes)
+  /** A booked request that will not be sent: it leaves the queue (with its `piece`, if admitted with one). */
+  cancel (bytes: number, piece?: string): void {
+    this.unbook(bytes, piece)
   }
 
-  /** Waits for the link (first come, first served); `bytes` are the booked request's bytes. */
-  async turn (bytes: number, signal: AbortSignal): Promise<UploadRelease> {
+  /**
+   * Waits for the link (first come, first served); `bytes` are the booked request's bytes, and
+   * `piece` its admission's key: booked until the release.
+   */
+  async turn (bytes: number, signal: AbortSignal, piece?: string): Promise<UploadRelease> {
     if (signal.aborted) throw new AbortedError()
     if (this.holding) {
       await new Promise<void>((resolve, reject) => {
@@ -110,17 +123,17 @@ export class UploadQueue {
         this.waiters.push(waiter)
       })
     }
-    return this.take(bytes)
+    return this.take(bytes, piece)
   }
 
-  private take (bytes: number): UploadRelease {
+  private take (bytes: number, piece: string | undefined): UploadRelease {
     this.holding = true
     const started = this.now()
     let released = false
     return () => {
       if (released) return
       released = true
-      this.unbook(bytes)
+      this.unbook(bytes, piece)
       this.measure(bytes, this.now() - started)
       // Handed straight to the next in line: nobody arriving meanwhile can jump the queue.
       const next = this.waiters.shift()
@@ -129,7 +142,8 @@ export class UploadQueue {
     }
   }
 
-  private unbook (bytes: number): void {
+  private unbook (bytes: number, piece: string | undefined): void {
+    if (piece !== undefined) this.pieces.delete(piece)
     this.bookedCount = Math.max(0, this.bookedCount - 1)
     this.bookedBytes = Math.max(0, this.bookedBytes - bytes)
   }

@@ -61,6 +61,21 @@ describe('the uplink queue (UploadQueue)', () => {
     assert.equal(!again.admit && again.retryAfterMs, 800)
   })
 
+  it('books one copy of a piece at a time: a second asker is refused until the first copy was sent or given up', async () => {
+    const queue = new UploadQueue({ maxBooked: 8 })
+    assert.deepEqual(queue.admit(MiB, 'task:0'), { admit: true })
+    const twice = queue.admit(MiB, 'task:0')
+    assert.equal(twice.admit, false, 'the same piece, booked for another peer already')
+    assert.ok(!twice.admit && twice.retryAfterMs > 0)
+    assert.deepEqual(queue.admit(MiB, 'task:1'), { admit: true }, 'another piece is taken')
+    const release = await queue.turn(MiB, AbortSignal.timeout(5000), 'task:0')
+    assert.equal(queue.admit(MiB, 'task:0').admit, false, 'still on the link')
+    release()
+    assert.deepEqual(queue.admit(MiB, 'task:0'), { admit: true }, 'sent: it may be asked for again')
+    queue.cancel(MiB, 'task:0')
+    assert.deepEqual(queue.admit(MiB, 'task:0'), { admit: true }, 'given up: it may be asked for again')
+  })
+
   it('lets a waiter that gives up leave the line, and refuses turns once aborted', async () => {
     const queue = new UploadQueue({ maxBooked: 4 })
     queue.admit(MiB)

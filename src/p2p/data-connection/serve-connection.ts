@@ -39,6 +39,8 @@ export interface ServeConnectionInit extends PieceServerInit {
 interface Queued {
   request: PieceRequest
   retryAfterMs?: number
+  /** The uplink's key of the piece whose admission this request booked (a piece's first block). */
+  piece?: string
 }
 
 /**
@@ -83,9 +85,10 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
    */
   const booking = (request: PieceRequest): Queued => {
     if (uploads === undefined) return { request }
-    const admission = request.offset > 0 ? uploads.book(request.length) : uploads.admit(request.length)
+    const piece = request.offset > 0 ? undefined : `${request.task}:${request.piece}`
+    const admission = piece === undefined ? uploads.book(request.length) : uploads.admit(request.length, piece)
     if (!admission.admit) return { request, retryAfterMs: Math.ceil(admission.retryAfterMs) }
-    const queued = { request }
+    const queued: Queued = { request, piece }
     bookedHere.add(queued)
     return queued
   }
@@ -99,7 +102,7 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
     return { ...reply, queued }
   }
   const unbook = (queued: Queued): void => {
-    if (bookedHere.delete(queued)) uploads?.cancel(queued.request.length)
+    if (bookedHere.delete(queued)) uploads?.cancel(queued.request.length, queued.piece)
   }
   const serveQueue = async (): Promise<void> => {
     if (serving) return
@@ -132,7 +135,7 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
     let handedOn = false
     let release: (() => void) | undefined
     try {
-      release = bookedHere.has(reply.queued) ? await uploads?.turn(reply.queued.request.length, lifetime.signal) : undefined
+      release = bookedHere.has(reply.queued) ? await uploads?.turn(reply.queued.request.length, lifetime.signal, reply.queued.piece) : undefined
       // From here the turn owns the booking: its release gives it back.
       if (release !== undefined) bookedHere.delete(reply.queued)
       sealer.write(socket, [encodeFrame(reply.response)])
