@@ -79,7 +79,6 @@ export interface SwarmDownloadInit {
 const originId = 'origin'
 const blockTimeoutMs = 30_000
 const refreshMs = 1000
-/** At most one `have` message a task per this long: the first at once, later ones batched. */
 const haveFlushMs = 200
 
 /**
@@ -116,7 +115,6 @@ export class SwarmDownload {
   private originError?: unknown
   private lastAnyProgress = Date.now()
   private pendingHave: number[] = []
-  private lastHaveAt = -Infinity
   private haveTimer?: NodeJS.Timeout
   /** A pump when the earliest busy peer may be asked again (nothing else may happen before). */
   private wakeTimer?: NodeJS.Timeout
@@ -472,25 +470,17 @@ export class SwarmDownload {
     this.cancels.cancel(index, this.picker.completed(source, index))
   }
 
-  /**
-   * A piece is now in the task's bitmap: checkpoint it and tell the swarm, at once unless a
-   * `have` went out less than `haveFlushMs` ago (then batched until then). Every relay hop
-   * waits for this message, so a lone piece is not held back to wait for company.
-   */
+  /** A piece is now in the task's bitmap: checkpoint it and tell the swarm (batched). */
   private recorded (index: number): void {
     this.lastAnyProgress = Date.now()
     this.init.onPiece(index)
     this.pendingHave.push(index)
-    if (this.haveTimer !== undefined) return
-    const wait = this.lastHaveAt + haveFlushMs - Date.now()
-    if (wait <= 0) this.flushHave()
-    else this.haveTimer = setTimeout(() => { this.flushHave() }, wait)
+    this.haveTimer ??= setTimeout(() => { this.flushHave() }, haveFlushMs)
   }
 
   private flushHave (): void {
     this.haveTimer = undefined
     if (this.pendingHave.length === 0) return
-    this.lastHaveAt = Date.now()
     const pieces = this.pendingHave
     this.pendingHave = []
     const digests = pieces.map(index => this.task.digestOf(index) ?? '')
