@@ -8,10 +8,16 @@ export interface UploadQueueInit {
   now?: () => number
 }
 
-/** Lets the next upload take the link: call once its bytes have left this process. */
-export type UploadRelease = () => void
+/**
+ * Lets the next upload take the link: call once its bytes have left this process. `delivered`
+ * (a connection whose receiver acks) settles once they have nearly arrived: a turn of another
+ * connection waits for it, so that the two blocks do not share the link in the kernel's buffers.
+ */
+export type UploadRelease = (delivered?: Promise<void>) => void
 
 interface Waiter {
+  /** The connection the turn sends on. */
+  owner: unknown
   /** The link is free: the waiter takes it in the same turn of the event loop. */
   grant: () => void
 }
@@ -52,6 +58,10 @@ export class UploadQueue {
   private readonly maxBooked: number
   private readonly waiters: Waiter[] = []
   private holding = false
+  /** The link waits for the last turn's delivery before the next owner's turn. */
+  private deferred = false
+  /** The last turn, while its bytes may still be on their way. */
+  private last?: { owner: unknown, delivered: Promise<void> }
   /** Requests admitted and not yet sent (or given up), and their bytes. */
   private bookedCount = 0
   private bookedBytes = 0
@@ -101,44 +111,70 @@ export class UploadQueue {
   }
 
   /**
-   * Waits for the link (first come, first served); `bytes` are the booked request's bytes, and
-   * `piece` its admission's key: booked until the release.
+   * Waits for the link (first come, first served); `bytes` are the booked request's bytes,
+   * `piece` its admission's key (booked until the release), and `owner` the connection sending
+   * it: a turn of another owner starts only once the last turn's bytes were (nearly) delivered,
+   * as its release said.
    */
-  async turn (bytes: number, signal: AbortSignal, piece?: string): Promise<UploadRelease> {
+  async turn (bytes: number, signal: AbortSignal, piece?: string, owner?: unknown): Promise<UploadRelease> {
     if (signal.aborted) throw new AbortedError()
-    if (this.holding) {
-      await new Promise<void>((resolve, reject) => {
-        const waiter: Waiter = {
-          grant: () => {
-            signal.removeEventListener('abort', onAbort)
-            resolve()
-          }
+    await new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        owner,
+        grant: () => {
+          signal.removeEventListener('abort', onAbort)
+          resolve()
         }
-        const onAbort = (): void => {
-          const index = this.waiters.indexOf(waiter)
-          if (index >= 0) this.waiters.splice(index, 1)
-          reject(new AbortedError())
-        }
-        signal.addEventListener('abort', onAbort, { once: true })
-        this.waiters.push(waiter)
-      })
-    }
-    return this.take(bytes, piece)
+      }
+      const onAbort = (): void => {
+        const index = this.waiters.indexOf(waiter)
+        if (index >= 0) this.waiters.splice(index, 1)
+        reject(new AbortedError())
+        this.pass()
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.waiters.push(waiter)
+      this.pass()
+    })
+    return this.take(bytes, piece, owner)
   }
 
-  private take (bytes: number, piece: string | undefined): UploadRelease {
+  /**
+   * Gives the link to the first in line, in the same turn of the event loop (nobody arriving
+   * meanwhile can jump the queue), unless the last turn was another owner's and its bytes are
+   * still on their way: then once they arrived.
+   */
+  private pass (): void {
+    if (this.holding || this.deferred) return
+    const next = this.waiters[0]
+    if (next === undefined) return
+    const last = this.last
+    if (last !== undefined && last.owner !== next.owner) {
+      this.deferred = true
+      void last.delivered.finally(() => {
+        if (this.last === last) this.last = undefined
+        this.deferred = false
+        this.pass()
+      })
+      return
+    }
+    this.waiters.shift()
+    this.holding = true
+    next.grant()
+  }
+
+  private take (bytes: number, piece: string | undefined, owner: unknown): UploadRelease {
     this.holding = true
     const started = this.now()
     let released = false
-    return () => {
+    return (delivered) => {
       if (released) return
       released = true
       this.unbook(bytes, piece)
       this.measure(bytes, this.now() - started)
-      // Handed straight to the next in line: nobody arriving meanwhile can jump the queue.
-      const next = this.waiters.shift()
-      if (next === undefined) this.holding = false
-      else next.grant()
+      this.last = delivered === undefined ? undefined : { owner, delivered }
+      this.holding = false
+      this.pass()
     }
   }
 

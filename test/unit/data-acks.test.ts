@@ -138,10 +138,12 @@ describe('an uplink shared by two data connections with acks', () => {
     const stalled = await downloader(port, true)
     const other = await downloader(port, true)
     // The first downloader asks and reads nothing: its 1 MiB fits the kernel's buffers, so
-    // without acks the link would be free for the next block at once.
+    // without acks the link would be free for the next block at once; with acks, another
+    // connection's block waits until the first has (nearly) arrived, or its ack is late.
     stalled.socket.pause()
     stalled.ask(0)
-    await waitFor('the stalled downloader\'s block to be booked', () => uploads.booked === 1)
+    // Its turn ends once its block left the process (a turn has been measured then).
+    await waitFor('the stalled downloader\'s block to leave the process', () => uploads.bytesPerMs() !== undefined)
     const asked = performance.now()
     other.ask(MiB)
     const { data, offset, at } = await other.block

@@ -76,6 +76,29 @@ describe('the uplink queue (UploadQueue)', () => {
     assert.deepEqual(queue.admit(MiB, 'task:0'), { admit: true }, 'given up: it may be asked for again')
   })
 
+  it('a turn on another connection waits until the last turn\'s bytes were delivered; one on the same connection does not', async () => {
+    const queue = new UploadQueue({ maxBooked: 8 })
+    for (let n = 0; n < 3; n++) queue.admit(MiB)
+    let arrived!: () => void
+    const delivered = new Promise<void>(resolve => { arrived = resolve })
+    const first = await queue.turn(MiB, AbortSignal.timeout(5000), undefined, 'a')
+    first(delivered)
+    // The same connection goes on at once: TCP keeps its blocks in order.
+    const again = await queue.turn(MiB, AbortSignal.timeout(5000), undefined, 'a')
+    again(delivered)
+    let otherStarted = false
+    const other = queue.turn(MiB, AbortSignal.timeout(5000), undefined, 'b').then((release) => {
+      otherStarted = true
+      return release
+    })
+    await new Promise(resolve => setImmediate(resolve))
+    assert.equal(otherStarted, false, 'b waits while a\'s blocks are on their way')
+    arrived()
+    ;(await other)()
+    assert.equal(otherStarted, true)
+    assert.equal(queue.booked, 0)
+  })
+
   it('lets a waiter that gives up leave the line, and refuses turns once aborted', async () => {
     const queue = new UploadQueue({ maxBooked: 4 })
     queue.admit(MiB)

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import type { Logger } from '../../logging/logger.js'
 import type { LocalTasks } from '../local-tasks.js'
 import { pieceRequest, type PieceRequest } from '../messages.js'
+import type { UploadRelease } from '../upload-queue.js'
 import { pacedSliceBytes, pieceReply, slices, type PieceReply, type PieceServerInit } from '../piece-protocol.js'
 import { ProtocolError } from '../wire.js'
 import { Delivery } from './delivery.js'
@@ -133,9 +134,10 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
     // The block's memory goes back once the last record written from it called back (writes
     // complete in order); if the loop stops before, after a write or not, it is never reused.
     let handedOn = false
-    let release: (() => void) | undefined
+    let release: UploadRelease | undefined
+    let delivered: Promise<void> | undefined
     try {
-      release = bookedHere.has(reply.queued) ? await uploads?.turn(reply.queued.request.length, lifetime.signal, reply.queued.piece) : undefined
+      release = bookedHere.has(reply.queued) ? await uploads?.turn(reply.queued.request.length, lifetime.signal, reply.queued.piece, socket) : undefined
       // From here the turn owns the booking: its release gives it back.
       if (release !== undefined) bookedHere.delete(reply.queued)
       sealer.write(socket, [encodeFrame(reply.response)])
@@ -153,13 +155,13 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
       }
       if (records.length === 0) reply.release?.(true)
       handedOn = true
-      // The link is this block's until all but its last record arrived (delivery.ts), or,
-      // without acks, until its bytes have left the process ('drain' comes only after a write
-      // that found the buffer full: writableNeedDrain).
-      if (release !== undefined && delivery?.usable === true) await delivery.nearlyDelivered(records[records.length - 1]?.length ?? 0, init.ackWaitMs ?? defaultAckWaitMs, lifetime.signal)
-      else if (release !== undefined && socket.writableNeedDrain) await drained(socket, lifetime.signal)
+      // The link is this block's until its bytes have left the process ('drain' comes only
+      // after a write that found the buffer full: writableNeedDrain); another connection's
+      // turn waits further, until all but its last record arrived (delivery.ts).
+      if (release !== undefined && socket.writableNeedDrain) await drained(socket, lifetime.signal)
+      if (release !== undefined && delivery?.usable === true) delivered = delivery.nearlyDelivered(records[records.length - 1]?.length ?? 0, init.ackWaitMs ?? defaultAckWaitMs, lifetime.signal).catch(() => {})
     } finally {
-      release?.()
+      release?.(delivered)
       if (!handedOn) reply.release?.(false)
     }
     init.onServed?.(reply.response.length)
