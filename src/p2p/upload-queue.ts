@@ -170,8 +170,14 @@ export class UploadQueue {
     return (delivered) => {
       if (released) return
       released = true
-      this.unbook(bytes, piece)
-      this.measure(bytes, this.now() - started)
+      // Booked, and measured, until the bytes arrived: the bound on what is booked and the
+      // retry hint are about the link, not about the kernel's buffers.
+      const done = (): void => {
+        this.unbook(bytes, piece)
+        this.measure(bytes, this.now() - started)
+      }
+      if (delivered === undefined) done()
+      else void delivered.finally(done)
       this.last = delivered === undefined ? undefined : { owner, delivered }
       this.holding = false
       this.pass()

@@ -128,8 +128,10 @@ describe('an uplink shared by two data connections with acks', () => {
   it('a downloader that reads nothing holds the link until its ack is late; then the other gets its block, and both are exact', async () => {
     const uploads = new UploadQueue()
     const ackWaitMs = 1000
+    const served: Socket[] = []
     const server = createServer((socket) => {
       socket.on('error', () => {})
+      served.push(socket)
       serveConnection(socket, Buffer.alloc(0), tasks, silentLogger, { requests: key, responses: key, uploads, acks: true, ackWaitMs })
     })
     servers.push(server)
@@ -142,8 +144,7 @@ describe('an uplink shared by two data connections with acks', () => {
     // connection's block waits until the first has (nearly) arrived, or its ack is late.
     stalled.socket.pause()
     stalled.ask(0)
-    // Its turn ends once its block left the process (a turn has been measured then).
-    await waitFor('the stalled downloader\'s block to leave the process', () => uploads.bytesPerMs() !== undefined)
+    await waitFor('the stalled downloader\'s block to leave the holder\'s process', () => (served[0]?.bytesWritten ?? 0) >= MiB)
     const asked = performance.now()
     other.ask(MiB)
     const { data, offset, at } = await other.block

@@ -83,6 +83,7 @@ describe('the uplink queue (UploadQueue)', () => {
     const delivered = new Promise<void>(resolve => { arrived = resolve })
     const first = await queue.turn(MiB, AbortSignal.timeout(5000), undefined, 'a')
     first(delivered)
+    assert.equal(queue.booked, 3, 'booked until its bytes arrived, not until they left the process')
     // The same connection goes on at once: TCP keeps its blocks in order.
     const again = await queue.turn(MiB, AbortSignal.timeout(5000), undefined, 'a')
     again(delivered)
