@@ -89,7 +89,8 @@ export class UploadQueue {
 
   /**
    * Whether to take a new piece's request for `bytes` now. An admitted request is booked until
-   * its turn ends, or until `cancel` when it will not be sent after all; `piece` (a key of the
+   * its turn's bytes arrived (or left the process, without a delivery promise), or until
+   * `cancel` when it will not be sent after all; `piece` (a key of the
    * caller's, e.g. task and index) stays booked as long, and is refused meanwhile.
    */
   admit (bytes: number, piece?: string): Admission {

@@ -4,7 +4,7 @@ import { z } from 'zod'
 export const dataOfferRequest = z.object({
   /** This side's `--data-encryption`: records are plain only when both sides turned it off. */
   encrypt: z.boolean(),
-  /** This side acks the block bytes it receives (`dataAck`), so the holder's turns end on arrival. */
+  /** This side acks the block bytes it receives (`dataAck`), so the holder's next turn on another connection can wait for arrival. */
   acks: z.boolean().optional()
 }).strict()
 export type DataOfferRequest = z.infer<typeof dataOfferRequest>

@@ -16,9 +16,9 @@ export const maxQueuedRequests = 32
 /** Bytes queued on the socket before the server waits for a drain. */
 const writeQueueBytes = 4 * 1024 * 1024
 /**
- * Records of a block on a connection with acks: the turn ends when all but the last has
- * arrived, so this is what stays on the wire while the next block starts (52 ms at 5 MB/s,
- * 0.2 ms at 10 Gb/s, still above a LAN's round trip).
+ * Records of a block on a connection with acks: another connection's turn starts when all but
+ * the last has arrived, so this is what stays on the wire while that block starts (52 ms at
+ * 5 MB/s, 0.2 ms at 10 Gb/s, still above a LAN's round trip).
  */
 const ackedRecordBytes = 256 * 1024
 /** An ack later than this: the downloader is not trusted with the uplink's turns any more. */
@@ -30,7 +30,7 @@ export interface ServeConnectionInit extends PieceServerInit {
   /** Protects what this node sends (headers and block bytes). */
   responses: RecordKey
   onSent?: (bytes: number) => void
-  /** The downloader acks what it receives (`dataAck`): a turn ends on arrival, not at the drain. */
+  /** The downloader acks what it receives (`dataAck`): another connection's turn waits for arrival, not just the drain. */
   acks?: boolean
   /** How long a turn waits for an ack before acks are ignored on this connection. @default 5000 */
   ackWaitMs?: number
