@@ -22,6 +22,11 @@ export interface PieceServerInit {
   /** Test-only fault injection: flip a byte in every block served. */
   corruptBlocks?: boolean
   onServed?: (bytes: number) => void
+  /**
+   * Block bytes that reached the downloader: acked ones on a data connection whose downloader
+   * acks, else those handed to the transport. What the uplink really moved (share-pace.ts).
+   */
+  onArrived?: (bytes: number) => void
   /** Paces the bytes served to peers (upload rate). @default unlimited */
   pace?: Pace
   /**
@@ -109,6 +114,7 @@ export function handlePiece (tasks: LocalTasks, log: Logger, dialect: WireDialec
         reply.release?.(false)
       }
       init.onServed?.(response.length)
+      init.onArrived?.(response.length)
     })
   }
 }

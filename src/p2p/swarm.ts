@@ -22,6 +22,7 @@ import { DataConnections } from './data-connection/connections.js'
 import { DataServer } from './data-connection/server.js'
 import { DiscoverySchedule } from '../scheduling/discovery-schedule.js'
 import { dhtMayNameMoreHolders } from '../scheduling/holder-lookup.js'
+import { ThroughputMeter } from '../scheduling/rate-estimator.js'
 
 export interface SwarmComponents {
   host: P2PHost
@@ -68,6 +69,9 @@ export interface Holder {
 
 export type HaveListener = (peer: string, message: Extract<GossipMessage, { type: 'have' }>) => void
 
+/** The window of the uplink's meter (uplinkBytesPerMs). */
+const uplinkWindowMs = 3000
+
 /**
  * This node's face to the swarm: the protocol handlers, who holds what (asked directly, on the
  * DHT and by gossip), and the calls the download engine makes to other nodes.
@@ -98,6 +102,9 @@ export class Swarm {
   uploaded = 0
   /** This node's uplink: every block served, on either transport, takes its turn here. */
   private readonly uploads = new UploadQueue()
+  /** Block bytes that reached the peers this node served, lately (an elected seed paces its share by it). */
+  private sent = new ThroughputMeter({ windowMs: uplinkWindowMs })
+  private lastArrivedAt = -Infinity
 
   constructor (components: SwarmComponents, init: SwarmInit) {
     this.host = components.host
@@ -116,7 +123,8 @@ export class Swarm {
         pace: init.uploadPace,
         uploads: this.uploads,
         onSent: (bytes) => { this.metrics?.dataBytes('sent', bytes) },
-        onServed: (bytes) => { this.served(bytes) }
+        onServed: (bytes) => { this.served(bytes) },
+        onArrived: (bytes) => { this.arrived(bytes) }
       })
       this.dataConnections = new DataConnections({ host: this.host, logger: components.logger }, {
         encrypt: init.data.encrypt,
@@ -145,7 +153,8 @@ export class Swarm {
       corruptBlocks: this.init.corruptBlocks,
       pace: this.init.uploadPace,
       uploads: this.uploads,
-      onServed: (bytes: number) => { this.served(bytes) }
+      onServed: (bytes: number) => { this.served(bytes) },
+      onArrived: (bytes: number) => { this.arrived(bytes) }
     }
     // Every version's ids are served: an older peer dials the ids it knows (wire-versions.ts).
     for (const dialect of this.dialects) {
@@ -219,6 +228,33 @@ export class Swarm {
     this.uploaded += bytes
     this.metrics?.uploaded(bytes)
   }
+
+  /**
+   * Bytes per ms that reached the peers this node served, over the last few seconds: acked bytes
+   * where the downloader acks. Not the link's capacity (an idle link reads low), but a saturated
+   * one reads its capacity: what share-pace.ts needs. Neither the bytes handed to sockets nor the
+   * UploadQueue's turn times would do: the kernel's send buffers take megabytes at once, and a
+   * turn ends once most of its bytes arrived (or at once, on a connection whose acks came late),
+   * so a 1 MB/s uplink read 2-3 MB/s.
+   */
+  uplinkBytesPerMs (): number {
+    return this.sent.rate()
+  }
+
+  private arrived (bytes: number): void {
+    // After a quiet spell the meter starts afresh, so that it reads the new flow from its first
+    // bytes rather than averaging them with the silence (a seed starting a task after an idle hour).
+    const now = Date.now()
+    if (now - this.lastArrivedAt > uplinkWindowMs) this.sent = new ThroughputMeter({ windowMs: uplinkWindowMs })
+    this.lastArrivedAt = now
+    this.sent.add(bytes)
+  }
+
+  /** Piece `index` of `taskId` was fetched here from the origin: its first copy goes first (UploadQueue). */
+  fetchedFromOrigin (taskId: string, index: number): void {
+    this.uploads.markFresh(`${taskId}:${index}`)
+  }
+
 
   connectedPeers (): string[] {
     // A closing connection is still listed for a moment, but every new stream on it fails.

@@ -4,6 +4,8 @@ import type { Admission } from '../scheduling/upload-admission.js'
 export interface UploadQueueInit {
   /** Pieces booked at once (one being sent, the others read and waiting). @default 2 */
   maxBooked?: number
+  /** Fresh pieces remembered at most (the oldest are forgotten first). @default 4096 */
+  maxFresh?: number
   /** Clock in milliseconds. @default performance.now */
   now?: () => number
 }
@@ -18,6 +20,8 @@ export type UploadRelease = (delivered?: Promise<void>) => void
 interface Waiter {
   /** The connection the turn sends on. */
   owner: unknown
+  /** A fresh piece's first block: it goes before the others. */
+  fresh: boolean
   /** The link is free: the waiter takes it in the same turn of the event loop. */
   grant: () => void
 }
@@ -50,6 +54,13 @@ const unmeasuredRetryMs = 100
  * the swarm needs for pieces only this node has (an elected seed's fresh ones, which every
  * client waiting for the same next piece asked for at once).
  *
+ * Fresh pieces first: a piece this node fetched from the origin and never sent (`markFresh`)
+ * exists nowhere else, and the swarm gets it only through this uplink; every other piece has, or
+ * will soon have, other holders. A fresh piece's first block is therefore admitted even when the
+ * uplink is booked (up to `maxBooked` more), and takes the link before the turns of other pieces.
+ * Without it, an elected seed's fresh piece waited behind two booked copies of pieces the swarm
+ * already had: on a 1 MB/s seed, 2-3 s before its first copy left (issue 12's slow-host round).
+ *
  * The retry hint is the booked bytes at the rate seen: bytes of each turn over the time it held
  * the link, decayed so that it follows the link.
  */
@@ -67,6 +78,9 @@ export class UploadQueue {
   private bookedBytes = 0
   /** Pieces (the caller's keys) whose first block is booked now. */
   private readonly pieces = new Set<string>()
+  /** Pieces fetched here from the origin and not sent yet, oldest first. */
+  private readonly fresh = new Set<string>()
+  private readonly maxFresh: number
   /** Decayed sums of bytes sent and ms the link was held for them. */
   private sentBytes = 0
   private heldMs = 0
@@ -74,6 +88,7 @@ export class UploadQueue {
   constructor (init: UploadQueueInit = {}) {
     this.now = init.now ?? (() => performance.now())
     this.maxBooked = init.maxBooked ?? 2
+    this.maxFresh = init.maxFresh ?? 4096
     if (!(this.maxBooked >= 1)) throw new RangeError(`maxBooked must be >= 1, got ${this.maxBooked}`)
   }
 
@@ -94,9 +109,22 @@ export class UploadQueue {
    * caller's, e.g. task and index) stays booked as long, and is refused meanwhile.
    */
   admit (bytes: number, piece?: string): Admission {
-    if (this.bookedCount >= this.maxBooked || (piece !== undefined && this.pieces.has(piece))) return { admit: false, retryAfterMs: this.retryAfterMs() }
+    if (piece !== undefined && this.pieces.has(piece)) return { admit: false, retryAfterMs: this.retryAfterMs() }
+    // Only fresh pieces go beyond `maxBooked`, and by `maxBooked` at most.
+    const fresh = piece !== undefined && this.fresh.has(piece)
+    if (this.bookedCount >= (fresh ? 2 * this.maxBooked : this.maxBooked)) return { admit: false, retryAfterMs: this.retryAfterMs() }
     if (piece !== undefined) this.pieces.add(piece)
     return this.book(bytes)
+  }
+
+  /**
+   * `piece` (a key as `admit` takes) was fetched here from the origin: nobody else has it yet, so
+   * its first copy goes first (see above). It stays fresh until a turn for it is released.
+   */
+  markFresh (piece: string): void {
+    this.fresh.delete(piece)
+    this.fresh.add(piece)
+    if (this.fresh.size > this.maxFresh) this.fresh.delete(this.fresh.values().next().value!)
   }
 
   /** Books a request whatever is booked already (the rest of a piece already started). */
@@ -122,6 +150,7 @@ export class UploadQueue {
     await new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         owner,
+        fresh: piece !== undefined && this.fresh.has(piece),
         grant: () => {
           signal.removeEventListener('abort', onAbort)
           resolve()
@@ -134,7 +163,10 @@ export class UploadQueue {
         this.pass()
       }
       signal.addEventListener('abort', onAbort, { once: true })
-      this.waiters.push(waiter)
+      // Behind the fresh turns already waiting, before every other.
+      const at = waiter.fresh ? this.waiters.findIndex(other => !other.fresh) : -1
+      if (at < 0) this.waiters.push(waiter)
+      else this.waiters.splice(at, 0, waiter)
       this.pass()
     })
     return this.take(bytes, piece, owner)
@@ -171,6 +203,8 @@ export class UploadQueue {
     return (delivered) => {
       if (released) return
       released = true
+      // Its first copy is out: other holders will have it.
+      if (piece !== undefined) this.fresh.delete(piece)
       // Booked, and measured, until the bytes arrived: the bound on what is booked and the
       // retry hint are about the link, not about the kernel's buffers.
       const done = (): void => {

@@ -244,6 +244,12 @@ export class PiecePicker {
     return result
   }
 
+  /** Whether `peerId` is known to hold piece `index` (its bitmap and `have`s). */
+  peerHolds (peerId: string, index: number): boolean {
+    this.check(index)
+    return this.peers.get(peerId)?.has(index) === true
+  }
+
   /** Peers known to hold piece `index`, banned ones left out. O(peers). */
   holdersOf (index: number): string[] {
     this.check(index)

@@ -1,3 +1,4 @@
+import { ThroughputMeter } from './rate-estimator.js'
 import { electForColdTask, shareOf } from './rendezvous.js'
 
 /**
@@ -38,6 +39,8 @@ export class ShareHandover {
   private readonly gone = new Set<string>()
   /** When each seed last showed progress (a `have`, a piece), or took over a share. */
   private readonly progressAt = new Map<string, number>()
+  /** Pieces of its share each seed announced lately. */
+  private readonly progressRates = new Map<string, ThroughputMeter>()
   private owners: Array<string | undefined>
   /** Each piece's owner by the election alone (nobody gone). */
   private readonly original: Array<string | undefined>
@@ -87,10 +90,32 @@ export class ShareHandover {
 
   /**
    * `peer` holds piece `index` now (its `have`, a piece from it): progress on its share when it
-   * owns that piece. Pieces it got from others say nothing about its origin fetches.
+   * owns that piece. Pieces of other shares say nothing about its origin fetches. `first`: no
+   * other peer was known to hold the piece, so the owner fetched it from the origin; only such
+   * pieces count for its rate (`progressRate`), not those of its share another seed took.
    */
-  progressed (peer: string, index: number): void {
-    if (this.owners[index] === peer) this.progressAt.set(peer, this.now())
+  progressed (peer: string, index: number, first = true): void {
+    if (this.owners[index] !== peer) return
+    this.progressAt.set(peer, this.now())
+    if (!first) return
+    let meter = this.progressRates.get(peer)
+    if (meter === undefined) this.progressRates.set(peer, meter = new ThroughputMeter({ now: this.now, windowMs: 3000 }))
+    meter.add(1)
+  }
+
+  /** Whether `seed` announced a piece of its share that it fetched (see `progressed`). */
+  announcedAny (seed: string): boolean {
+    return this.progressRates.has(seed)
+  }
+
+  /** Pieces of its share `seed` fetched per ms lately, as its announcements tell (0 before the first). */
+  progressRate (seed: string): number {
+    return this.progressRates.get(seed)?.rate() ?? 0
+  }
+
+  /** The live seeds that own pieces now (self among them if it does), in no particular order. */
+  liveOwners (): string[] {
+    return [...new Set(this.owners.filter((owner): owner is string => owner !== undefined))]
   }
 
   /** The live seed that fetches piece `index` from the origin, if any. */

@@ -45,6 +45,8 @@ export interface FallbackDownloadState {
   slots: number
   /** This node's peer id: where its pass over the pieces starts. */
   self: string
+  /** See CandidateSource.ownersCover. @default false */
+  ownersCover?: boolean
 }
 
 /** What the download is, when the decision is asked. */
@@ -129,6 +131,7 @@ export class OriginFallbackDriver {
         rate: peer => state.scores.score(peer),
         // A live elected seed making progress fetches its own share: nobody else goes for it.
         owned: index => state.handover?.ownerStalled(index) === false,
+        ownersCover: state.ownersCover,
         size: index => task.plan.size(index)
       })
     })
@@ -162,8 +165,16 @@ export interface CandidateSource {
   holders: (index: number) => string[]
   /** A peer's measured rate, bytes per ms; undefined when never measured. */
   rate: (peer: string) => number | undefined
-  /** A piece nobody holds that its owner (a live elected seed, making progress) will fetch. */
+  /** A piece of a live elected seed's share (one making progress, or this node's): its owner will fetch it. */
   owned: (index: number) => boolean
+  /**
+   * Whether every live owner's lag is taken over by another (they pace their shares and take
+   * each other's, share-pace.ts and share-steal.ts): then a piece of a live owner's share is
+   * left to the swarm even when its only holder, the owner, serves it slowly. Otherwise such a
+   * piece may come from the origin when the owner is late (the only relief from a lone slow seed).
+   * @default false
+   */
+  ownersCover?: boolean
   size: (index: number) => number
 }
 
@@ -176,9 +187,13 @@ export function originCandidates (source: CandidateSource): OriginCandidate[] {
     if (seen.has(index) || index < 0 || index >= pieceCount) return
     seen.add(index)
     if (source.skip(index)) return
+    const owned = source.owned(index)
+    // Covered owners' shares are theirs, held or not: a piece taken here as well would cross
+    // the origin twice, and another seed takes over what an owner lags.
+    if (owned && source.ownersCover === true) return
     const holders = source.holders(index)
     if (holders.length === 0) {
-      if (!source.owned(index)) candidates.push({ index, bytes: source.size(index), holderBytesPerMs: 0 })
+      if (!owned) candidates.push({ index, bytes: source.size(index), holderBytesPerMs: 0 })
       return
     }
     // The best holder's rate; a holder not measured yet may be the fast one (undefined).

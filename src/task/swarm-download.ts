@@ -21,17 +21,17 @@ import { merkleRoot } from '../storage/blocks.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { OriginFallbackDriver } from './origin-fallback-driver.js'
 import { RequestCancels } from './request-cancels.js'
+import { nextSharePiece, type OriginPlan } from './share-fetch.js'
 
 export interface SwarmDownloadComponents {
   origin: OriginDownloadComponents['origin']
-  swarm: Pick<Swarm, 'onHave' | 'block' | 'connectedPeers' | 'announceHave' | 'findHolders' | 'meta' | 'speaks' | 'peerId' | 'liveSeeds'> & Partial<Pick<Swarm, 'wanters'>>
+  swarm: Pick<Swarm, 'onHave' | 'block' | 'connectedPeers' | 'announceHave' | 'findHolders' | 'meta' | 'speaks' | 'peerId' | 'liveSeeds'> & Partial<Pick<Swarm, 'wanters' | 'speaksWire' | 'uplinkBytesPerMs' | 'fetchedFromOrigin'>>
   scores: PeerScores
   logger: Logger
   metrics?: Pick<Metrics, 'pieceFetched' | 'peerBytesWasted'>
 }
 
-/** Which pieces go to the origin at once: all, none, or an elected seed's share. */
-export type OriginPlan = 'all' | 'none' | ReadonlySet<number>
+export type { OriginPlan } from './share-fetch.js'
 
 export interface SwarmDownloadInit {
   task: Task
@@ -80,6 +80,8 @@ const originId = 'origin'
 const blockTimeoutMs = 30_000
 const refreshMs = 1000
 const haveFlushMs = 200
+/** An origin piece nobody took for this long is not waiting on this node's uplink (share-pace.ts). */
+const unsharedStaleMs = 6000
 
 /**
  * Fills a task from peers and the origin. Piece choice is the PiecePicker's (rarest first,
@@ -111,6 +113,8 @@ export class SwarmDownload {
   private readonly cancels = new RequestCancels()
   /** Pieces the origin is fetching now (their count is the origin requests in flight). */
   private readonly fromOriginNow = new Set<number>()
+  /** Pieces fetched here from the origin lately that no peer was known to hold yet, and when. */
+  private readonly unshared = new Map<number, number>()
   private peerRequests = 0
   private originError?: unknown
   private lastAnyProgress = Date.now()
@@ -170,7 +174,8 @@ export class SwarmDownload {
       this.log.debug('have from peer', { peer, pieces: message.pieces })
       message.pieces.forEach((index, position) => {
         if (index >= this.task.plan.pieceCount) return
-        this.handover?.progressed(peer, index)
+        // Nobody else held it (not even this node): the owner fetched it from the origin.
+        this.handover?.progressed(peer, index, !this.task.bitmap.has(index) && this.picker.holdersOf(index).length === 0)
         this.peers.add(peer)
         this.picker.peerHas(peer, index)
         const digest = message.digests?.[position]
@@ -239,7 +244,7 @@ export class SwarmDownload {
     if (!this.init.backToSource) return
     const { task, picker, handover, busy } = this
     const slots = this.init.originConcurrency - this.fromOriginNow.size
-    const pieces = this.fallback.next({ task, picker, scores: this.components.scores, handover, busy, fromOrigin: this.fromOriginNow, slots, self: this.components.swarm.peerId })
+    const pieces = this.fallback.next({ task, picker, scores: this.components.scores, handover, busy, fromOrigin: this.fromOriginNow, slots, self: this.components.swarm.peerId, ownersCover: this.ownersCover() })
     for (const index of pieces) this.startOrigin(index)
   }
 
@@ -250,25 +255,59 @@ export class SwarmDownload {
     void this.fromOrigin(index)
   }
 
-  /**
-   * The pieces that go to the origin whatever the swarm does: this node's share of the origin
-   * plan, and pieces of a gone seed's share handed over to it that no live peer holds.
-   */
+  /** The next piece that goes to the origin whatever the swarm does (share-fetch.ts). */
   private nextOriginPiece (): number | undefined {
-    const plan = this.init.originPlan
-    let orphans: Set<number> | undefined
-    const allowed = (index: number): boolean => {
-      if (plan === 'all' || (plan !== 'none' && plan.has(index))) return true
-      if (this.handover?.tookOver(index) !== true) return false
-      orphans ??= new Set(this.picker.missingWithNoPeer())
-      return orphans.has(index)
+    const { task, picker, handover, busy } = this
+    const { swarm } = this.components
+    return nextSharePiece({
+      task,
+      plan: this.init.originPlan,
+      picker,
+      handover,
+      busy,
+      originInFlightBytes: [...this.fromOriginNow].reduce((sum, index) => sum + task.plan.size(index), 0),
+      self: swarm.peerId,
+      uplinkBytesPerMs: swarm.uplinkBytesPerMs?.(),
+      unsharedBytes: this.unsharedBytes(),
+      partnerTakesOver: this.ownersCover(),
+      othersWanting: this.othersWanting(),
+      // Seeds of an older release fetch their whole share whatever others hold; a seed that
+      // announced nothing of its share yet may not see our announcements either (gossip meshes
+      // form within a heartbeat or so) and may have its whole origin concurrency in flight.
+      mayTakeFrom: owner => swarm.speaksWire?.(owner, '1.1.0') === true && handover?.announcedAny(owner) === true,
+      originPieceMs: this.originPieceMs()
+    })
+  }
+
+  /**
+   * Whether the live owners of shares cover each other: two or more, each pacing its share and
+   * taking over what another lags (this release's seeds: wire 1.1.0 and later). Then an owner's
+   * share is left to the owners, and a slow owner's lag goes to the others, not to the origin twice.
+   */
+  private ownersCover (): boolean {
+    const owners = this.handover?.liveOwners() ?? []
+    const { swarm } = this.components
+    return owners.length >= 2 && owners.every(owner => owner === swarm.peerId || swarm.speaksWire?.(owner, '1.1.0') === true)
+  }
+
+  /**
+   * Bytes of the pieces this node fetched from the origin that no peer holds yet, left out once
+   * nobody took them for `unsharedStaleMs` (share-pace.ts).
+   */
+  private unsharedBytes (): number {
+    const since = Date.now() - unsharedStaleMs
+    let bytes = 0
+    for (const [index, at] of this.unshared) {
+      if (at < since || this.picker.holdersOf(index).length > 0) this.unshared.delete(index)
+      else bytes += this.task.plan.size(index)
     }
-    const candidates = [...this.task.wantedPieces]
-    for (const index of candidates) if (!this.task.bitmap.has(index) && !this.busy.has(index) && allowed(index)) return index
-    for (let index = 0; index < this.task.plan.pieceCount; index++) {
-      if (!this.task.bitmap.has(index) && !this.busy.has(index) && allowed(index)) return index
-    }
-    return undefined
+    return bytes
+  }
+
+  /** What one origin piece of this task takes here, ms, from the origin's rate per connection. */
+  private originPieceMs (): number | undefined {
+    const rate = this.fallback.measuredConnectionBytesPerMs
+    return rate === undefined ? undefined : this.task.plan.pieceSize / rate
   }
 
   private async fromOrigin (index: number): Promise<void> {
@@ -285,6 +324,8 @@ export class SwarmDownload {
       }, index, this.signal)
       this.components.metrics?.pieceFetched('origin', (performance.now() - started) / 1000)
       this.fallback.originFetched(task.plan.size(index), performance.now() - started)
+      this.components.swarm.fetchedFromOrigin?.(task.id, index)
+      this.unshared.set(index, Date.now())
       this.log.debug('piece from origin', { piece: index, ms: Math.round(performance.now() - started) })
       this.cancels.cancel(index, this.picker.completed(originId, index))
     } catch (error) {
@@ -400,7 +441,7 @@ export class SwarmDownload {
       this.backoff.succeeded(peer)
       this.components.metrics?.pieceFetched('peer', (Date.now() - started) / 1000)
       this.log.debug('piece from peer', { peer, piece: index, ms: Date.now() - started, inFlight: this.peerRequests })
-      this.handover?.progressed(peer, index)
+      this.handover?.progressed(peer, index, false)
       used = !task.bitmap.has(index)
       this.landed(peer, index, digest, blockHashes)
     } catch (error) {

@@ -137,18 +137,32 @@ describe('OriginFallbackDriver (injected clock)', () => {
 
 describe('originCandidates', () => {
   it('lists wanted pieces first, then from this node\'s start round, with each piece\'s best holder', () => {
-    const holders: Record<number, string[]> = { 1: ['slow'], 2: ['slow', 'fast'], 3: ['slow', 'new'] }
-    const rates: Record<string, number | undefined> = { slow: 100, fast: 4000, new: undefined }
+    const holders: Record<number, string[]> = { 1: ['slow'], 2: ['slow', 'fast'], 3: ['slow', 'new'], 6: ['owner'] }
+    const rates: Record<string, number | undefined> = { slow: 100, fast: 4000, new: undefined, owner: 50 }
     const list = originCandidates({
-      pieceCount: 6,
+      pieceCount: 7,
       wanted: [4],
       start: 2,
       skip: index => index === 5,
       holders: index => holders[index] ?? [],
       rate: peer => rates[peer],
-      owned: index => index === 0,
+      // A live seed's share: one it has not fetched (0) is left to it; one it holds (6) is late.
+      owned: index => index === 0 || index === 6,
       size: () => piece
     })
-    assert.deepEqual(list.map(({ index, holderBytesPerMs }) => [index, holderBytesPerMs]), [[4, 0], [2, 4000], [3, undefined], [1, 100]])
+    assert.deepEqual(list.map(({ index, holderBytesPerMs }) => [index, holderBytesPerMs]), [[4, 0], [2, 4000], [3, undefined], [6, 50], [1, 100]])
+    // Owners that cover each other: their shares are theirs, held or not.
+    const covered = originCandidates({
+      pieceCount: 7,
+      wanted: [4],
+      start: 2,
+      skip: index => index === 5,
+      holders: index => holders[index] ?? [],
+      rate: peer => rates[peer],
+      owned: index => index === 0 || index === 6,
+      ownersCover: true,
+      size: () => piece
+    })
+    assert.deepEqual(covered.map(({ index }) => index), [4, 2, 3, 1])
   })
 })

@@ -110,4 +110,27 @@ describe('handover of an orphaned share (ShareHandover)', () => {
     const piece = shareOf(taskKey, elected, 'seed-c', pieceCount).find(index => handover.tookOver(index))!
     assert.equal(handover.ownerStalled(piece), false)
   })
+
+  it('counts how fast each seed announces pieces of its own share, and only those', () => {
+    let now = 0
+    const handover = handoverOf('peer-x', () => now)
+    const [first, second, third] = shareOf(taskKey, elected, 'seed-b', pieceCount)
+    const notItsOwn = shareOf(taskKey, elected, 'seed-a', pieceCount)[0]!
+    handover.progressed('seed-b', notItsOwn)
+    assert.equal(handover.announcedAny('seed-b'), false, 'a piece of another share says nothing of its own')
+    handover.progressed('seed-b', shareOf(taskKey, elected, 'seed-b', pieceCount).at(-1)!, false)
+    assert.equal(handover.announcedAny('seed-b'), false, 'a piece of its share that others held first: taken by another seed')
+    now = 1000
+    handover.progressed('seed-b', first!)
+    now = 2000
+    handover.progressed('seed-b', second!)
+    now = 3000
+    handover.progressed('seed-b', third!)
+    assert.equal(handover.announcedAny('seed-b'), true)
+    assert.equal(handover.announcedAny('seed-c'), false)
+    assert.equal(handover.progressRate('seed-c'), 0)
+    // Three pieces over the meter's two seconds of life: about 1.5 a second.
+    const perSecond = handover.progressRate('seed-b') * 1000
+    assert.ok(perSecond > 1.2 && perSecond < 1.8, `${perSecond} pieces a second`)
+  })
 })

@@ -118,4 +118,44 @@ describe('the uplink queue (UploadQueue)', () => {
     assert.equal(queue.booked, 0)
     await assert.rejects(queue.turn(MiB, AbortSignal.abort()), AbortedError)
   })
+
+  it('admits a fresh piece (fetched here from the origin, never sent) beyond the booking, and sends it before the others', async () => {
+    const queue = new UploadQueue()
+    const order: string[] = []
+    for (const piece of ['t:1', 't:2']) assert.deepEqual(queue.admit(MiB, piece), { admit: true })
+    assert.equal(queue.admit(MiB, 't:3').admit, false, 'booked full: a piece the swarm has elsewhere waits')
+    queue.markFresh('t:9')
+    assert.deepEqual(queue.admit(MiB, 't:9'), { admit: true }, 'a fresh piece is only here: it goes in')
+    const first = await queue.turn(MiB, AbortSignal.timeout(5000), 't:1', 'peer-a')
+    const turns = [['t:2', 'peer-b'], ['t:9', 'peer-c']].map(async ([piece, owner]) => {
+      const release = await queue.turn(MiB, AbortSignal.timeout(5000), piece, owner)
+      order.push(piece!)
+      release()
+    })
+    first()
+    await Promise.all(turns)
+    assert.deepEqual(order, ['t:9', 't:2'], 'the fresh piece took the link first')
+    // Its first copy went out: a second one is an ordinary request again.
+    for (const piece of ['t:4', 't:5']) assert.deepEqual(queue.admit(MiB, piece), { admit: true })
+    assert.equal(queue.admit(MiB, 't:9').admit, false)
+  })
+
+  it('takes fresh pieces beyond the booking by `maxBooked` at most, and one copy of each at a time', () => {
+    const queue = new UploadQueue()
+    for (const piece of ['t:1', 't:2']) assert.deepEqual(queue.admit(MiB, piece), { admit: true })
+    for (const piece of ['t:7', 't:8', 't:9']) queue.markFresh(piece)
+    assert.deepEqual(queue.admit(MiB, 't:7'), { admit: true })
+    assert.equal(queue.admit(MiB, 't:7').admit, false, 'the same piece for a second peer')
+    assert.deepEqual(queue.admit(MiB, 't:8'), { admit: true })
+    assert.equal(queue.admit(MiB, 't:9').admit, false, 'four booked: even a fresh piece waits')
+    assert.equal(queue.booked, 4)
+  })
+
+  it('forgets the oldest fresh pieces past `maxFresh`', () => {
+    const queue = new UploadQueue({ maxBooked: 1, maxFresh: 2 })
+    assert.deepEqual(queue.admit(MiB, 't:0'), { admit: true })
+    for (const piece of ['t:1', 't:2', 't:3']) queue.markFresh(piece)
+    assert.equal(queue.admit(MiB, 't:1').admit, false, 't:1 was forgotten')
+    assert.deepEqual(queue.admit(MiB, 't:3'), { admit: true })
+  })
 })

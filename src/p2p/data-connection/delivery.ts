@@ -33,11 +33,13 @@ export class Delivery {
     this.sent += bytes
   }
 
-  /** The downloader's ack: block bytes received in all. */
-  ack (total: number): void {
+  /** The downloader's ack: block bytes received in all. Returns the bytes it adds. */
+  ack (total: number): number {
     if (total < this.acked || total > this.sent) throw new ProtocolError(`ack of ${total} bytes, with ${this.acked} acked and ${this.sent} sent`)
+    const added = total - this.acked
     this.acked = total
     for (const waiter of this.waiters.filter(waiter => waiter.until <= total)) waiter.wake()
+    return added
   }
 
   /**

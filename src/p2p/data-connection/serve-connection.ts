@@ -66,7 +66,7 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
     header: (value) => {
       const ack = delivery === undefined ? undefined : dataAck.safeParse(value)
       if (ack?.success === true) {
-        delivery!.ack(ack.data.ack)
+        init.onArrived?.(delivery!.ack(ack.data.ack))
         return 0
       }
       const parsed = pieceRequest.safeParse(value)
@@ -165,6 +165,7 @@ export function serveConnection (socket: Socket, leftover: Buffer, tasks: LocalT
       if (!handedOn) reply.release?.(false)
     }
     init.onServed?.(reply.response.length)
+    if (delivery === undefined) init.onArrived?.(reply.response.length)
   }
   const onData = (chunk: Buffer): void => {
     try {
