@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { chooseOriginPieces, type OriginCandidate } from '../../src/scheduling/origin-choice.js'
 import { seededRandom } from '../../src/scheduling/seeded-random.js'
-import { OriginFallbackDriver, originCandidates } from '../../src/task/origin-fallback-driver.js'
+import { OriginFallbackDriver, originCandidates, type CandidateSource } from '../../src/task/origin-fallback-driver.js'
 
 const MiB = 1 << 20
 const piece = 4 * MiB
@@ -139,7 +139,7 @@ describe('originCandidates', () => {
   it('lists wanted pieces first, then from this node\'s start round, with each piece\'s best holder', () => {
     const holders: Record<number, string[]> = { 1: ['slow'], 2: ['slow', 'fast'], 3: ['slow', 'new'], 6: ['owner'] }
     const rates: Record<string, number | undefined> = { slow: 100, fast: 4000, new: undefined, owner: 50 }
-    const list = originCandidates({
+    const source: CandidateSource = {
       pieceCount: 7,
       wanted: [4],
       start: 2,
@@ -149,20 +149,11 @@ describe('originCandidates', () => {
       // A live seed's share: one it has not fetched (0) is left to it; one it holds (6) is late.
       owned: index => index === 0 || index === 6,
       size: () => piece
-    })
+    }
+    const list = originCandidates(source)
     assert.deepEqual(list.map(({ index, holderBytesPerMs }) => [index, holderBytesPerMs]), [[4, 0], [2, 4000], [3, undefined], [6, 50], [1, 100]])
     // Owners that cover each other: their shares are theirs, held or not.
-    const covered = originCandidates({
-      pieceCount: 7,
-      wanted: [4],
-      start: 2,
-      skip: index => index === 5,
-      holders: index => holders[index] ?? [],
-      rate: peer => rates[peer],
-      owned: index => index === 0 || index === 6,
-      ownersCover: true,
-      size: () => piece
-    })
+    const covered = originCandidates({ ...source, ownersCover: true })
     assert.deepEqual(covered.map(({ index }) => index), [4, 2, 3, 1])
   })
 })
