@@ -255,7 +255,6 @@ export class Swarm {
     this.uploads.markFresh(`${taskId}:${index}`)
   }
 
-
   connectedPeers (): string[] {
     // A closing connection is still listed for a moment, but every new stream on it fails.
     const open = this.host.getConnections().filter(connection => connection.status === 'open')

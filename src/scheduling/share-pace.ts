@@ -10,7 +10,7 @@
  *
  * The rule: a share piece is started only while the bytes of the pieces this node fetched from
  * the origin that no peer holds yet, plus those the origin is fetching for it, plus the piece,
- * fit in `horizonMs` of what its uplink served lately, or in `minAheadPieces` pieces, whichever
+ * fit in `horizonMs` of what its uplink delivered lately, or in `minAheadPieces` pieces, whichever
  * is more. The floor lets a seed start before anyone asks it for anything, and keeps a seed that
  * is not asked much (its uplink reads low) a couple of pieces ahead. The caller leaves out pieces
  * that nobody took for a while (a few horizons): nobody is waiting for them on this uplink, and
@@ -26,7 +26,7 @@ export interface SharePaceInput {
   originInFlightBytes: number
   /** Bytes of the piece to start. */
   pieceBytes: number
-  /** Bytes per ms this node's uplink served lately; undefined when not known. */
+  /** Bytes per ms this node's uplink delivered lately; undefined when not known. */
   uplinkBytesPerMs: number | undefined
   /** Other nodes downloading the task now. */
   othersWanting: number
