@@ -42,6 +42,8 @@ export class ShareHandover {
   /** Pieces of its share each seed announced lately. */
   private readonly progressRates = new Map<string, ThroughputMeter>()
   private owners: Array<string | undefined>
+  /** The distinct live owners of `owners`, kept with it (read on every pump). */
+  private ownerSet: readonly string[]
   /** Each piece's owner by the election alone (nobody gone). */
   private readonly original: Array<string | undefined>
 
@@ -52,6 +54,7 @@ export class ShareHandover {
     const start = this.now()
     for (const seed of this.elected) this.progressAt.set(seed, start)
     this.owners = this.compute()
+    this.ownerSet = distinctOwners(this.owners)
     this.original = this.owners
   }
 
@@ -114,8 +117,8 @@ export class ShareHandover {
   }
 
   /** The live seeds that own pieces now (self among them if it does), in no particular order. */
-  liveOwners (): string[] {
-    return [...new Set(this.owners.filter((owner): owner is string => owner !== undefined))]
+  liveOwners (): readonly string[] {
+    return this.ownerSet
   }
 
   /** The live seed that fetches piece `index` from the origin, if any. */
@@ -148,6 +151,7 @@ export class ShareHandover {
     const at = this.now()
     const before = this.owners
     this.owners = this.compute()
+    this.ownerSet = distinctOwners(this.owners)
     // A seed that takes over a share gets `stallMs` from now to show progress on it.
     this.owners.forEach((owner, index) => {
       if (owner !== undefined && owner !== before[index]) this.progressAt.set(owner, Math.max(at, this.progressAt.get(owner) ?? at))
@@ -176,4 +180,8 @@ export class ShareHandover {
     }
     return owners
   }
+}
+
+function distinctOwners (owners: ReadonlyArray<string | undefined>): string[] {
+  return [...new Set(owners.filter((owner): owner is string => owner !== undefined))]
 }

@@ -50,7 +50,7 @@ export interface StealMarginInit {
  * Positions past an owner's cursor left to it: what it may have fetched or be fetching that we
  * cannot know of yet. By Little's law, its rate × (the time a piece takes, × 1.5 for jitter, plus
  * the lag of its announcements), plus 2: the piece it starts before our `have` reaches it, and a
- * rounding. A paced owner (slow uplink, a piece every few seconds) thus keeps 3, a fast one far
+ * rounding. A paced owner (slow uplink, a piece every few seconds) thus keeps 2 or 3, a fast one far
  * more (nothing of its share is worth taking then).
  */
 export function stealMargin (input: StealMarginInput, init: StealMarginInit = {}): number {

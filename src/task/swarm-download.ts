@@ -236,15 +236,16 @@ export class SwarmDownload {
       }
     }
     if (this.init.source() === undefined) return
+    const ownersCover = this.ownersCover()
     while (this.fromOriginNow.size < this.init.originConcurrency) {
-      const index = this.nextOriginPiece()
+      const index = this.nextOriginPiece(ownersCover)
       if (index === undefined) break
       this.startOrigin(index)
     }
     if (!this.init.backToSource) return
     const { task, picker, handover, busy } = this
     const slots = this.init.originConcurrency - this.fromOriginNow.size
-    const pieces = this.fallback.next({ task, picker, scores: this.components.scores, handover, busy, fromOrigin: this.fromOriginNow, slots, self: this.components.swarm.peerId, ownersCover: this.ownersCover() })
+    const pieces = this.fallback.next({ task, picker, scores: this.components.scores, handover, busy, fromOrigin: this.fromOriginNow, slots, self: this.components.swarm.peerId, ownersCover })
     for (const index of pieces) this.startOrigin(index)
   }
 
@@ -256,7 +257,7 @@ export class SwarmDownload {
   }
 
   /** The next piece that goes to the origin whatever the swarm does (share-fetch.ts). */
-  private nextOriginPiece (): number | undefined {
+  private nextOriginPiece (ownersCover: boolean): number | undefined {
     const { task, picker, handover, busy } = this
     const { swarm } = this.components
     return nextSharePiece({
@@ -269,7 +270,7 @@ export class SwarmDownload {
       self: swarm.peerId,
       uplinkBytesPerMs: swarm.uplinkBytesPerMs?.(),
       unsharedBytes: this.unsharedBytes(),
-      partnerTakesOver: this.ownersCover(),
+      partnerTakesOver: ownersCover,
       othersWanting: this.othersWanting(),
       // Seeds of an older release fetch their whole share whatever others hold; a seed that
       // announced nothing of its share yet may not see our announcements either (gossip meshes
