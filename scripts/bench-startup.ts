@@ -19,7 +19,7 @@ import { cpuSeconds } from './lib/proc.js'
 import { median, round } from './lib/stats.js'
 import { machineInfo } from './lib/machine.js'
 import { printTable, writeJson } from './lib/report.js'
-import { tunedEnvironment } from '../src/cli/process-tuning.js'
+import { nodeFlags, tunedEnvironment } from '../src/cli/process-tuning.js'
 
 const values = scriptArgs({
   name: 'bench-startup',
@@ -51,7 +51,7 @@ async function startOnce (bin: string, nodeArgs: string[]): Promise<Start> {
     '--log-level', 'warn'
   ]
   const began = process.hrtime.bigint()
-  const child = spawn(process.execPath, [...nodeArgs, bin, 'start', ...flags], { stdio: ['ignore', 'ignore', 'pipe'], env: tunedEnvironment(process.env) })
+  const child = spawn(process.execPath, [...nodeFlags, ...nodeArgs, bin, 'start', ...flags], { stdio: ['ignore', 'ignore', 'pipe'], env: tunedEnvironment(process.env) })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   const exited = new Promise<void>(resolve => child.on('exit', () => { resolve() }))

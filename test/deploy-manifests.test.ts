@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import { parseAllDocuments } from 'yaml'
-import { mallocTunables, nodeOptions } from '../src/cli/process-tuning.js'
+import { mallocTunables, nodeFlags, nodeOptions } from '../src/cli/process-tuning.js'
 import { loadConfig, options, parseDnsName, parseHostPort } from '../src/config/index.js'
 import { startNode, tempDir, type RunningNode } from './helpers/nodes.js'
 import { repoRoot } from './helpers/repo-root.js'
@@ -316,7 +316,7 @@ describe('Dockerfile', () => {
     const admin = parseHostPort(/DAMSELFLY_ADMIN_LISTEN=(\S+)/.exec(env)?.[1] ?? '')
     const healthcheck = instructions('HEALTHCHECK')[0] ?? ''
     assert.ok(healthcheck.includes(`http://127.0.0.1:${admin.port}/healthy`), healthcheck)
-    assert.equal(instructions('ENTRYPOINT')[0], '["node", "bin/damselfly.js"]')
+    assert.deepEqual(JSON.parse(instructions('ENTRYPOINT')[0] ?? ''), ['node', ...nodeFlags, 'bin/damselfly.js'])
   })
 
   it('starts the node with the settings of process-tuning.ts, as `npm start` does', async () => {
@@ -324,6 +324,6 @@ describe('Dockerfile', () => {
     assert.equal(/GLIBC_TUNABLES=(\S+)/.exec(env)?.[1], mallocTunables)
     assert.equal(/NODE_OPTIONS=(\S+)/.exec(env)?.[1], nodeOptions)
     const scripts = (JSON.parse(await readFile(join(repoRoot(), 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
-    assert.equal(scripts.start, `GLIBC_TUNABLES=\${GLIBC_TUNABLES:-${mallocTunables}} NODE_OPTIONS=\${NODE_OPTIONS:-${nodeOptions}} node bin/damselfly.js start`)
+    assert.equal(scripts.start, `GLIBC_TUNABLES=\${GLIBC_TUNABLES:-${mallocTunables}} NODE_OPTIONS=\${NODE_OPTIONS:-${nodeOptions}} node ${nodeFlags.join(' ')} bin/damselfly.js start`)
   })
 })

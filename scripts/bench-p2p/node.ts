@@ -57,17 +57,26 @@ async function throughProxy (node: NodeProcess, url: string, range?: string): Pr
 }
 
 /** A seed holding the file, one per record mode, started and filled once (not timed). */
-async function seedFor (spec: PathSpec, hub: FakeHub, size: number): Promise<NodeProcess> {
+async function seedFor (spec: PathSpec, hub: FakeHub, size: number, profileDir?: string): Promise<NodeProcess> {
   const key = `${spec.rec}:${spec.malloc}:${size}`
   let seed = seeds.get(key)
   if (seed === undefined) {
     const { flags, env } = nodeFlags(spec)
-    seed = await spawnNode(['--role', 'seed', ...flags], undefined, env)
+    seed = await spawnNode(['--role', 'seed', ...flags], undefined, env, profiled(profileDir))
     seeds.set(key, seed)
     const got = await throughProxy(seed, hub.signedUrl(repo, `${size}.bin`))
     if (got !== size) throw new Error(`the seed took ${got} of ${size} bytes from the fake CDN`)
   }
   return seed
+}
+
+/**
+ * --cpu-prof DIR: the node writes a V8 profile of its whole life there when it stops (the seed's
+ * includes its fetch from the fake CDN). Node refuses --cpu-prof in NODE_OPTIONS: a shell that
+ * execs node with it keeps the pid.
+ */
+function profiled (profileDir: string | undefined): string[] {
+  return profileDir === undefined ? [] : ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${profileDir} "$@"`]
 }
 
 /** User + system CPU seconds a process used so far (Linux /proc). */
@@ -99,12 +108,9 @@ async function blockBuffers (node: NodeProcess): Promise<{ allocated: number, re
 /** One run: a fresh peer fills the task from the seed; bytes must all come over the data connection. */
 export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: string): Promise<RunResult> {
   const hub = await hubFor(size)
-  const seed = await seedFor(spec, hub, size)
+  const seed = await seedFor(spec, hub, size, profileDir)
   const { flags, env } = nodeFlags(spec)
-  // --cpu-prof DIR: the peer node writes a V8 profile of its whole life there when it stops.
-  // (node refuses --cpu-prof in NODE_OPTIONS: a shell that execs node with it keeps the pid.)
-  const launcher = profileDir === undefined ? [] : ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${profileDir} "$@"`]
-  const peer = await spawnNode(['--bootstrap', seed.info.multiaddrs[0]!, '--back-to-source', 'false', ...flags], undefined, env, launcher)
+  const peer = await spawnNode(['--bootstrap', seed.info.multiaddrs[0]!, '--back-to-source', 'false', ...flags], undefined, env, profiled(profileDir))
   peers.push(peer)
   try {
     await waitFor('the peer to meet the seed', async () => (await nodeStatus(peer.info.admin)).peers.includes(seed.info.peerId), 30_000)

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { tunedEnvironment } from '../../src/cli/process-tuning.js'
+import { nodeFlags, tunedEnvironment } from '../../src/cli/process-tuning.js'
 import { loadConfig } from '../../src/config/index.js'
 import { createLogger, silentLogger } from '../../src/logging/logger.js'
 import { DamselflyNode, type NodeInfo } from '../../src/node.js'
@@ -88,7 +88,7 @@ export async function spawnNode (extraFlags: string[] = [], dataDir?: string, en
   const thisBuild = bin === join(repoRoot(), 'bin', 'damselfly.js')
   // An older release (the mixed swarm's real 0.1.0) knows no flag added since: no data port.
   const flags = thisBuild ? testFlags(folder, extraFlags) : withoutFlag(testFlags(folder, extraFlags), '--data-listen')
-  const [command, ...args] = [...prefix, process.execPath, ...nodeArgs, bin, 'start', ...flags]
+  const [command, ...args] = [...prefix, process.execPath, ...nodeFlags, ...nodeArgs, bin, 'start', ...flags]
   const child = spawn(command!, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     // Started as the image and `npm start` start a node (process-tuning.ts), so that what the
