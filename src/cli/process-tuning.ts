@@ -1,8 +1,9 @@
 /**
  * How a node's process is best started: settings that must be in place before the process runs
  * (glibc reads its tunables at startup, V8 sizes its heap at startup), so the code cannot apply
- * them itself: two environment variables, and a flag on node's command line. The Dockerfile, `npm start` and every node the tests and benchmarks start use
- * these values; a test (deploy-manifests) keeps the Dockerfile and package.json in step.
+ * them itself: two environment variables, and a flag on node's command line. The Dockerfile,
+ * `npm start` and every node the tests and benchmarks start use these values; a test
+ * (deploy-manifests) keeps the Dockerfile and package.json in step.
  *
  * Measured with bench-load (200 clients, 10,000 requests; peak RSS, median of 3, 2-core machine,
  * load average 0.5-2.5): 271-289 MB started bare, 251 MB with the malloc tunables alone, 234 MB
@@ -31,12 +32,12 @@ export const nodeOptions = '--max-semi-space-size=4'
  * before it holds 64 MiB. V8 counts external memory allocated since the last full collection
  * (buffers, young garbage included) against the old generation's limit, and it sets that limit
  * at 1.2 times what survived when collections look cheap. A node's heap is small (~26 MB), so the
- * ~10 MB of sealed record buffers that a data connection makes between two young collections
- * used up the slack, and a seed sending at 200 MB/s ran a full collection every 60-100 ms: 40-70
- * per GiB, 2 more CPU seconds per GiB and a fifth less throughput (bench-p2p node-encrypted,
- * seed 4.2-5.4 → 2.6-3.3 CPU s/GiB). With the floor: 0-3 per GiB. Whether a run fell into it
- * depended on the heap's size when the transfer began, so slightly larger builds (source maps
- * loaded, unbundled modules) did not show it.
+ * sealed record buffers that a data connection makes between two young collections (20-30 MB at
+ * 200 MB/s) used up its ~12 MB of slack, and such a seed ran a full collection every 60-100 ms:
+ * 40-70 per GiB, 2 more CPU seconds per GiB and a fifth less throughput (bench-p2p
+ * node-encrypted, seed 4.2-5.4 → 2.6-3.3 CPU s/GiB). With the floor: 0-3 per GiB. Whether a
+ * run fell into it depended on the heap's size when the transfer began, so slightly larger
+ * builds (source maps loaded, unbundled modules) did not show it.
  */
 export const nodeFlags = ['--initial-old-space-size=64'] as const
 
