@@ -118,6 +118,7 @@ async function main (): Promise<void> {
         const r = spec.kind === 'node' ? await (await nodeBench()).runNodeOnce(spec, size, profDir) : await runOnce(spec, size, values.verify, profDir, run)
         r.attempts = attempt
         const slabs = (r.senderBuffers === undefined ? '' : `  seed buffers ${r.senderBuffers.allocated} allocated/${r.senderBuffers.reused} reused`) +
+          (r.senderMajorGcs === undefined ? '' : `  seed major GCs ${r.senderMajorGcs}`) +
           (r.slabs === undefined ? '' : `  slabs ${r.slabs.allocated} allocated/${r.slabs.reused} reused`) +
           (r.wholeFile === undefined ? '' : `  whole-file hash ${r.wholeFile.landed} B landed/${r.wholeFile.readBack} B read back`)
         console.log(`  ${spec.name} run ${run}.${attempt}: ${r.mbps} MB/s  ${r.seconds}s  rss s/r ${r.senderPeakRssMB}/${r.receiverPeakRssMB} MB  cpu s/r ${r.senderCpuPercent}/${r.receiverCpuPercent}% (${cpuPerGiB(r, r.senderCpuPercent, size)}/${cpuPerGiB(r, r.receiverCpuPercent, size)} s/GiB)${slabs}  other load ${r.otherLoadCores} cores (machine busy before: ${Math.round(100 * busyBefore)}%)`)

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import { startFakeHub, type FakeHub } from '../../test/fixtures/fake-hub/index.js'
 import { spawnNode, type NodeProcess } from '../../test/helpers/nodes.js'
-import { parsePrometheusText } from '../../test/helpers/prometheus-text.js'
+import { parsePrometheusText, sampleValue } from '../../test/helpers/prometheus-text.js'
 import { nodeStatus } from '../../test/helpers/status.js'
 import { waitFor } from '../../test/helpers/wait.js'
 import { readCpuTicks, type RunResult } from './runner.js'
@@ -97,6 +97,16 @@ async function metric (node: NodeProcess, name: string, labels: Record<string, s
     .reduce((sum, sample) => sum + sample.value, 0)
 }
 
+/**
+ * The node's full (major) garbage collections so far (prom-client's nodejs_gc_duration_seconds):
+ * a seed sending a GiB runs 0-3, and 40-70 when V8's old-generation limit leaves too little
+ * slack for its buffers (src/cli/process-tuning.ts, nodeFlags).
+ */
+async function majorGcs (node: NodeProcess): Promise<number> {
+  const text = await (await fetch(`http://${node.info.admin}/metrics`)).text()
+  return sampleValue(parsePrometheusText(text), 'nodejs_gc_duration_seconds_count', { kind: 'major' }) ?? 0
+}
+
 /** The seed's verified-reader block buffers so far, by outcome (damselfly_block_buffers_total). */
 async function blockBuffers (node: NodeProcess): Promise<{ allocated: number, reused: number }> {
   return {
@@ -117,6 +127,7 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
     const seedPid = seed.child.pid!
     const peerPid = peer.child.pid!
     const buffers0 = await blockBuffers(seed)
+    const gcs0 = await majorGcs(seed)
     const cpu0 = { seed: cpuSeconds(seedPid), peer: cpuSeconds(peerPid) }
     const ticks0 = readCpuTicks()
     const started = performance.now()
@@ -134,6 +145,7 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
     // The peer's whole-file sha256: bytes hashed from the blocks as they landed, or read back from disk.
     const wholeFile = { landed: await metric(peer, 'damselfly_whole_file_hash_bytes_total', { how: 'landed' }), readBack: await metric(peer, 'damselfly_whole_file_hash_bytes_total', { how: 'read' }) }
     const buffers1 = await blockBuffers(seed)
+    const senderMajorGcs = await majorGcs(seed) - gcs0
     const senderBuffers = { allocated: buffers1.allocated - buffers0.allocated, reused: buffers1.reused - buffers0.reused }
     const machineCores = (ticks1.busy - ticks0.busy) / 100 / seconds
     return {
@@ -146,6 +158,7 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
       otherLoadCores: Number(Math.max(0, machineCores - (used.seed + used.peer) / seconds).toFixed(2)),
       verified: task.verified,
       senderBuffers,
+      senderMajorGcs,
       wholeFile,
       ...(slabs === undefined ? {} : { slabs })
     }

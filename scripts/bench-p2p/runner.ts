@@ -25,6 +25,8 @@ export interface RunResult {
   wholeFile?: { landed: number, readBack: number }
   /** node kind: block buffers the seed read served blocks into, allocated or reused (damselfly_block_buffers_total) */
   senderBuffers?: { allocated: number, reused: number }
+  /** node kind: the seed's full garbage collections during the run (nodejs_gc_duration_seconds, kind major) */
+  senderMajorGcs?: number
 }
 
 export interface PathResult {
