@@ -155,7 +155,7 @@ async function main (): Promise<void> {
           })
           report.results.push(result)
           console.error(`  ${figureName(result)}: ${result.overBound ?? 'unfinished'} (last ${result.lastHostSeconds ?? '-'} s), origin served ${result.originBytesPerFile}× the file` +
-            `${result.killed === null ? '' : `, host ${result.killed.host} killed at ${result.killed.atSeconds} s`}`)
+            `${result.killed === null ? '' : `, host ${result.killed.host}${result.killed.elected === true ? ' (an elected seed)' : result.killed.elected === false ? ' (not elected)' : ''} killed at ${result.killed.atSeconds} s`}`)
           // Written after every round, so that a run cut short still leaves what it measured.
           await writeJson(settings.out, { ...report, machine: machineAtStart, partial: true })
         }

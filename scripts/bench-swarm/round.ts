@@ -57,8 +57,12 @@ export interface RoundResult {
   lowerBoundSeconds: number
   /** The host whose upload was --slow-host-up, if any. */
   slowHost: number | null
-  /** The node SIGKILLed with --kill-half: when, and what share of the N copies the nodes held then. */
-  killed: { host: number, atSeconds: number, heldShare: number } | null
+  /**
+   * The node SIGKILLed with --kill-half: when, what share of the N copies the nodes held then, and
+   * whether it was an elected seed (what it fetched from the origin and had not passed on is
+   * fetched again: the origin's overshoot in this round comes from such kills).
+   */
+  killed: { host: number, atSeconds: number, heldShare: number, elected: boolean } | null
   /** Seconds from the common start until each host's client had the whole file; null: killed, or not within the timeout. */
   hostSeconds: Array<number | null>
   /** The hosts whose times make the figure: all but a slow host and a killed one. */
@@ -118,9 +122,23 @@ async function setUploads (hosts: NetnsHost[], settings: Settings, slow: number 
  * nodes are seeds and, once started, see each other): the first elected after host 0.
  */
 function electedHost (nodes: NodeProcess[], sha256: string): number {
-  const ids = nodes.map(node => node.info.peerId)
-  const elected = electForColdTask(`sha256:${sha256}`, ids).map(id => ids.indexOf(id))
+  const elected = electedHosts(nodes, sha256)
   return elected.find(index => index > 0) ?? elected[0]!
+}
+
+/** The hosts elected to fetch the file from the origin, as every node elects them (rendezvous.ts). */
+function electedHosts (nodes: NodeProcess[], sha256: string): number[] {
+  const ids = nodes.map(node => node.info.peerId)
+  return electForColdTask(`sha256:${sha256}`, ids).map(id => ids.indexOf(id))
+}
+
+/** A node --kill-half killed, with its CPU and peak RSS read just before. */
+interface Kill {
+  host: number
+  atSeconds: number
+  heldShare: number
+  cpuSeconds: Promise<number>
+  peakRssMB: Promise<number>
 }
 
 /**
@@ -129,7 +147,7 @@ function electedHost (nodes: NodeProcess[], sha256: string): number {
  * far, the one whose loss hurts the swarm most.
  */
 function armKill (trace: UploadTrace, nodes: NodeProcess[], size: number, finished: Array<number | null>, started: () => number,
-  onKill: (kill: { host: number, atSeconds: number, heldShare: number, cpuSeconds: Promise<number>, peakRssMB: Promise<number> }) => void): void {
+  onKill: (kill: Kill) => void): void {
   let done = false
   trace.onSample(line => {
     if (done) return
@@ -163,7 +181,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
       : undefined
     await nsJson(init.origin, `${init.info.statsUrl}/reset`, 'POST')
     const hostSeconds: Array<number | null> = hosts.map(() => null)
-    let killed: (RoundResult['killed'] & { cpuSeconds: Promise<number>, peakRssMB: Promise<number> }) | null = null
+    let killed: Kill | null = null
     let started = performance.now()
     if (trace !== undefined && settings.killHalf) armKill(trace, nodes, size, hostSeconds, () => started, kill => { killed = kill })
     const cpuAtStart = await Promise.all([
@@ -195,7 +213,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
         trace?.tick()
       } catch (err) {
         // The killed host's client is expected to fail; a stalled one is counted as unfinished.
-        if ((killed as RoundResult['killed'])?.host === index) return
+        if ((killed as Kill | null)?.host === index) return
         if (!deadline.aborted || signal.aborted) throw err
         console.error(`  host ${index} did not finish within ${settings.timeoutSeconds} s`)
       }
@@ -203,7 +221,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
     clearTimeout(timer)
     signal.removeEventListener('abort', onStop)
     const wallSeconds = (performance.now() - started) / 1000
-    const kill = killed as (RoundResult['killed'] & { cpuSeconds: Promise<number>, peakRssMB: Promise<number> }) | null
+    const kill = killed as Kill | null
     const [nodeCpu, originCpu, reapedCpu, machine] = await Promise.all([
       Promise.all(nodes.map(async (node, index) => index === kill?.host ? await kill.cpuSeconds : await treeCpuSeconds(node.child.pid!))),
       treeCpuSeconds(init.originProcess.pid!),
@@ -252,7 +270,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
       hostUps,
       lowerBoundSeconds: round(bound, 3),
       slowHost,
-      killed: kill === null ? null : { host: kill.host, atSeconds: kill.atSeconds, heldShare: kill.heldShare },
+      killed: kill === null ? null : { host: kill.host, atSeconds: kill.atSeconds, heldShare: kill.heldShare, elected: electedHosts(nodes, file.sha256).includes(kill.host) },
       hostSeconds: hostSeconds.map(seconds => seconds === null ? null : round(seconds, 3)),
       countedHosts,
       overBound: lastHostSeconds === null ? null : round(lastHostSeconds / bound, 3),
