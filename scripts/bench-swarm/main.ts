@@ -21,7 +21,7 @@
  * SIGINT/SIGTERM, and (when their run's process is gone) at the start of the next run.
  *
  *   node dist/scripts/bench-swarm.js [--hosts 2,4,8] [--runs 3] [--size 64MiB] [--slow-host]
- *     [--kill-half] [--modes swarm,direct] [--out results/bench-swarm.json] [--smoke] …
+ *     [--kill-half [--kill-seed]] [--modes swarm,direct] [--out results/bench-swarm.json] [--smoke] …
  *   (`--help` lists every option)
  */
 import '../../src/polyfill.js'
@@ -49,7 +49,7 @@ interface Report {
   size: number
   rates: { originUp: number, hostUp: number, hostDown: number, slowHostUp: number | null }
   /** How the run was made (absent in reports written before --runs). */
-  options?: { hosts: number[], runs: number, modes: string[], killHalf: boolean, sampleMs: number, roundTimeoutSeconds: number }
+  options?: { hosts: number[], runs: number, modes: string[], killHalf: boolean, killSeed?: boolean, sampleMs: number, roundTimeoutSeconds: number }
   results: RoundResult[]
 }
 
@@ -138,7 +138,7 @@ async function main (): Promise<void> {
     date: new Date().toISOString(),
     size: settings.size,
     rates: { originUp: settings.originUp, hostUp: settings.hostUp, hostDown: settings.hostDown, slowHostUp: settings.slowHostUp ?? null },
-    options: { hosts: settings.counts, runs: settings.runs, modes: settings.modes, killHalf: settings.killHalf, sampleMs: settings.sampleMs, roundTimeoutSeconds: settings.timeoutSeconds },
+    options: { hosts: settings.counts, runs: settings.runs, modes: settings.modes, killHalf: settings.killHalf, killSeed: settings.killSeed, sampleMs: settings.sampleMs, roundTimeoutSeconds: settings.timeoutSeconds },
     results: []
   }
   try {

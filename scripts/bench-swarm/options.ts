@@ -19,6 +19,7 @@ const values = scriptArgs({
     'slow-host-up': { type: 'string', default: '1MB/s', valueName: 'RATE', description: 'the slow host\'s upload (with --slow-host)' },
     'slow-elected': { type: 'boolean', default: false, description: 'with --slow-host, in swarm rounds the slow host is one of the seeds the nodes elect for the file (its share can leave it only at the slow rate), not host N-1' },
     'kill-half': { type: 'boolean', default: false, description: 'in swarm rounds, SIGKILL one node other than the bootstrap one once the nodes together hold half of the N copies; the rest must finish byte-exact' },
+    'kill-seed': { type: 'boolean', default: false, description: 'with --kill-half, the node killed is an elected seed (the one of them that uploaded most, not host 0): the round then measures what a lost seed costs the origin' },
     'node-flags': { type: 'string', default: '', valueName: 'FLAGS', description: 'extra flags for every node, space-separated (for example "--piece-size 1MiB"), to compare settings' },
     'cpu-prof': { type: 'string', valueName: 'DIR', description: 'write a V8 CPU profile of every node into DIR (written as each node stops), to see where the nodes\' CPU goes' },
     'sample-ms': { type: 'string', default: '500', valueName: 'MS', description: 'how often each node\'s /metrics is read for the upload trace (from the router namespace, over the uncapped management network)' },
@@ -48,6 +49,8 @@ export interface Settings {
   /** --slow-elected: the slow host is an elected seed of the file (swarm rounds). */
   slowElected: boolean
   killHalf: boolean
+  /** With killHalf: only an elected seed is killed. */
+  killSeed: boolean
   sampleMs: number
   /** Extra flags for every node (--node-flags). */
   nodeFlags: string[]
@@ -84,6 +87,7 @@ function parseSettings (): Settings {
     slowHostUp: values['slow-host'] ? parseByteRate(values['slow-host-up']) : undefined,
     slowElected: values['slow-elected'],
     killHalf: values['kill-half'],
+    killSeed: values['kill-seed'],
     sampleMs: positiveInteger(values['sample-ms'], 'sample-ms'),
     nodeFlags: values['node-flags'].split(' ').filter(flag => flag.length > 0),
     cpuProfDir: values['cpu-prof'],

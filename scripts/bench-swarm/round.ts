@@ -144,16 +144,16 @@ interface Kill {
 /**
  * --kill-half: once the nodes together hold half of the N copies, SIGKILL the node (not the
  * bootstrap one, host 0, and not one whose client has finished) that has uploaded the most so
- * far, the one whose loss hurts the swarm most.
+ * far, the one whose loss hurts the swarm most; with `among` (--kill-seed), one of those hosts.
  */
 function armKill (trace: UploadTrace, nodes: NodeProcess[], size: number, finished: Array<number | null>, started: () => number,
-  onKill: (kill: Kill) => void): void {
+  among: number[] | undefined, onKill: (kill: Kill) => void): void {
   let done = false
   trace.onSample(line => {
     if (done) return
     const held = line.hosts.reduce((sum, value) => sum + (value === null ? 0 : value[1] + value[2]), 0)
     if (held < nodes.length * size / 2) return
-    const candidates = nodes.map((_, index) => index).filter(index => index > 0 && finished[index] === null && line.hosts[index] !== null)
+    const candidates = nodes.map((_, index) => index).filter(index => index > 0 && finished[index] === null && line.hosts[index] !== null && (among === undefined || among.includes(index)))
     if (candidates.length === 0) return
     done = true
     const host = candidates.reduce((best, index) => line.hosts[index]![0] >= line.hosts[best]![0] ? index : best)
@@ -183,7 +183,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
     const hostSeconds: Array<number | null> = hosts.map(() => null)
     let killed: Kill | null = null
     let started = performance.now()
-    if (trace !== undefined && settings.killHalf) armKill(trace, nodes, size, hostSeconds, () => started, kill => { killed = kill })
+    if (trace !== undefined && settings.killHalf) armKill(trace, nodes, size, hostSeconds, () => started, settings.killSeed ? electedHosts(nodes, file.sha256) : undefined, kill => { killed = kill })
     const cpuAtStart = await Promise.all([
       Promise.all(nodes.map(async node => await treeCpuSeconds(node.child.pid!))),
       treeCpuSeconds(init.originProcess.pid!),
