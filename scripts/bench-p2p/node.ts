@@ -97,21 +97,33 @@ async function metric (node: NodeProcess, name: string, labels: Record<string, s
     .reduce((sum, sample) => sum + sample.value, 0)
 }
 
-/**
- * The node's full (major) garbage collections so far (prom-client's nodejs_gc_duration_seconds):
- * a seed sending a GiB runs 0-3, and 40-70 when V8's old-generation limit leaves too little
- * slack for its buffers (src/cli/process-tuning.ts, nodeFlags).
- */
-async function majorGcs (node: NodeProcess): Promise<number> {
-  const text = await (await fetch(`http://${node.info.admin}/metrics`)).text()
-  return sampleValue(parsePrometheusText(text), 'nodejs_gc_duration_seconds_count', { kind: 'major' }) ?? 0
+/** The seed's counters a run reports as differences (see seedCounters). */
+interface SeedCounters {
+  /** Verified-reader block buffers, by outcome (damselfly_block_buffers_total). */
+  buffers: { allocated: number, reused: number }
+  /**
+   * Full (major) garbage collections (prom-client's nodejs_gc_duration_seconds): a seed sending a
+   * GiB runs 0-3, and 40-70 when V8's old-generation limit leaves too little slack for its
+   * buffers (src/cli/process-tuning.ts, nodeFlags).
+   */
+  majorGcs: number
 }
 
-/** The seed's verified-reader block buffers so far, by outcome (damselfly_block_buffers_total). */
-async function blockBuffers (node: NodeProcess): Promise<{ allocated: number, reused: number }> {
+/**
+ * The seed's counters, from one read of its /metrics. A missing buffers series is an error (the
+ * node always exports both); prom-client adds a GC kind's series at its first collection, so
+ * none yet is 0.
+ */
+async function seedCounters (node: NodeProcess): Promise<SeedCounters> {
+  const families = parsePrometheusText(await (await fetch(`http://${node.info.admin}/metrics`)).text())
+  const buffers = (outcome: string): number => {
+    const found = sampleValue(families, 'damselfly_block_buffers_total', { outcome })
+    if (found === undefined) throw new Error(`the seed's /metrics has no damselfly_block_buffers_total{outcome="${outcome}"}`)
+    return found
+  }
   return {
-    allocated: await metric(node, 'damselfly_block_buffers_total', { outcome: 'allocated' }),
-    reused: await metric(node, 'damselfly_block_buffers_total', { outcome: 'reused' })
+    buffers: { allocated: buffers('allocated'), reused: buffers('reused') },
+    majorGcs: sampleValue(families, 'nodejs_gc_duration_seconds_count', { kind: 'major' }) ?? 0
   }
 }
 
@@ -126,8 +138,7 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
     await waitFor('the peer to meet the seed', async () => (await nodeStatus(peer.info.admin)).peers.includes(seed.info.peerId), 30_000)
     const seedPid = seed.child.pid!
     const peerPid = peer.child.pid!
-    const buffers0 = await blockBuffers(seed)
-    const gcs0 = await majorGcs(seed)
+    const seed0 = await seedCounters(seed)
     const cpu0 = { seed: cpuSeconds(seedPid), peer: cpuSeconds(peerPid) }
     const ticks0 = readCpuTicks()
     const started = performance.now()
@@ -144,9 +155,9 @@ export async function runNodeOnce (spec: PathSpec, size: number, profileDir?: st
       : undefined
     // The peer's whole-file sha256: bytes hashed from the blocks as they landed, or read back from disk.
     const wholeFile = { landed: await metric(peer, 'damselfly_whole_file_hash_bytes_total', { how: 'landed' }), readBack: await metric(peer, 'damselfly_whole_file_hash_bytes_total', { how: 'read' }) }
-    const buffers1 = await blockBuffers(seed)
-    const senderMajorGcs = await majorGcs(seed) - gcs0
-    const senderBuffers = { allocated: buffers1.allocated - buffers0.allocated, reused: buffers1.reused - buffers0.reused }
+    const seed1 = await seedCounters(seed)
+    const senderMajorGcs = seed1.majorGcs - seed0.majorGcs
+    const senderBuffers = { allocated: seed1.buffers.allocated - seed0.buffers.allocated, reused: seed1.buffers.reused - seed0.buffers.reused }
     const machineCores = (ticks1.busy - ticks0.busy) / 100 / seconds
     return {
       mbps: Math.round(size / seconds / 1e6),

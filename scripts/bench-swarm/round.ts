@@ -118,15 +118,9 @@ async function setUploads (hosts: NetnsHost[], settings: Settings, slow: number 
 }
 
 /**
- * --slow-elected: the host of a seed the nodes elect for the file, as each node computes it (all
- * nodes are seeds and, once started, see each other): the first elected after host 0.
+ * The hosts elected to fetch the file from the origin, as every node elects them (rendezvous.ts;
+ * all nodes are seeds and, once started, see each other).
  */
-function electedHost (nodes: NodeProcess[], sha256: string): number {
-  const elected = electedHosts(nodes, sha256)
-  return elected.find(index => index > 0) ?? elected[0]!
-}
-
-/** The hosts elected to fetch the file from the origin, as every node elects them (rendezvous.ts). */
 function electedHosts (nodes: NodeProcess[], sha256: string): number[] {
   const ids = nodes.map(node => node.info.peerId)
   return electForColdTask(`sha256:${sha256}`, ids).map(id => ids.indexOf(id))
@@ -171,7 +165,10 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
   const { size } = settings
   const nodes = mode === 'swarm' ? await startNodes({ hosts, originAddress: init.origin.address, adminTokenFile: init.adminTokenFile, nodeDirs: init.nodeDirs }) : []
   const file = init.info.files[0]!
-  const slowHost = settings.slowHostUp === undefined ? null : settings.slowElected && nodes.length > 0 ? electedHost(nodes, file.sha256) : hosts.length - 1
+  const elected = electedHosts(nodes, file.sha256)
+  // --slow-elected: the first seed elected after host 0 (the bootstrap node); none in direct rounds.
+  const electedSlow = elected.find(index => index > 0) ?? elected[0]
+  const slowHost = settings.slowHostUp === undefined ? null : settings.slowElected && electedSlow !== undefined ? electedSlow : hosts.length - 1
   const hostUps = await setUploads(hosts, settings, slowHost)
   const bound = lowerBoundSeconds({ size, originUp: settings.originUp, hostUps, hostDown: settings.hostDown })
   let trace: UploadTrace | undefined
@@ -183,7 +180,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
     const hostSeconds: Array<number | null> = hosts.map(() => null)
     let killed: Kill | null = null
     let started = performance.now()
-    if (trace !== undefined && settings.killHalf) armKill(trace, nodes, size, hostSeconds, () => started, settings.killSeed ? electedHosts(nodes, file.sha256) : undefined, kill => { killed = kill })
+    if (trace !== undefined && settings.killHalf) armKill(trace, nodes, size, hostSeconds, () => started, settings.killSeed ? elected : undefined, kill => { killed = kill })
     const cpuAtStart = await Promise.all([
       Promise.all(nodes.map(async node => await treeCpuSeconds(node.child.pid!))),
       treeCpuSeconds(init.originProcess.pid!),
@@ -270,7 +267,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
       hostUps,
       lowerBoundSeconds: round(bound, 3),
       slowHost,
-      killed: kill === null ? null : { host: kill.host, atSeconds: kill.atSeconds, heldShare: kill.heldShare, elected: electedHosts(nodes, file.sha256).includes(kill.host) },
+      killed: kill === null ? null : { host: kill.host, atSeconds: kill.atSeconds, heldShare: kill.heldShare, elected: elected.includes(kill.host) },
       hostSeconds: hostSeconds.map(seconds => seconds === null ? null : round(seconds, 3)),
       countedHosts,
       overBound: lastHostSeconds === null ? null : round(lastHostSeconds / bound, 3),
