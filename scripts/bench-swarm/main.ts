@@ -62,7 +62,7 @@ async function printAndDraw (report: Report): Promise<void> {
   console.log(`file ${round(size / MB)} MB (MB = 10^6 bytes); origin up u_s = ${round(originUp / MB)} MB/s; each host up u = ${round(hostUp / MB)} MB/s` +
     `${slowHostUp === null ? '' : `, one host (slow) up ${round(slowHostUp / MB, 2)} MB/s`}, down d = ${round(hostDown / MB)} MB/s`)
   console.log('T* = max(F/u_s, F/d, N·F/(u_s + Σu)); origin × file = bytes the CDN served / file size')
-  console.log('node CPU s = user+sys of every node in the round; nodes: machine = that ÷ (wall × cores); machine busy = all processes, from /proc/stat')
+  console.log('node CPU s = user+sys of every node in the round; nodes: machine = that ÷ (wall × cores); machine busy = all processes, from /proc/stat; saturated = the share of the --sample-ms intervals of the round in which the machine was ≥ 90 % busy (where it is not near 0, the CPU bound part of the round)')
   console.log('upload use = bytes a host uploaded until its client finished ÷ (its u × that time), mean over hosts; node: its upload counter, link: the wire')
   console.log('swarm upload use = (hosts\' + origin\'s upload until the last host finished) ÷ ((u_s + Σu) × that time)')
   console.log('received ÷ file = bytes a host\'s link carried down in the round ÷ F, median / max over hosts; wasted = piece bytes the nodes received to no use (damselfly_peer_bytes_wasted_total), all hosts, MB and ÷ F')

@@ -38,7 +38,7 @@ function hostTimes (result: RoundResult): string {
 
 /** One row per run. */
 export function printRuns (results: RoundResult[]): void {
-  const rows: Array<Array<string | number>> = [['N', 'mode', 'run', 'last s', 'T* s', '× T*', 'origin × file', 'byte-exact', 'peak RSS MB', 'node CPU s', 'nodes: machine', 'machine busy', 'upload use: node / link', 'received ÷ file: median / max', 'wasted MB (÷ file)', 'per host s']]
+  const rows: Array<Array<string | number>> = [['N', 'mode', 'run', 'last s', 'T* s', '× T*', 'origin × file', 'byte-exact', 'peak RSS MB', 'node CPU s', 'nodes: machine', 'machine busy', 'saturated', 'upload use: node / link', 'received ÷ file: median / max', 'wasted MB (÷ file)', 'per host s']]
   for (const result of results) {
     rows.push([
       result.hosts, result.mode, result.run,
@@ -51,6 +51,7 @@ export function printRuns (results: RoundResult[]): void {
       result.cpu === undefined ? '-' : round(result.cpu.nodeTotalSeconds, 1),
       percent(result.cpu?.nodeShareOfMachine),
       percent(result.cpu?.machineBusyShare),
+      percent(result.cpu?.machineSaturatedShare),
       result.upload === null || result.upload === undefined ? '-' : `${percent(result.upload.meanUse)} / ${percent(result.upload.meanLinkUse)}`,
       received(result),
       wasted(result),

@@ -18,6 +18,7 @@ import { round } from '../lib/stats.js'
 import { timedCurl } from '../lib/timed-curl.js'
 import { electForColdTask } from '../../src/scheduling/rendezvous.js'
 import { lowerBoundSeconds } from './bound.js'
+import { startMachineBusy } from './machine-busy.js'
 import { adminPort, nsJson, startNodes } from './nodes.js'
 import type { Mode, Settings } from './options.js'
 import { sampledMetricsQuery } from './sampler.js'
@@ -44,6 +45,13 @@ export interface RoundCpu {
   samplerSeconds: number
   /** Busy ÷ total CPU time of the whole machine over the round, whoever used it (/proc/stat). */
   machineBusyShare: number
+  /**
+   * The same over each `--sample-ms` interval of the round, and the share of intervals that were
+   * saturated (≥ 90 % busy): where that share is not near 0, the CPU bound part of the round,
+   * whatever the average says (machine-busy.ts). Absent in reports written before it.
+   */
+  machineBusyIntervals?: number[]
+  machineSaturatedShare?: number
 }
 
 export interface RoundResult {
@@ -188,6 +196,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
       machineCpuSeconds()
     ])
     started = performance.now()
+    const machineBusy = startMachineBusy(settings.sampleMs)
     trace?.startAt(Date.now())
     const outputs = hosts.map((_, index) => join(init.outDir, `${mode}-${hosts.length}-${index}.bin`))
     // A plain controller and timer: Node 20's AbortSignal.any/timeout pair did not fire here.
@@ -218,6 +227,7 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
     clearTimeout(timer)
     signal.removeEventListener('abort', onStop)
     const wallSeconds = (performance.now() - started) / 1000
+    const busyIntervals = await machineBusy.stop()
     const kill = killed as Kill | null
     const [nodeCpu, originCpu, reapedCpu, machine] = await Promise.all([
       Promise.all(nodes.map(async (node, index) => index === kill?.host ? await kill.cpuSeconds : await treeCpuSeconds(node.child.pid!))),
@@ -252,7 +262,9 @@ export async function runRound (init: RoundInit): Promise<RoundResult> {
       originSeconds: round(originCpu - cpuAtStart[1], 2),
       clientSeconds: round(reapedCpu - cpuAtStart[2] - killedLifetime, 2),
       samplerSeconds: round(traced?.samplerCpuSeconds ?? 0, 2),
-      machineBusyShare: round((machine.busy - cpuAtStart[3].busy) / (machine.total - cpuAtStart[3].total), 3)
+      machineBusyShare: round((machine.busy - cpuAtStart[3].busy) / (machine.total - cpuAtStart[3].total), 3),
+      machineBusyIntervals: busyIntervals.intervals,
+      machineSaturatedShare: busyIntervals.saturatedShare
     }
     const countedHosts = hosts.map((_, index) => index).filter(index => index !== kill?.host && index !== slowHost)
     const counted = countedHosts.map(index => hostSeconds[index]!)
