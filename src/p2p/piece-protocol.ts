@@ -30,7 +30,7 @@ export interface PieceServerInit {
   /** Paces the bytes served to peers (upload rate). @default unlimited */
   pace?: Pace
   /**
-   * This node's uplink, shared by every peer it serves: blocks are sent one at a time, and on
+   * This node's uplink, shared by every peer it serves: blocks are sent in turn, and on
    * data connections the first block of a piece is refused as busy when the link is booked too
    * far ahead (UploadQueue). Streams of this protocol only queue: a 0.1.0 peer would read a
    * refusal as "does not hold it". @default every block sent at once, none refused

@@ -125,8 +125,10 @@ describe('an uplink shared by two data connections with acks', () => {
     return result
   }
 
+  // One turn on its way at a time, so that two downloaders show the rule (with the default of two
+  // it holds for a third the same way: upload-queue.test.ts).
   it('a downloader that reads nothing holds the link until its ack is late; then the other gets its block, and both are exact', async () => {
-    const uploads = new UploadQueue()
+    const uploads = new UploadQueue({ maxOnTheWay: 1 })
     const ackWaitMs = 1000
     const served: Socket[] = []
     const server = createServer((socket) => {
@@ -158,7 +160,7 @@ describe('an uplink shared by two data connections with acks', () => {
   })
 
   it('a downloader that acks: the next block starts only once most of the first has arrived', async () => {
-    const uploads = new UploadQueue()
+    const uploads = new UploadQueue({ maxOnTheWay: 1 })
     const server = createServer((socket) => {
       socket.on('error', () => {})
       serveConnection(socket, Buffer.alloc(0), tasks, silentLogger, { requests: key, responses: key, uploads, acks: true })

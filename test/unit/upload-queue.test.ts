@@ -76,8 +76,8 @@ describe('the uplink queue (UploadQueue)', () => {
     assert.deepEqual(queue.admit(MiB, 'task:0'), { admit: true }, 'given up: it may be asked for again')
   })
 
-  it('a turn on another connection waits until the last turn\'s bytes were delivered; one on the same connection does not', async () => {
-    const queue = new UploadQueue({ maxBooked: 8 })
+  it('with one on its way, a turn on another connection waits until the last turn\'s bytes were delivered; one on the same connection does not', async () => {
+    const queue = new UploadQueue({ maxBooked: 8, maxOnTheWay: 1 })
     for (let n = 0; n < 3; n++) queue.admit(MiB)
     let arrived!: () => void
     const delivered = new Promise<void>(resolve => { arrived = resolve })
@@ -97,6 +97,60 @@ describe('the uplink queue (UploadQueue)', () => {
     arrived()
     ;(await other)()
     assert.equal(otherStarted, true)
+    assert.equal(queue.booked, 0)
+  })
+
+  it('lets two connections have turns on their way at once (the default), and a third wait for the first of them', async () => {
+    const queue = new UploadQueue({ maxBooked: 8 })
+    for (let n = 0; n < 4; n++) queue.admit(MiB)
+    const arrivals: Array<{ owner: string, arrive: () => void }> = []
+    const delivered = (owner: string): Promise<void> => new Promise<void>(resolve => { arrivals.push({ owner, arrive: resolve }) })
+    const started: string[] = []
+    const start = async (owner: string): Promise<void> => {
+      const release = await queue.turn(MiB, AbortSignal.timeout(5000), undefined, owner)
+      started.push(owner)
+      release(delivered(owner))
+    }
+    await start('a')
+    await start('a')
+    await start('b')
+    assert.deepEqual(started, ['a', 'a', 'b'], 'two turns of a count as one connection on its way: b goes at once')
+    const third = start('c')
+    await new Promise(resolve => setImmediate(resolve))
+    assert.deepEqual(started, ['a', 'a', 'b'], 'c waits while a and b have bytes on their way')
+    arrivals.find(turn => turn.owner === 'b')!.arrive()
+    await third
+    assert.deepEqual(started, ['a', 'a', 'b', 'c'], 'c goes once b arrived')
+    for (const turn of arrivals) turn.arrive()
+    await new Promise(resolve => setImmediate(resolve))
+    assert.equal(queue.booked, 0)
+  })
+
+  it('sends a fresh piece\'s first copy alone: it waits for the turn on its way, and the next turn waits for it', async () => {
+    const queue = new UploadQueue({ maxBooked: 8 })
+    queue.markFresh('t:9')
+    for (const piece of ['t:1', 't:9', 't:2']) assert.deepEqual(queue.admit(MiB, piece), { admit: true })
+    const arrivals = new Map<string, () => void>()
+    const started: string[] = []
+    const start = async (owner: string, piece: string): Promise<void> => {
+      const release = await queue.turn(MiB, AbortSignal.timeout(5000), piece, owner)
+      started.push(piece)
+      release(new Promise<void>(resolve => { arrivals.set(piece, resolve) }))
+    }
+    await start('a', 't:1')
+    const fresh = start('b', 't:9')
+    await new Promise(resolve => setImmediate(resolve))
+    assert.deepEqual(started, ['t:1'], 'the fresh piece waits for t:1 to arrive')
+    arrivals.get('t:1')!()
+    await fresh
+    const after = start('c', 't:2')
+    await new Promise(resolve => setImmediate(resolve))
+    assert.deepEqual(started, ['t:1', 't:9'], 't:2 waits while the fresh piece is on its way')
+    arrivals.get('t:9')!()
+    await after
+    assert.deepEqual(started, ['t:1', 't:9', 't:2'])
+    arrivals.get('t:2')!()
+    await new Promise(resolve => setImmediate(resolve))
     assert.equal(queue.booked, 0)
   })
 
