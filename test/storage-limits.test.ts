@@ -46,6 +46,17 @@ async function clientBytesSent (node: RunningNode): Promise<number> {
   return sampleValue(parsePrometheusText(await response.text()), 'damselfly_client_bytes_total') ?? 0
 }
 
+/**
+ * Requests the proxy has finished answering (whatever they became), and the downloads still
+ * running: a task is held (never evicted) until both its requests and its download are over.
+ */
+async function proxySettled (node: RunningNode): Promise<{ answered: number, activeTasks: number }> {
+  const response = await fetch(`http://${node.info.admin}/metrics`)
+  const families = parsePrometheusText(await response.text())
+  const answered = families.get('damselfly_proxy_requests_total')?.samples.reduce((sum, sample) => sum + sample.value, 0) ?? 0
+  return { answered, activeTasks: sampleValue(families, 'damselfly_active_tasks') ?? 0 }
+}
+
 const taskIdOf = (sha256: string): string => createHash('sha256').update(`sha256:${sha256}`).digest('hex')
 
 /** Bytes the data dir really takes on disk (sparse files count what is written). */
@@ -189,7 +200,15 @@ describe('a task in use is never evicted', { skip: skipUnless('curl') }, () => {
     // w.bin used last: x.bin is the least recently used, but a slow client is reading it.
     const sentBefore = await clientBytesSent(node)
     const reader = await pausedReader(node.proxyUrl, hub.signedUrl(repo, 'x.bin'))
+    const answeredBefore = (await proxySettled(node)).answered
     await curl(hub.signedUrl(repo, 'w.bin'), { proxy: node.proxyUrl })
+    // curl can exit before the node has let go of w.bin (its request's end, its download's last
+    // checks); while it holds it, z.bin fits beside x and w exactly (the quota is x + 16 MiB) and
+    // nothing is evicted.
+    await waitFor('the node to let go of w.bin', async () => {
+      const { answered, activeTasks } = await proxySettled(node)
+      return answered > answeredBefore && activeTasks === 0
+    })
 
     const z = await curl(hub.signedUrl(repo, 'z.bin'), { proxy: node.proxyUrl })
     assert.equal(z.sha256, hub.file(repo, 'z.bin').sha256)
